@@ -1,0 +1,29 @@
+"""Domain exceptions: each says what was wrong, where, and what was expected."""
+
+
+class StreamingGcodeError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(StreamingGcodeError):
+    """A parameter, params file or stream layout is invalid."""
+
+
+class FeatureMappingError(ConfigError):
+    """The model needs features that no configured stream provides (or the reverse)."""
+
+
+class RecordingError(StreamingGcodeError):
+    """A recorded run (CSV) or bag cannot be read or lacks what is needed."""
+
+
+class CheckpointError(StreamingGcodeError):
+    """A checkpoint file is missing, corrupt, of the wrong version or shape, or unsafe."""
+
+
+class MessageError(StreamingGcodeError):
+    """A sensor message is malformed (wrong length, NaN/Inf, unknown channel names...)."""
+
+
+class VocabularyError(StreamingGcodeError):
+    """A G-code line or vocabulary file cannot be tokenised or decoded."""
