@@ -104,10 +104,12 @@ def _unwrap(raw: list[int], short_format: list[bool], where: str) -> np.ndarray:
         stamp = value + offset
         if previous is not None and stamp < previous:
             wrap = HOUR_NS if short else DAY_NS
+            if previous - stamp < wrap // 2:
+                raise RecordingError(
+                    f"{where}: row {i + 2}: time goes backwards; expected increasing times"
+                )
             offset += wrap
             stamp += wrap
-            if stamp < previous:
-                raise RecordingError(f"{where}: row {i + 2}: time goes backwards")
         stamps[i] = stamp
         previous = stamp
     return stamps
