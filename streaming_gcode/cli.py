@@ -1,3 +1,5 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
 """The `streaming-gcode` command line: one entry point, one module per subcommand.
 
 Each subcommand lives in `streaming_gcode/commands/<name>.py` and exposes

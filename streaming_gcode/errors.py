@@ -1,3 +1,5 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
 """Domain exceptions: each says what was wrong, where, and what was expected."""
 
 

@@ -1,1 +1,3 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
 """Subcommands of the streaming-gcode CLI."""

@@ -1,0 +1,60 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""`streaming-gcode evaluate`: score a model on recorded runs (JSON, table, confusion PNG)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "Evaluate a model on recorded runs: per-run and overall accuracy, JSON and confusion plot."
+DEFAULT_MODEL = "full"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the evaluate subcommand."""
+    parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
+                        help="run files (*_aligned.csv[.gz]) or folders of them")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help=f"model checkpoint (default: the shipped models/{DEFAULT_MODEL}.pt)")
+    parser.add_argument("--json", type=Path, default=None, help="write the JSON report here")
+    parser.add_argument("--confusion", type=Path, default=None,
+                        help="write the command confusion PNG here")
+    parser.add_argument("--layout", default=None,
+                        help="stream layout YAML (default: the shipped config/stream.yaml)")
+    parser.add_argument("--mode", choices=("window", "stateful"), default="window",
+                        help="window: each frame from the window ending at it (the node's "
+                             "full-window mode); stateful: state carried from the run start")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def resolve_checkpoint(path: Path | None) -> Path:
+    """The given checkpoint or the shipped default model."""
+    from streaming_gcode.errors import CheckpointError
+    from streaming_gcode.params import default_checkpoint
+
+    if path is not None:
+        return path
+    found = default_checkpoint(DEFAULT_MODEL)
+    if found is None:
+        raise CheckpointError(f"no --checkpoint given and the shipped models/{DEFAULT_MODEL}.pt "
+                              "is not installed")
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, print the table, write the JSON and the confusion plot when asked."""
+    from streaming_gcode import offline_eval
+    from streaming_gcode.checkpoint import load_checkpoint
+    from streaming_gcode.commands.train import resolve_layout
+
+    model = load_checkpoint(resolve_checkpoint(args.checkpoint))
+    prepared = offline_eval.prepare_paths(model, args.data, resolve_layout(args.layout),
+                                          progress=not args.quiet)
+    report = offline_eval.evaluate_prepared(model, prepared, args.mode, progress=not args.quiet)
+    print(offline_eval.format_table(report))
+    if args.json:
+        offline_eval.write_json(report, args.json)
+    if args.confusion:
+        offline_eval.plot_confusion(report, args.confusion)
+    return 0

@@ -1,0 +1,73 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""`streaming-gcode train`: train a model on recorded runs and save its checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+HELP = "Train a streaming G-code model on recorded runs (run-level split, early stopping)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the train subcommand (defaults are TrainingConfig's)."""
+    from streaming_gcode.features import FEATURE_SETS
+    from streaming_gcode.training import TrainingConfig
+
+    defaults = {f.name: f.default for f in fields(TrainingConfig) if f.name != "data"}
+    parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
+                        help="run files (*_aligned.csv[.gz]) or folders of them")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write (.pt)")
+    parser.add_argument("--feature-set", choices=sorted(FEATURE_SETS), default=defaults["feature_set"])
+    parser.add_argument("--layout", default=None,
+                        help="stream layout YAML (default: the shipped config/stream.yaml)")
+    parser.add_argument("--json", type=Path, default=None, help="write the validation report here")
+    parser.add_argument("--confusion", type=Path, default=None,
+                        help="write the validation command confusion PNG here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    for name in ("d_model", "num_layers", "num_heads", "embedding_dim", "window", "window_stride",
+                 "batch_size", "max_epochs", "patience", "seed", "threads"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=defaults[name])
+    for name in ("dropout", "lr", "weight_decay", "max_minutes"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=defaults[name])
+    parser.add_argument("--eval-mode", choices=("window", "stateful"), default=defaults["eval_mode"])
+
+
+def resolve_layout(path: str | None):
+    """The stream layout from `path` or the shipped config/stream.yaml."""
+    from streaming_gcode.errors import ConfigError
+    from streaming_gcode.params import default_stream_config
+    from streaming_gcode.stream_layout import StreamLayout
+
+    chosen = Path(path) if path else default_stream_config()
+    if chosen is None:
+        raise ConfigError("no stream layout given and the shipped config/stream.yaml is missing")
+    return StreamLayout.from_yaml(chosen)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, print the validation table, save the checkpoint (and report files)."""
+    from streaming_gcode import offline_eval
+    from streaming_gcode.training import TrainingConfig, train
+
+    names = {f.name for f in fields(TrainingConfig)}
+    config = TrainingConfig(**{k: v for k, v in vars(args).items() if k in names})
+    command = "streaming-gcode " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = train(config, resolve_layout(args.layout), out=args.out, command=command,
+                   progress=not args.quiet)
+    print(f"split: {', '.join(f'{k} {len(v)} runs' for k, v in result.split.items())}")
+    for name, report in (("tune", result.tune), ("validation", result.validation)):
+        if report is not None:
+            print(f"\n{name} runs ({report.info['mode']} mode):")
+            print(offline_eval.format_table(report))
+    if result.validation is not None:
+        if args.json:
+            offline_eval.write_json(result.validation, args.json)
+        if args.confusion:
+            offline_eval.plot_confusion(result.validation, args.confusion)
+    print(f"\nsaved {result.model.path}")
+    return 0

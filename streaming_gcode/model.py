@@ -1,0 +1,202 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""The causal streaming model: an LSTM backbone and one linear classifier per head.
+
+`backbone(continuous [B,T,C] raw float32, categorical [B,T,K] int64) -> hidden [B,T,d]`
+normalises the raw inputs itself (buffers filled from the checkpoint's
+statistics), so the node and an ONNX export feed sensor values as they come.
+`lm(hidden) -> {head: logits [B,T,V]}`.
+
+Every operation is per frame except the LSTM, which only looks back, so the
+output at frame t depends on frames <= t only (causal).
+
+Full window versus incremental. `backbone(window)` starts from zero state at the
+window's first frame; `backbone.step(new_frames, state)` continues from the
+state left by earlier calls. The two give the same output at frame t (equal up
+to float32 rounding, about 1e-6) exactly when the incremental state was started
+(`state=None` or `initial_state`) at the same frame as the window, i.e. while at
+most `window` frames have been fed since the last reset. Once more frames have
+been fed they differ: the window forgets everything before its first frame,
+the state does not. Splitting the frames into steps of any size (stride 1, 4,
+the whole window) never changes the incremental result.
+
+`num_heads` has no role in an LSTM: it is accepted (and stored) so configurations
+written for attention backbones, such as the seed's 8 heads, still load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+DEFAULT_D_MODEL = 128
+DEFAULT_LAYERS = 2
+DEFAULT_HEADS = 4
+DEFAULT_DROPOUT = 0.1
+DEFAULT_EMBEDDING_DIM = 8
+DEFAULT_WINDOW = 64
+INPUT_CLIP = 8.0  # normalised inputs are clipped to +-this many standard deviations
+ARCHITECTURE = "lstm"
+
+State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [num_layers, B, d_model]
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the model; everything needed to rebuild it before loading weights."""
+
+    n_continuous: int
+    categorical_sizes: list[int] = field(default_factory=list)
+    head_sizes: dict[str, int] = field(default_factory=dict)
+    d_model: int = DEFAULT_D_MODEL
+    num_layers: int = DEFAULT_LAYERS
+    num_heads: int = DEFAULT_HEADS
+    dropout: float = DEFAULT_DROPOUT
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM
+    window: int = DEFAULT_WINDOW
+    architecture: str = ARCHITECTURE
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.n_continuous < 0 or self.d_model < 1 or self.num_layers < 1:
+            problems.append(
+                f"n_continuous {self.n_continuous} >= 0, d_model {self.d_model} >= 1 and "
+                f"num_layers {self.num_layers} >= 1 are required"
+            )
+        if any(size < 2 for size in self.categorical_sizes):
+            problems.append(f"categorical sizes must be >= 2 (index 0 = unknown): {self.categorical_sizes}")
+        if not self.head_sizes or any(size < 1 for size in self.head_sizes.values()):
+            problems.append(f"head_sizes must name at least one head of size >= 1: {self.head_sizes}")
+        if not 0.0 <= self.dropout < 1.0 or self.window < 1:
+            problems.append(f"dropout {self.dropout} in [0, 1) and window {self.window} >= 1 required")
+        if self.architecture != ARCHITECTURE:
+            problems.append(f"architecture {self.architecture!r} unknown, expected {ARCHITECTURE!r}")
+        if self.n_continuous + len(self.categorical_sizes) == 0:
+            problems.append("the model needs at least one input")
+        if problems:
+            raise ValueError("invalid ModelConfig: " + "; ".join(problems))
+
+    @property
+    def n_categorical(self) -> int:
+        """Number of categorical inputs (K, may be 0)."""
+        return len(self.categorical_sizes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (checkpoint-safe: ints, floats, strings, lists, dicts)."""
+        data = asdict(self)
+        data["categorical_sizes"] = [int(s) for s in self.categorical_sizes]
+        data["head_sizes"] = {str(k): int(v) for k, v in self.head_sizes.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
+        """Inverse of `to_dict`; unknown keys are an error, missing optional ones default."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {unknown}")
+        values = dict(data)
+        values["categorical_sizes"] = [int(s) for s in values.get("categorical_sizes", [])]
+        values["head_sizes"] = {str(k): int(v) for k, v in dict(values.get("head_sizes", {})).items()}
+        return cls(**values)
+
+
+class StreamingBackbone(nn.Module):
+    """Raw frames -> normalised inputs -> per-frame projection -> causal LSTM."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("norm_mean", torch.zeros(config.n_continuous))
+        self.register_buffer("norm_std", torch.ones(config.n_continuous))
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(size, config.embedding_dim) for size in config.categorical_sizes
+        )
+        width = config.n_continuous + config.embedding_dim * config.n_categorical
+        self.input = nn.Sequential(
+            nn.Linear(width, config.d_model), nn.GELU(), nn.Dropout(config.dropout)
+        )
+        self.lstm = nn.LSTM(
+            config.d_model,
+            config.d_model,
+            num_layers=config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.norm = nn.LayerNorm(config.d_model)
+
+    def set_normalisation(self, mean: Any, std: Any) -> None:
+        """Fill the normalisation buffers (std below 1e-6 is treated as 1)."""
+        mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+        std_t = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
+        if mean_t.numel() != self.config.n_continuous or std_t.numel() != self.config.n_continuous:
+            raise ValueError(
+                f"normalisation has {mean_t.numel()}/{std_t.numel()} entries, "
+                f"expected {self.config.n_continuous}"
+            )
+        self.norm_mean.copy_(mean_t)
+        self.norm_std.copy_(torch.where(std_t < 1e-6, torch.ones_like(std_t), std_t))
+
+    def initial_state(self, batch: int = 1) -> State:
+        """Zero recurrent state for `batch` streams."""
+        shape = (self.config.num_layers, batch, self.config.d_model)
+        device = self.norm_mean.device
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def embed(self, continuous: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        """Per-frame input features [B,T,d] (no mixing across time)."""
+        x = (continuous.float() - self.norm_mean) / self.norm_std
+        x = torch.clamp(torch.nan_to_num(x, nan=0.0), -INPUT_CLIP, INPUT_CLIP)
+        parts = [x]
+        for k, embedding in enumerate(self.embeddings):
+            index = categorical[..., k].long()
+            known = (index >= 0) & (index < embedding.num_embeddings)
+            parts.append(embedding(torch.where(known, index, torch.zeros_like(index))))
+        return self.input(torch.cat(parts, dim=-1))
+
+    def step(
+        self, continuous: torch.Tensor, categorical: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """Feed new frames [B,T,...] after `state` (None = zero state); return hidden and state."""
+        if state is None:
+            state = self.initial_state(continuous.shape[0])
+        output, new_state = self.lstm(self.embed(continuous, categorical), state)
+        return self.norm(output), new_state
+
+    def forward(self, continuous: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor:
+        """Full window from zero state: hidden [B,T,d]."""
+        return self.step(continuous, categorical, None)[0]
+
+
+class LineHeads(nn.Module):
+    """One linear classifier per head on the backbone's hidden state."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.heads = nn.ModuleDict(
+            {name: nn.Linear(config.d_model, size) for name, size in config.head_sizes.items()}
+        )
+
+    def forward(self, hidden: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits [B,T,V] per head."""
+        return {name: head(hidden) for name, head in self.heads.items()}
+
+
+def build_model(config: ModelConfig, seed: int | None = None) -> tuple[StreamingBackbone, LineHeads]:
+    """Freshly initialised backbone and heads (deterministic when `seed` is given)."""
+    if seed is not None:
+        generator_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+    try:
+        return StreamingBackbone(config), LineHeads(config)
+    finally:
+        if seed is not None:
+            torch.random.set_rng_state(generator_state)
+
+
+def parameter_count(*modules: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for m in modules for p in m.parameters())

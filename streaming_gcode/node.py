@@ -1,0 +1,392 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""The `stream_node` executable: live sensor streams in, G-code predictions out.
+
+Thin glue around the pure core: parameters (params.py) and the stream layout,
+one subscription per stream (adapt, validate, align: `StreamIngest`), an
+inference timer at stride x frame period in its own callback group (so
+ingestion continues while the model runs) and a diagnostics timer, all on the
+node clock so `use_sim_time` works.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rcl_interfaces.msg import SetParametersResult
+from std_msgs.msg import String
+
+from streaming_gcode import diagnostics as diag
+from streaming_gcode import ros_conversions as conv
+from streaming_gcode.decoding import decode_frame
+from streaming_gcode.errors import StreamingGcodeError
+from streaming_gcode.inference import InferenceEngine, InferenceResult
+from streaming_gcode.ingest import Outcome, StreamIngest
+from streaming_gcode.node_model import NodeModel, load_node_model
+from streaming_gcode.node_params import declare_layout, declare_settings
+from streaming_gcode.params import NodeSettings, validate_changes
+from streaming_gcode.stats import NS_PER_MS, NS_PER_S, LatencyStats
+
+NODE_NAME = "streaming_gcode"
+GCODE_TOPIC = "~/gcode"
+PREDICTION_TOPIC = "~/prediction"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+PREDICTION_FORMAT = "streaming_gcode.prediction/1"
+EXECUTOR_THREADS = 3          # ingestion, inference, diagnostics/parameters
+MIN_BUFFER_MARGIN = 64        # frames kept beyond the window for incremental catch-up
+GAP_RESET_FRAMES = 4          # incremental state resets after a gap this many periods long
+
+
+@dataclass
+class TickCounters:
+    """Inference timer bookkeeping (guarded by the tick lock)."""
+
+    ticks: int = 0
+    predictions: int = 0
+    overruns: int = 0
+    skipped: int = 0
+    skipped_reported: int = 0
+    idle: int = 0
+    errors: int = 0
+    last_error: str = ""
+    skip_next: bool = False
+
+
+class LogThrottle:
+    """At most one log line per key and interval, saying how many were suppressed."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], float] = {}
+        self._suppressed: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: tuple[str, str], interval_s: float) -> int | None:
+        """None to stay quiet, else the number of suppressed lines since the last one."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < interval_s:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            return self._suppressed.pop(key, 0)
+
+
+class StreamNode(Node):
+    """Subscribes to the sensor streams, runs the model on a timer, publishes predictions."""
+
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **node_kwargs)
+        self._settings: NodeSettings = declare_settings(self)
+        self._layout = declare_layout(self)
+        settings = self._settings
+        self._model: NodeModel = load_node_model(settings)
+        feature_map = self._model.loaded.feature_map(self._layout)
+        window = settings.window_frames or self._model.window
+        capacity = window + max(window, MIN_BUFFER_MARGIN)
+        self._ingest = StreamIngest(
+            self._layout, feature_map, capacity, settings.max_array_length,
+            int(settings.max_future_stamp_s * NS_PER_S),
+            [conv.describe_qos(spec) for spec in self._layout.streams],
+        )
+        period = self._layout.frame_period_ns
+        self._engine = InferenceEngine(
+            self._model.loaded.backbone, self._model.loaded.lm, window, capacity,
+            feature_map.n_continuous, feature_map.n_categorical, settings.mode,
+            settings.backend, settings.num_threads,
+            max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),
+        )
+        self._latency = LatencyStats()
+        self._ticks = TickCounters()
+        self._tick_lock = threading.Lock()
+        self._throttle = LogThrottle()
+        self._started_ns = self._now_ns()
+        self._pending_settings: NodeSettings | None = None
+        self._ingest_group = MutuallyExclusiveCallbackGroup()
+        self._tick_group = MutuallyExclusiveCallbackGroup()
+        self._diagnostics_group = MutuallyExclusiveCallbackGroup()
+        self._gcode_pub = self.create_publisher(String, GCODE_TOPIC, conv.PREDICTION_QOS_DEPTH)
+        self._prediction_pub = self.create_publisher(
+            String, PREDICTION_TOPIC, conv.PREDICTION_QOS_DEPTH
+        )
+        self._diagnostics_pub = self.create_publisher(
+            conv.DiagnosticArray, DIAGNOSTICS_TOPIC, conv.DIAGNOSTICS_QOS_DEPTH
+        )
+        self._subscriptions = [self._subscribe(i) for i in range(len(self._layout.streams))]
+        self._tick_timer = self._make_tick_timer()
+        self._diagnostics_timer = self._make_diagnostics_timer()
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.get_logger().info(
+            f"{self._model.description}; {len(self._layout.streams)} streams, window {window} "
+            f"frames, stride {self._stride()} ({self._tick_period_ns() / NS_PER_MS:.1f} ms), "
+            f"mode {settings.mode}, {settings.num_threads} thread(s)"
+        )
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _stride(self) -> int:
+        return self._settings.stride or self._model.stride
+
+    def _tick_period_ns(self) -> int:
+        return self._stride() * self._layout.frame_period_ns
+
+    def _make_tick_timer(self):
+        return self.create_timer(self._tick_period_ns() / NS_PER_S, self._on_tick,
+                                 callback_group=self._tick_group)
+
+    def _make_diagnostics_timer(self):
+        return self.create_timer(self._settings.diagnostics_period_s, self._on_diagnostics,
+                                 callback_group=self._diagnostics_group)
+
+    def _subscribe(self, index: int):
+        spec = self._layout.streams[index]
+        events = SubscriptionEventCallbacks(
+            message_lost=lambda info: self._ingest.on_message_lost(index, info.total_count_change),
+            incompatible_qos=lambda info: self._on_incompatible_qos(index, info),
+        )
+        return self.create_subscription(
+            conv.message_class(spec.msg_type), spec.topic,
+            lambda msg, info: self._on_message(index, msg, info), conv.stream_qos(spec),
+            callback_group=self._ingest_group, event_callbacks=events,
+        )
+
+    # -- ingestion ------------------------------------------------------------------------
+
+    def _on_message(self, index: int, msg: Any, info: Any) -> None:
+        """Cheap: account, adapt, validate, align. Never raises."""
+        try:
+            gid = info.get("publisher_gid") if isinstance(info, dict) else None
+            result = self._ingest.on_message(
+                index, msg, self._now_ns(), gid.get("data") if gid else None,
+                info.get("publication_sequence_number") if isinstance(info, dict) else None,
+            )
+            if result.outcome is not Outcome.ACCEPTED:
+                self._warn_throttled(self._layout.streams[index].name, result.outcome.value,
+                                     result.reason)
+        except Exception as exc:  # noqa: BLE001 - a callback must never take the node down
+            self._warn_throttled(self._layout.streams[index].name, "internal",
+                                 f"message handling failed: {exc!r}")
+
+    def _on_incompatible_qos(self, index: int, info: Any) -> None:
+        policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
+        policy = policy.replace("RMW_QOS_POLICY_", "")
+        self._ingest.on_incompatible_qos(index, info.total_count_change, policy)
+        spec = self._layout.streams[index]
+        self._warn_throttled(spec.name, "qos", f"stream {spec.name!r} on {spec.topic}: a "
+                             f"publisher offers incompatible QoS ({policy}); its messages "
+                             f"cannot be received ({conv.describe_qos(spec)})")
+
+    def _warn_throttled(self, stream: str, kind: str, text: str) -> None:
+        suppressed = self._throttle.allow((stream, kind), self._settings.log_throttle_s)
+        if suppressed is not None:
+            more = f" ({suppressed} similar suppressed)" if suppressed else ""
+            self.get_logger().warning(text + more)
+
+    # -- inference ------------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        """Run the model on new data; an overrun makes the next tick skip (counted)."""
+        if not self._tick_lock.acquire(blocking=False):
+            self._ticks.skipped += 1
+            return
+        try:
+            self._tick()
+        except Exception as exc:  # noqa: BLE001 - count, report in diagnostics, keep going
+            self._ticks.errors += 1
+            self._ticks.last_error = f"{type(exc).__name__}: {exc}"
+            self._warn_throttled("", "inference", f"inference failed: {self._ticks.last_error}")
+        finally:
+            self._tick_lock.release()
+
+    def _tick(self) -> None:
+        counters = self._ticks
+        counters.ticks += 1
+        if counters.skip_next:
+            counters.skip_next = False
+            counters.skipped += 1
+            return
+        started_ns = self._now_ns()
+        begin = time.perf_counter_ns()
+        self._ingest.advance(started_ns)
+        with self._ingest.lock:
+            prepared = self._engine.prepare(self._ingest.buffer)
+        if prepared is None:
+            counters.idle += 1
+            return
+        result = self._engine.infer(prepared)
+        decoded = decode_frame(result.logits, self._model.loaded.vocabulary)
+        latency_ns = time.perf_counter_ns() - begin
+        self._latency.record(latency_ns)
+        self._publish(result, decoded, latency_ns)
+        counters.predictions += 1
+        if self._now_ns() - started_ns > self._tick_period_ns():
+            counters.overruns += 1
+            counters.skip_next = True
+
+    def _publish(self, result: InferenceResult, decoded: Any, latency_ns: int) -> None:
+        self._gcode_pub.publish(String(data=decoded.text))
+        self._prediction_pub.publish(String(data=json.dumps(
+            prediction_record(result, decoded, latency_ns, self._engine.mode,
+                              self._engine.window_frames))))
+
+    # -- diagnostics ----------------------------------------------------------------------
+
+    def statuses(self) -> list[diag.Status]:
+        """Every diagnostic status, as plain data."""
+        settings = self._settings
+        name, hw = self.get_name(), settings.hardware_id
+        thresholds = diag.Thresholds.from_settings(settings)
+        now = self._now_ns()
+        out = [diag.stream_status(name, hw, report, thresholds)
+               for report in self._ingest.stream_reports(now, self._started_ns)]
+        out.append(diag.buffer_status(name, hw, self._ingest.buffer_report(
+            self._engine.window_frames)))
+        with self._tick_lock:
+            t = self._ticks
+            skipped_recent = t.skipped - t.skipped_reported
+            t.skipped_reported = t.skipped
+            report = diag.InferenceReport(
+                self._engine.mode, self._engine.backend.name, self._engine.threads,
+                self._tick_period_ns() / NS_PER_MS, t.ticks, t.predictions, t.overruns,
+                t.skipped, skipped_recent, t.idle, self._engine.state_resets, t.errors,
+                t.last_error, self._latency.recent(), self._latency.since_start(),
+            )
+        out.append(diag.inference_status(name, hw, report, thresholds))
+        unknown, unknown_recent = self._ingest.unknown_categorical()
+        out.append(diag.model_status(name, hw, self._model.report(
+            self._engine.window_frames, unknown, unknown_recent)))
+        return out
+
+    def _on_diagnostics(self) -> None:
+        try:
+            array = conv.diagnostic_array(self.statuses(), self.get_clock().now().to_msg())
+            self._diagnostics_pub.publish(array)
+        except Exception as exc:  # noqa: BLE001 - diagnostics must not stop the node
+            self._warn_throttled("", "diagnostics", f"diagnostics failed: {exc!r}")
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def _validate_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters}
+        updated, reason = validate_changes(self._settings, changes)
+        self._pending_settings = updated
+        return SetParametersResult(successful=updated is not None, reason=reason)
+
+    def _apply_parameters(self, parameters: list[Parameter]) -> None:
+        """Swap in the validated settings between two ticks."""
+        updated = self._pending_settings
+        if updated is None or updated == self._settings:
+            return
+        with self._tick_lock:
+            previous, self._settings = self._settings, updated
+            self._engine.set_mode(updated.mode)
+            self._engine.set_threads(updated.num_threads)
+            if updated.stride != previous.stride:
+                self.destroy_timer(self._tick_timer)
+                self._tick_timer = self._make_tick_timer()
+            if updated.diagnostics_period_s != previous.diagnostics_period_s:
+                self.destroy_timer(self._diagnostics_timer)
+                self._diagnostics_timer = self._make_diagnostics_timer()
+        self.get_logger().info(
+            "parameters applied: " + ", ".join(p.name for p in parameters)
+        )
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    def final_stats(self) -> str:
+        """One line summing up the run."""
+        totals = self._ingest.summary()
+        t = self._ticks
+        since = self._latency.since_start()
+        latency = ("no predictions" if since is None else
+                   f"latency p50 {since.p50_ms:.2f} ms p99 {since.p99_ms:.2f} ms "
+                   f"max {since.max_ms:.2f} ms")
+        return (
+            f"final stats: ticks {t.ticks}, predictions {t.predictions}, skipped "
+            f"{t.skipped}, overruns {t.overruns}, errors {t.errors}; {latency}; messages "
+            f"{totals['received']}, accepted {totals['accepted']}, lost "
+            f"{totals['lost'] + totals['rmw_lost']}, late {totals['late']}, out of order "
+            f"{totals['out_of_order']}, malformed {totals['malformed']}; frames "
+            f"{totals['frames']}, degraded {totals['degraded_frames']}, resets "
+            f"{totals['aligner_resets']}"
+        )
+
+
+def prediction_record(result: InferenceResult, decoded: Any, latency_ns: int, mode: str,
+                      window_frames: int) -> dict[str, Any]:
+    """The `~/prediction` JSON object (documented in the README; keys are a contract)."""
+    prepared = result.prepared
+    stamp = prepared.newest_stamp_ns
+    return {
+        "format": PREDICTION_FORMAT,
+        "stamp_ns": stamp,
+        "stamp": {"sec": stamp // NS_PER_S, "nanosec": stamp % NS_PER_S},
+        "window_start_ns": prepared.first_stamp_ns,
+        "window_frames": window_frames,
+        "frame_sequence": prepared.newest_sequence,
+        "text": decoded.text,
+        "tokens": list(decoded.tokens),
+        "heads": {head: {"label": p.label, "index": p.index, "confidence": p.confidence}
+                  for head, p in decoded.heads.items()},
+        "confidence": decoded.confidence,
+        "degraded": prepared.degraded,
+        "newest_frame_degraded": prepared.newest_degraded,
+        "latency_ms": latency_ns / NS_PER_MS,
+        "mode": mode,
+    }
+
+
+def create_node(parameters: dict[str, Any] | None = None, **node_kwargs: Any) -> StreamNode:
+    """Build a `StreamNode` in-process with parameter overrides (rclpy must be initialised)."""
+    overrides = [Parameter(name, value=value) for name, value in (parameters or {}).items()]
+    return StreamNode(parameter_overrides=overrides, **node_kwargs)
+
+
+def _ignore_signals() -> None:
+    """A second Ctrl-C while shutting down must not turn into a traceback."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; exit 0 with a final stats line, 2 on bad config."""
+    node: StreamNode | None = None
+    status = 0
+    rclpy.init(args=list(args) if args is not None else None)
+    try:
+        node = StreamNode()
+        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except StreamingGcodeError as exc:
+        print(f"stream_node: error: {exc}", file=sys.stderr, flush=True)
+        status = 2
+    finally:
+        _ignore_signals()
+        if node is not None:
+            print(f"[{NODE_NAME}] {node.final_stats()}", file=sys.stderr, flush=True)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
