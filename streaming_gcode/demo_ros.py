@@ -41,6 +41,8 @@ REFERENCE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                            reliability=ReliabilityPolicy.RELIABLE,
                            durability=DurabilityPolicy.VOLATILE)
 SPIN_TIMEOUT_S = 0.1
+BAG_SUBSCRIBER_WAIT_S = 10.0   # the node subscribes to every stream and /clock first
+BAG_CLOCK_LEAD_S = 0.5         # /clock runs this long before the first data message
 
 
 class DemoGraph:
@@ -89,7 +91,9 @@ class DemoGraph:
         if hasattr(source, "topics"):   # BagInfo: a bag
             from streaming_gcode.replay import DEFAULT_CLOCK_HZ, BagPlayer, ReplayOptions
 
-            options = ReplayOptions(rate=speed, clock_hz=DEFAULT_CLOCK_HZ, loop=True)
+            options = ReplayOptions(rate=speed, clock_hz=DEFAULT_CLOCK_HZ, loop=True,
+                                    wait_for_subscribers_s=BAG_SUBSCRIBER_WAIT_S,
+                                    delay_s=BAG_CLOCK_LEAD_S)
             self._bag_player = BagPlayer(source.path, options)
             self._bag_player.start()
             return

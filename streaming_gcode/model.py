@@ -38,6 +38,8 @@ DEFAULT_HEADS = 4
 DEFAULT_DROPOUT = 0.1
 DEFAULT_EMBEDDING_DIM = 8
 DEFAULT_WINDOW = 64
+DEFAULT_CODE_BUCKETS = 2048
+DEFAULT_CODE_EMBEDDING_DIM = 32
 INPUT_CLIP = 8.0  # normalised inputs are clipped to +-this many standard deviations
 ARCHITECTURE = "lstm"
 
@@ -58,6 +60,11 @@ class ModelConfig:
     embedding_dim: int = DEFAULT_EMBEDDING_DIM
     window: int = DEFAULT_WINDOW
     architecture: str = ARCHITECTURE
+    # Continuous inputs whose raw value is an integer code (the program line number):
+    # besides the normalised value, round(raw) mod code_buckets selects a learned embedding.
+    code_inputs: list[int] = field(default_factory=list)
+    code_buckets: int = DEFAULT_CODE_BUCKETS
+    code_embedding_dim: int = DEFAULT_CODE_EMBEDDING_DIM
 
     def __post_init__(self) -> None:
         problems = []
@@ -74,6 +81,11 @@ class ModelConfig:
             problems.append(f"dropout {self.dropout} in [0, 1) and window {self.window} >= 1 required")
         if self.architecture != ARCHITECTURE:
             problems.append(f"architecture {self.architecture!r} unknown, expected {ARCHITECTURE!r}")
+        if any(not 0 <= i < self.n_continuous for i in self.code_inputs) or self.code_buckets < 1:
+            problems.append(
+                f"code_inputs {self.code_inputs} must index continuous inputs "
+                f"(0..{self.n_continuous - 1}) and code_buckets {self.code_buckets} be >= 1"
+            )
         if self.n_continuous + len(self.categorical_sizes) == 0:
             problems.append("the model needs at least one input")
         if problems:
@@ -101,6 +113,7 @@ class ModelConfig:
         values = dict(data)
         values["categorical_sizes"] = [int(s) for s in values.get("categorical_sizes", [])]
         values["head_sizes"] = {str(k): int(v) for k, v in dict(values.get("head_sizes", {})).items()}
+        values["code_inputs"] = [int(i) for i in values.get("code_inputs", [])]
         return cls(**values)
 
 
@@ -115,7 +128,11 @@ class StreamingBackbone(nn.Module):
         self.embeddings = nn.ModuleList(
             nn.Embedding(size, config.embedding_dim) for size in config.categorical_sizes
         )
-        width = config.n_continuous + config.embedding_dim * config.n_categorical
+        self.code_embeddings = nn.ModuleList(
+            nn.Embedding(config.code_buckets, config.code_embedding_dim) for _ in config.code_inputs
+        )
+        width = (config.n_continuous + config.embedding_dim * config.n_categorical
+                 + config.code_embedding_dim * len(config.code_inputs))
         self.input = nn.Sequential(
             nn.Linear(width, config.d_model), nn.GELU(), nn.Dropout(config.dropout)
         )
@@ -155,6 +172,10 @@ class StreamingBackbone(nn.Module):
             index = categorical[..., k].long()
             known = (index >= 0) & (index < embedding.num_embeddings)
             parts.append(embedding(torch.where(known, index, torch.zeros_like(index))))
+        for column, embedding in zip(self.config.code_inputs, self.code_embeddings):
+            raw = torch.nan_to_num(continuous[..., column].float(), nan=0.0)
+            code = torch.remainder(torch.round(raw).clamp(-1e9, 1e9).long(), embedding.num_embeddings)
+            parts.append(embedding(code))
         return self.input(torch.cat(parts, dim=-1))
 
     def step(

@@ -124,7 +124,7 @@ class StreamNode(Node):
         self._diagnostics_pub = self.create_publisher(
             conv.DiagnosticArray, DIAGNOSTICS_TOPIC, conv.DIAGNOSTICS_QOS_DEPTH
         )
-        self._subscriptions = [self._subscribe(i) for i in range(len(self._layout.streams))]
+        self._stream_subscriptions = [self._subscribe(i) for i in range(len(self._layout.streams))]
         self._tick_timer = self._make_tick_timer()
         self._diagnostics_timer = self._make_diagnostics_timer()
         self.add_on_set_parameters_callback(self._validate_parameters)

@@ -49,10 +49,13 @@ class ReplayOptions:
     reliability: Mapping[str, str] = field(default_factory=dict)  # topic or "*" -> policy
     depth: int | None = None                      # history depth override for every topic
     start_offset_ns: int = 0
+    duration_ns: int | None = None                # play only this much bag time per pass
     loop: bool = False
     topics: tuple[str, ...] | None = None         # None: every topic of the bag
     wait_for_subscribers_s: float = 0.0           # wait for a subscriber on every topic
+    delay_s: float = 0.0                          # wall time between the first /clock and data
     ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S
+    record_publish_times: bool = False            # keep the wall time of each stamp's messages
 
     def validate(self) -> None:
         """Raise ConfigError on any invalid option."""
@@ -62,9 +65,11 @@ class ReplayOptions:
             raise ConfigError(f"clock rate must be > 0 Hz, got {self.clock_hz}")
         if self.start_offset_ns < 0:
             raise ConfigError(f"start offset must be >= 0 s, got {self.start_offset_ns / 1e9}")
+        if self.duration_ns is not None and self.duration_ns <= 0:
+            raise ConfigError(f"playback duration must be > 0 s, got {self.duration_ns / 1e9}")
         if self.depth is not None and self.depth < 1:
             raise ConfigError(f"QoS depth must be >= 1, got {self.depth}")
-        if self.wait_for_subscribers_s < 0 or self.ack_timeout_s < 0:
+        if self.wait_for_subscribers_s < 0 or self.ack_timeout_s < 0 or self.delay_s < 0:
             raise ConfigError("waiting times must be >= 0 s")
         bad = {t: p for t, p in self.reliability.items() if p not in (RELIABLE, BEST_EFFORT)}
         if bad:
@@ -168,6 +173,7 @@ class ReplayStats:
     passes: int = 0
     max_lag_ns: int = 0               # worst lateness of a message against its schedule
     last_bag_time_ns: int | None = None
+    publish_wall_ns: dict[int, int] = field(default_factory=dict)  # bag stamp -> monotonic ns
 
     @property
     def total(self) -> int:
@@ -272,8 +278,11 @@ class BagPlayer:
 
     def _wait_for_subscribers(self) -> bool:
         deadline = time.monotonic() + self.options.wait_for_subscribers_s
+        publishers = list(self._publishers.values())
+        if self._clock_publisher is not None:
+            publishers.append(self._clock_publisher)
         while time.monotonic() < deadline:
-            if all(p.get_subscription_count() > 0 for p in self._publishers.values()):
+            if all(p.get_subscription_count() > 0 for p in publishers):
                 return True
             if self._stop.wait(SUBSCRIBER_POLL_S):
                 return False
@@ -302,19 +311,24 @@ class BagPlayer:
             wake = due_wall_ns if period_ns is None else min(due_wall_ns, now + period_ns)
             if self._stop.wait((wake - now) / NS_PER_S):
                 return False
-            if period_ns is not None and time.monotonic_ns() < due_wall_ns:
-                self._publish_clock(schedule.bag_time(time.monotonic_ns()))
+            now = time.monotonic_ns()
+            if period_ns is not None and now < due_wall_ns:
+                # never ahead of the next message, never behind the start (during a delay)
+                self._publish_clock(max(schedule.bag_time(now), schedule.bag_start_ns))
 
     def _play_pass(self) -> None:
         start = self.info.start_ns + self.options.start_offset_ns
+        stop = None if self.options.duration_ns is None else start + self.options.duration_ns
         schedule: ReplaySchedule | None = None
         clock_ns = -1
         with open_bag(self.path) as bag:
-            for message in bag.messages(list(self.plans), start_ns=start):
+            for message in bag.messages(list(self.plans), start_ns=start, stop_ns=stop):
                 if schedule is None:
-                    schedule = ReplaySchedule(start, time.monotonic_ns(), self.options.rate)
                     self._publish_clock(start)
                     clock_ns = start
+                    delay_ns = int(self.options.delay_s * NS_PER_S)
+                    schedule = ReplaySchedule(start, time.monotonic_ns() + delay_ns,
+                                              self.options.rate)
                 due = schedule.wall_time(message.log_time_ns)
                 if not self._sleep_until(due, schedule):
                     return
@@ -324,7 +338,10 @@ class BagPlayer:
                 plan = self.plans[message.topic]
                 self._publishers[message.topic].publish(message.data)
                 self.stats.published[plan.target] += 1
-                self.stats.max_lag_ns = max(self.stats.max_lag_ns, time.monotonic_ns() - due)
+                now = time.monotonic_ns()
+                self.stats.max_lag_ns = max(self.stats.max_lag_ns, now - due)
+                if self.options.record_publish_times:
+                    self.stats.publish_wall_ns[message.log_time_ns] = now
         self._wait_for_acks()
 
     def _wait_for_acks(self) -> None:

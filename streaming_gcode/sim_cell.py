@@ -141,8 +141,8 @@ class SimulatedCell:
                    for s in layout.streams for c in s.channels if c not in known]
         if unknown:
             raise ConfigError(
-                f"the simulated cell cannot produce channel(s) {unknown}; it simulates the "
-                "Bantam mill's controller, motor-current and sensor-board channels"
+                f"the simulated cell cannot produce channel(s) {', '.join(unknown)}; it "
+                "simulates the Bantam mill's controller, motor-current and sensor-board channels"
             )
         if report_period_ns <= 0:
             raise ConfigError(f"report period must be > 0 ns, got {report_period_ns}")

@@ -46,6 +46,8 @@ from streaming_gcode.windows import (
 
 SPLITS: tuple[str, ...] = ("train", "tune", "validation")
 INFERENCE_STRIDE = 1  # the node may predict on every frame (4 Hz)
+# Continuous inputs that are codes rather than quantities: the program line number.
+DEFAULT_CODE_FEATURES: tuple[str, ...] = ("line",)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class TrainingConfig:
     threads: int = 2
     max_minutes: float = 12.0
     eval_mode: str = "window"
+    code_features: list[str] = field(default_factory=lambda: list(DEFAULT_CODE_FEATURES))
 
 
 @dataclass
@@ -167,6 +170,8 @@ class _Trainer:
             categorical_sizes=[len(self.codes[n]) + 1 for n in self.features.categorical],
             head_sizes=self.vocab.head_sizes, d_model=c.d_model, num_layers=c.num_layers,
             num_heads=c.num_heads, dropout=c.dropout, embedding_dim=c.embedding_dim, window=c.window,
+            code_inputs=[i for i, name in enumerate(self.features.continuous)
+                         if name in c.code_features],
         )
         self.backbone, self.lm = build_model(self.model_config, seed=c.seed)
         self.backbone.set_normalisation(self.mean, self.std)

@@ -41,11 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="history depth of every publisher (default: as recorded)")
     parser.add_argument("--start-offset", type=float, default=0.0, metavar="S",
                         help="skip the first S seconds of the bag")
+    parser.add_argument("--playback-duration", type=float, default=None, metavar="S",
+                        help="play only S seconds of bag time (per pass)")
     parser.add_argument("--loop", "-l", action="store_true", help="play the bag repeatedly")
     parser.add_argument("--topics", nargs="+", default=None, metavar="TOPIC",
                         help="play only these topics")
     parser.add_argument("--wait-for-subscribers", type=float, default=0.0, metavar="S",
                         help="wait up to S seconds for a subscriber on every topic first")
+    parser.add_argument("--delay", type=float, default=0.0, metavar="S",
+                        help="wait S seconds after the first /clock before playing messages")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -63,9 +67,12 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
         reliability=reliability,
         depth=args.qos_depth,
         start_offset_ns=int(round(args.start_offset * NS_PER_S)),
+        duration_ns=(None if args.playback_duration is None
+                     else int(round(args.playback_duration * NS_PER_S))),
         loop=args.loop,
         topics=tuple(args.topics) if args.topics else None,
         wait_for_subscribers_s=args.wait_for_subscribers,
+        delay_s=args.delay,
     )
 
 

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from streaming_gcode.features import FEATURE_SETS
     from streaming_gcode.training import TrainingConfig
 
-    defaults = {f.name: f.default for f in fields(TrainingConfig) if f.name != "data"}
+    defaults = vars(TrainingConfig(data=[]))
     parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
                         help="run files (*_aligned.csv[.gz]) or folders of them")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write (.pt)")
@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=defaults[name])
     for name in ("dropout", "lr", "weight_decay", "max_minutes"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=defaults[name])
+    parser.add_argument("--code-features", nargs="*", default=defaults["code_features"],
+                        metavar="NAME", help="continuous inputs that are integer codes and also "
+                        f"get a learned embedding (default: {' '.join(defaults['code_features'])})")
     parser.add_argument("--eval-mode", choices=("window", "stateful"), default=defaults["eval_mode"])
 
 

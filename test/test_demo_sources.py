@@ -1,0 +1,60 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Which source the demo runs: bag > given runs > the dataset > the simulated cell."""
+
+from pathlib import Path
+
+import pytest
+
+from streaming_gcode.demo_sources import (
+    choose_source, DATA_ENV, default_dataset, KIND_BAG, KIND_RECORDING, KIND_SIMULATED,
+)
+from streaming_gcode.errors import ConfigError
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    """Lay out a clone at tmp/repo with the dataset at tmp/shared/data/bantam_cnc."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    dataset = tmp_path / "shared" / "data" / "bantam_cnc"
+    dataset.mkdir(parents=True)
+    (dataset / "face_001_aligned.csv.gz").write_bytes(b"")
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    return tmp_path
+
+
+def test_bag_wins_over_data_and_dataset(tree):
+    choice = choose_source(str(tree / "bag"), str(tree / "shared"), env={}, root=tree / "repo")
+    assert (choice.kind, choice.path) == (KIND_BAG, tree / "bag")
+
+
+def test_given_data_wins_over_the_dataset(tree):
+    run = tree / "shared" / "data" / "bantam_cnc" / "face_001_aligned.csv.gz"
+    choice = choose_source(None, str(run), env={}, root=tree / "repo")
+    assert (choice.kind, choice.path) == (KIND_RECORDING, run)
+
+
+def test_dataset_next_to_the_repository_is_found(tree):
+    choice = choose_source(env={}, root=tree / "repo")
+    assert (choice.kind, choice.path) == (KIND_RECORDING, tree / "shared" / "data" / "bantam_cnc")
+    assert choice.reason.startswith("dataset at ")
+
+
+def test_environment_points_elsewhere_and_an_empty_folder_means_simulation(tree, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert default_dataset({DATA_ENV: str(empty)}, tree / "repo") == empty
+    choice = choose_source(env={DATA_ENV: str(empty)}, root=tree / "repo")
+    assert (choice.kind, choice.path) == (KIND_SIMULATED, None)
+    assert choice.reason == f"no recording found at {empty}"
+    missing = choose_source(env={DATA_ENV: str(tmp_path / "nowhere")}, root=tree / "repo")
+    assert missing.kind == KIND_SIMULATED
+
+
+def test_explicit_sources_that_do_not_exist_are_errors(tmp_path):
+    with pytest.raises(ConfigError, match="--bag .*nope: no such bag folder or file"):
+        choose_source(bag=str(tmp_path / "nope"))
+    with pytest.raises(ConfigError, match="--data .*nope: no such run file or folder"):
+        choose_source(data=str(tmp_path / "nope"))
