@@ -71,7 +71,8 @@ env:
 	fi
 	if [ "$$(cat $(VENV)/.requirements.sha256 2>/dev/null)" != "$$deps_key" ]; then
 	  echo "Installing $(REQUIREMENTS) into $(VENV) (log: $(VENV)/pip-install.log)"
-	  if ! $(PIP) install -r $(REQUIREMENTS) > $(VENV)/pip-install.log 2>&1; then
+	  # --no-compile: modules are byte-compiled when first imported (most never are).
+	  if ! $(PIP) install --no-compile -r $(REQUIREMENTS) > $(VENV)/pip-install.log 2>&1; then
 	    grep -v '^WARNING: Location' $(VENV)/pip-install.log | tail -n 30 >&2; exit 1
 	  fi
 	  echo "$$deps_key" > $(VENV)/.requirements.sha256

@@ -23,9 +23,9 @@ from streaming_gcode.stream_layout import (
     IMU_CHANNELS,
     JOINT_STATE,
     JOINT_STATE_FIELDS,
+    normalise_message_type,
     NS_PER_S,
     StreamSpec,
-    normalise_message_type,
 )
 
 DEFAULT_MAX_ARRAY_LENGTH = 4096

@@ -59,6 +59,7 @@ class ModelRunner(Protocol):
 
     name: str
     heads: tuple[str, ...]
+    state_dims: tuple[int, int]    # (num_layers, d_model)
     threads: int
 
     def run(
@@ -97,6 +98,7 @@ class TorchRunner:
         self.backbone = backbone.eval()
         self.lm = lm.eval()
         self.heads = tuple(lm.heads.keys())
+        self.state_dims = (backbone.config.num_layers, backbone.config.d_model)
         self.threads = threads
         set_torch_threads(threads)
 
@@ -141,9 +143,10 @@ def export_onnx(backbone: torch.nn.Module, lm: torch.nn.Module,
 
     Graph inputs `continuous [B,T,C]`, `categorical [B,T,K]`, `h0`, `c0 [L,B,d]`;
     outputs one logits tensor [B,V] per head (in the heads' order) then `h1`, `c1`.
-    An input the model does not use (K = 0) is left out of the graph.
+    An input the model does not use (K = 0) is left out of the graph. The modules
+    are put in eval mode (dropout off), as inference needs.
     """
-    graph = _ExportGraph(backbone.eval(), lm.eval())
+    graph = _ExportGraph(backbone, lm).eval()
     config = backbone.config
     shape = (config.num_layers, 1, config.d_model)
     example = (
@@ -166,6 +169,7 @@ def export_onnx(backbone: torch.nn.Module, lm: torch.nn.Module,
         # which is what its LSTM batch-size warning asks for.
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*LSTM.*", category=UserWarning)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(
             graph, example, buffer, dynamo=False, opset_version=ONNX_OPSET,
             input_names=list(INPUT_NAMES), output_names=[*graph.heads, *STATE_OUTPUTS],
@@ -192,7 +196,7 @@ class OnnxRunner:
         self._model = model
         self.heads = tuple(heads)
         self._head_sizes = tuple(int(v) for v in head_sizes)
-        self._state_dims = (int(num_layers), int(d_model))
+        self.state_dims = (int(num_layers), int(d_model))
         self._capacity = 0
         self._flip = 0
         self.threads = threads
@@ -234,7 +238,7 @@ class OnnxRunner:
         """Grow the output and zero-state buffers to hold `batch` rows (allocates only on growth)."""
         if batch <= self._capacity:
             return
-        layers, width = self._state_dims
+        layers, width = self.state_dims
         self._capacity = max(batch, 2 * self._capacity)
         self._logits = [np.empty(self._capacity * size, np.float32) for size in self._head_sizes]
         state_size = layers * self._capacity * width
@@ -263,7 +267,7 @@ class OnnxRunner:
 
     def _output_views(self, write: int, batch: int) -> dict[str, np.ndarray]:
         """Views [B,V] per head and [L,B,d] per state output of the preallocated buffers."""
-        layers, width = self._state_dims
+        layers, width = self.state_dims
         views = {name: flat[: batch * size].reshape(batch, size)
                  for name, size, flat in zip(self.heads, self._head_sizes, self._logits)}
         for name, flat in zip(STATE_OUTPUTS, self._states[write]):
@@ -276,7 +280,7 @@ class OnnxRunner:
         """Run the session; results are views of internal buffers, valid until the next run."""
         batch = continuous.shape[0]
         self._ensure_batch(batch)
-        layers, width = self._state_dims
+        layers, width = self.state_dims
         shape = (layers, batch, width)
         if state is None:
             zero = self._zeros[: layers * batch * width].reshape(shape)
@@ -296,6 +300,39 @@ class OnnxRunner:
         logits = {name: views[name] for name in self.heads}
         new_state = (views[STATE_OUTPUTS[0]], views[STATE_OUTPUTS[1]])
         return logits, new_state
+
+
+class RunnerBackend:
+    """One stream's backend for `InferenceEngine`: a runner plus preallocated batch-1 input.
+
+    `load` copies a window (a view of the ring buffer) into the preallocated
+    arrays, so the buffer lock can be released before `run`; `run` feeds their
+    first `frames` frames (a view, no copy) to the runner.
+    """
+
+    def __init__(self, runner: ModelRunner, capacity: int, n_continuous: int,
+                 n_categorical: int) -> None:
+        self.runner = runner
+        self.name = runner.name
+        self._continuous = np.zeros((1, capacity, n_continuous), np.float32)
+        self._categorical = np.zeros((1, capacity, n_categorical), np.int64)
+
+    def set_threads(self, threads: int) -> None:
+        """Intra-op threads of the runner."""
+        self.runner.set_threads(threads)
+
+    def load(self, window) -> None:
+        """Copy the window's frames into the preallocated input."""
+        n = len(window)
+        np.copyto(self._continuous[0, :n], window.continuous)
+        np.copyto(self._categorical[0, :n], window.categorical)
+
+    def run(self, frames: int, state: ArrayState | None) -> tuple[dict[str, np.ndarray], ArrayState]:
+        """Logits [V] of the last loaded frame per head (copies) and the new state."""
+        logits, new_state = self.runner.run(
+            self._continuous[:, :frames], self._categorical[:, :frames], state
+        )
+        return {head: value[0].copy() for head, value in logits.items()}, new_state
 
 
 def make_runner(backend: str, backbone: torch.nn.Module, lm: torch.nn.Module,

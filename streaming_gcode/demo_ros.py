@@ -57,14 +57,16 @@ class DemoGraph:
         self.node = Node(DEMO_NODE_NAME)
         self.publisher = SourcePublisher(self.node, layout)
         node = self.node
-        node.create_subscription(String, PREDICTION_TOPIC, self._on_prediction, LISTEN_QOS)
-        node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics,
-                                 LISTEN_QOS)
+        # The reference first: when it and a prediction wait together, the executor takes
+        # subscriptions in creation order, so the prediction finds its executed line.
         if source_kind == KIND_BAG:
             node.create_subscription(String, REFERENCE_TOPIC, self._on_reference_text,
                                      LISTEN_QOS)
         else:
             node.create_subscription(String, EXECUTED_TOPIC, self._on_executed, REFERENCE_QOS)
+        node.create_subscription(String, PREDICTION_TOPIC, self._on_prediction, LISTEN_QOS)
+        node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics,
+                                 LISTEN_QOS)
         self.bad_predictions = 0
         self._player: Any = None
         self._bag_player: Any = None

@@ -32,6 +32,7 @@ NODE_READY_TIMEOUT_S = 180.0       # torch import and model load on a busy machi
 READY_POLL_S = 0.2
 STATS_PERIOD_S = 1.0
 DEFAULT_FIRST_RUN = "face_001"
+FIRST_RUN_FAMILY = "face"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ class ModelInfo:
     path: Path | None
     description: str
     scorer: LineScorer
+    validation_runs: tuple[str, ...] = ()    # runs held out from training
+
+    def run_note(self, run: str) -> str:
+        """Say whether the model was trained on `run` (when the checkpoint tells)."""
+        if not self.validation_runs:
+            return ""
+        if run in self.validation_runs:
+            return "held out from training"
+        return "a training run"
 
 
 def _display_path(path: Path) -> str:
@@ -82,10 +92,25 @@ def resolve_model(checkpoint: str | None) -> ModelInfo:
 
     loaded = load_checkpoint(path)
     meta = loaded.metadata
-    accuracy = meta.validation_metrics.get("line_accuracy")
-    extra = f", validation line accuracy {float(accuracy):.1%}" if accuracy is not None else ""
+    validation = meta.validation_metrics or {}
+    overall = validation.get("overall") or {}
+    extra = ""
+    if "exact_line_accuracy" in overall and "command_accuracy" in overall:
+        extra = (f"; on held-out runs: line {float(overall['exact_line_accuracy']):.1%}, "
+                 f"command {float(overall['command_accuracy']):.1%}")
+    runs = tuple(str(r.get("run")) for r in validation.get("runs") or () if isinstance(r, dict))
     return ModelInfo(path, f"{_display_path(path)} (feature set {meta.feature_set}, "
-                     f"window {meta.window} frames{extra})", LineScorer(loaded.vocabulary))
+                     f"window {meta.window} frames{extra})", LineScorer(loaded.vocabulary),
+                     runs)
+
+
+def first_run(requested: str | None, folder: bool, model: ModelInfo) -> str | None:
+    """Run to start a folder with: the requested one, a held-out face run, or face_001."""
+    if requested or not folder:
+        return requested
+    held_out = sorted(model.validation_runs)
+    faces = [r for r in held_out if r.startswith(FIRST_RUN_FAMILY + "_")]
+    return (faces or held_out or [DEFAULT_FIRST_RUN])[0]
 
 
 def resolve_params_file(params_file: str | None) -> Path:
@@ -124,8 +149,8 @@ class DemoSession:
             params_file = resolve_params_file(options.params_file)
             layout = StreamLayout.from_yaml(params_file)
             choice = choose_source(options.bag, options.data)
-            source = _make_source(choice, layout, options)
             model = resolve_model(options.checkpoint)
+            source = _make_source(choice, layout, options, model)
             if self.stop_event.is_set():
                 self.out.write(f"demo stopped before it started ({self.stop_reason})\n")
                 return 0
@@ -144,7 +169,7 @@ class DemoSession:
 
         from streaming_gcode.demo_ros import DemoGraph
 
-        view = DemoView(self.out, time.monotonic_ns(), model.scorer)
+        view = DemoView(self.out, time.monotonic_ns(), model.scorer, model.run_note)
         view.header(self._header(choice, source, model, node, env))
         rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
         graph: DemoGraph | None = None
@@ -228,7 +253,7 @@ class DemoSession:
                 if self.options.duration_s else "Ctrl-C to stop")
         return [
             "streaming_gcode demo: live G-code recognition from CNC sensor streams",
-            f"  source : {_source_text(choice, source, self.options)}",
+            f"  source : {_source_text(choice, source, self.options, model)}",
             f"  model  : {model.description}",
             f"  node   : stream_node pid {node.pid}, log {node.log_path}",
             f"  DDS    : {DOMAIN_ENV}={env[DOMAIN_ENV]}, "
@@ -260,12 +285,13 @@ def _node_parameters(model: ModelInfo, choice: SourceChoice) -> dict[str, object
     return parameters
 
 
-def _make_source(choice: SourceChoice, layout: StreamLayout, options: DemoOptions) -> Any:
+def _make_source(choice: SourceChoice, layout: StreamLayout, options: DemoOptions,
+                 model: ModelInfo) -> Any:
     """Build (and check) the source before anything is started."""
     if choice.kind == KIND_RECORDING:
         from streaming_gcode.recording_source import RecordingSource
 
-        first = options.first_run or (DEFAULT_FIRST_RUN if choice.path.is_dir() else None)
+        first = first_run(options.first_run, choice.path.is_dir(), model)
         return RecordingSource([choice.path], layout, options.speed, options.loop, first)
     if choice.kind == KIND_BAG:
         from streaming_gcode.bag_reader import open_bag
@@ -277,15 +303,17 @@ def _make_source(choice: SourceChoice, layout: StreamLayout, options: DemoOption
     return SimulatedCell(layout, seed=options.seed)
 
 
-def _source_text(choice: SourceChoice, source: Any, options: DemoOptions) -> str:
+def _source_text(choice: SourceChoice, source: Any, options: DemoOptions,
+                 model: ModelInfo) -> str:
     speed = "real time" if options.speed == 1 else f"{options.speed:g}x real time"
     if choice.kind == KIND_RECORDING:
         where = _display_path(choice.path if choice.path.is_dir() else choice.path.parent)
         others = len(source.runs) - 1
         follow = (f"; then the other {others} run(s) in turn" if others and options.loop
                   else "")
+        note = model.run_note(source.first_run.name)
         return (f"replaying recording {source.first_run.name} from {where} "
-                f"({len(source.first_run)} rows, {speed}{follow})")
+                f"({len(source.first_run)} rows{', ' + note if note else ''}, {speed}{follow})")
     if choice.kind == KIND_BAG:
         run = source.custom_data.get("streaming_gcode.source_run", "")
         return (f"replaying bag {_display_path(choice.path)}" + (f" (run {run})" if run else "")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 import json
-from typing import Any, Mapping, NamedTuple, Sequence, TextIO
+from typing import Any, Callable, Mapping, NamedTuple, Sequence, TextIO
 
 from streaming_gcode.demo_sources import Executed
 from streaming_gcode.errors import VocabularyError
@@ -168,9 +168,10 @@ def _latency(summary: LatencySummary | None) -> str:
 class DemoView:
     """Keeps the running numbers and writes the demo's lines to `out`."""
 
-    def __init__(self, out: TextIO, start_ns: int,
-                 scorer: LineScorer | None = None) -> None:
+    def __init__(self, out: TextIO, start_ns: int, scorer: LineScorer | None = None,
+                 run_note: Callable[[str], str] | None = None) -> None:
         self.out = out
+        self.run_note = run_note
         self.start_ns = start_ns
         self.scorer = scorer or LineScorer()
         self.executed: OrderedDict[int, Executed] = OrderedDict()
@@ -206,7 +207,9 @@ class DemoView:
         """Remember a stamped reference line from the source."""
         if executed.source != self.current_source:
             if self.current_source:
-                self.write(f"--- now replaying {executed.source} ---")
+                note = self.run_note(executed.source) if self.run_note else ""
+                self.write(f"--- now replaying {executed.source}"
+                           f"{' (' + note + ')' if note else ''} ---")
             self.current_source = executed.source
         self.executed[executed.stamp_ns] = executed
         while len(self.executed) > REFERENCE_MEMORY:

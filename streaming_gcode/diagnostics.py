@@ -11,8 +11,8 @@ keys are constants here because they are a documented contract.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+import enum
 from typing import Generic, Hashable, Iterable, TypeVar
 
 from streaming_gcode.drop_accounting import DropCounters
@@ -69,7 +69,7 @@ class Status:
     values: tuple[tuple[str, str], ...]
 
     def value(self, key: str) -> str:
-        """The value stored under `key` (KeyError if absent)."""
+        """Return the value stored under `key` (KeyError if absent)."""
         for k, v in self.values:
             if k == key:
                 return v
@@ -327,7 +327,7 @@ class RecentDelta(Generic[K]):
         self._previous: dict[K, DropCounters] = {}
 
     def delta(self, key: K, current: DropCounters) -> DropCounters:
-        """`current` minus the snapshot given for `key` last time (all of it the first time)."""
+        """Return `current` minus the snapshot given for `key` last time (all the first time)."""
         previous = self._previous.get(key, DropCounters())
         self._previous[key] = current
         return current.minus(previous)

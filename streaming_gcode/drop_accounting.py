@@ -47,7 +47,7 @@ class DropCounters:
         return self.received + self.lost + self.rmw_lost
 
     def minus(self, earlier: DropCounters) -> DropCounters:
-        """Counts accumulated since the `earlier` snapshot."""
+        """Return the counts accumulated since the `earlier` snapshot."""
         return DropCounters(
             **{f.name: getattr(self, f.name) - getattr(earlier, f.name) for f in fields(self)}
         )
@@ -64,7 +64,7 @@ class _StreamState:
     """Mutable counters and the newest sequence number of each recent publisher."""
 
     def __init__(self, max_publishers: int) -> None:
-        self.counts = {name: 0 for name in COUNTER_NAMES}
+        self.counts = dict.fromkeys(COUNTER_NAMES, 0)
         self.last_sequence: OrderedDict[Hashable, int] = OrderedDict()
         self.max_publishers = max_publishers
         self.last_incompatible_policy = ""
@@ -151,15 +151,15 @@ class DropAccounting:
         state.last_incompatible_policy = policy
 
     def incompatible_policy(self, stream: str) -> str:
-        """The QoS policy named by the latest incompatible-QoS event ('' if none)."""
+        """Return the QoS policy named by the latest incompatible-QoS event ('' if none)."""
         return self._state(stream).last_incompatible_policy
 
     def tracked_publishers(self, stream: str) -> int:
-        """Publisher identities currently remembered (bounded by max_publishers)."""
+        """Count the publisher identities remembered (bounded by max_publishers)."""
         return len(self._state(stream).last_sequence)
 
     def counters(self, stream: str) -> DropCounters:
-        """An immutable snapshot of one stream's counters."""
+        """Return an immutable snapshot of one stream's counters."""
         return DropCounters(**self._state(stream).counts)
 
     def snapshot(self) -> dict[str, DropCounters]:

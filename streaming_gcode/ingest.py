@@ -12,9 +12,9 @@ logging. Pure Python, so tests drive it with explicit timestamps.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import enum
 import threading
-from dataclasses import dataclass
 from typing import Any, Hashable, Sequence
 
 from streaming_gcode.adapters import (

@@ -4,9 +4,10 @@
 
 The ROS glue of the live evaluation: one rclpy context per bag, the node built
 with `use_sim_time` and deep reliable subscriptions, a collector node on
-`~/prediction`, `~/gcode`, `~/agreement` and the reference topic, a
-multi-threaded executor, and the bag player with `/clock`. rclpy is imported
-only when a capture runs.
+`~/prediction`, `~/gcode`, `~/agreement`, the reference topic and the frame
+clock's topic, a multi-threaded executor, and `streaming-gcode replay` in its
+own process publishing the bag with `/clock`. rclpy is imported only when a
+capture runs.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import subprocess
+import sys
 import threading
 import time
 from typing import Any, Mapping
 
-from streaming_gcode.errors import ConfigError
+from streaming_gcode.errors import ConfigError, RecordingError
 from streaming_gcode.live_report import DEFAULT_TOLERANCE
-from streaming_gcode.stream_layout import NS_PER_S
+from streaming_gcode.stream_layout import DEFAULT_ALIGNMENT_TIMEOUT_S, NS_PER_S
 
 DEFAULT_LIVE_RATE = 20.0
 DEFAULT_LIVE_CLOCK_HZ = 100.0
@@ -31,6 +34,7 @@ SETTLE_S = 1.0                 # quiet time after playback before results are re
 SETTLE_LIMIT_S = 10.0
 POLL_S = 0.05
 EXECUTOR_THREADS = 4
+PLAYER_STARTUP_S = 60.0        # added to the player's timeout (process start, discovery)
 
 
 @dataclass(frozen=True)
@@ -55,31 +59,42 @@ class LiveCapture:
     receipt_ns: list[int]                  # monotonic wall time of each record's arrival
     gcode: list[str]
     references: int
-    published: dict[str, int]              # by topic
-    publish_wall_ns: dict[int, int]
+    published: dict[str, int]              # messages played, by topic
+    frame_arrival_ns: dict[int, int]       # frame-clock stamp -> monotonic arrival here
     statuses: list[Any]                    # the node's final diagnostic statuses
     final_stats: str
-    wall_s: float
+    wall_s: float                          # playback wall time (player process)
     agreement: list[float] = field(default_factory=list)
 
 
 def node_parameters(
     layout_params: Mapping[str, Any], checkpoint: Path, options: LiveOptions
 ) -> dict[str, Any]:
-    """Parameter overrides of the evaluated node: layout, model, sim time, deep reliable QoS."""
+    """Build the evaluated node's parameters: layout, model, sim time, deep reliable QoS.
+
+    The alignment timeout is scaled by the replay rate, so the node waits as long
+    in wall time for a slow stream as it would live.
+    """
     params = dict(layout_params)
     for name in params.get("stream_names", []):
         params[f"streams.{name}.reliable"] = options.reliable
         params[f"streams.{name}.depth"] = options.depth
-    params.update({"use_sim_time": True, "checkpoint": str(checkpoint)})
+    timeout = float(params.get("alignment_timeout_s", DEFAULT_ALIGNMENT_TIMEOUT_S))
+    params.update({
+        "use_sim_time": True,
+        "checkpoint": str(checkpoint),
+        # a transport delay of d wall seconds is rate * d seconds of bag time
+        "alignment_timeout_s": timeout * max(1.0, options.rate),
+    })
     params.update(options.node_parameters)
     return params
 
 
 class _Collector:
-    """A node that records the evaluated node's outputs and counts reference lines."""
+    """A node recording the evaluated node's outputs, reference lines and frame arrivals."""
 
-    def __init__(self, context: Any, node_fqn: str, reference_topic: str) -> None:
+    def __init__(self, context: Any, node_fqn: str, reference_topic: str,
+                 frame_topic: tuple[str, type] | None) -> None:
         from rclpy.node import Node
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from std_msgs.msg import Float32, String
@@ -90,6 +105,7 @@ class _Collector:
         self.receipt_ns: list[int] = []
         self.gcode: list[str] = []
         self.agreement: list[float] = []
+        self.frame_arrival_ns: dict[int, int] = {}
         self.references = 0
         self.prediction_topic = f"{node_fqn}/prediction"
         self.gcode_topic = f"{node_fqn}/gcode"
@@ -100,6 +116,8 @@ class _Collector:
         self.node.create_subscription(String, reference_topic, self._on_reference, qos)
         self.node.create_subscription(Float32, f"{node_fqn}/agreement",
                                       lambda m: self.agreement.append(m.data), qos)
+        if frame_topic is not None:
+            self.node.create_subscription(frame_topic[1], frame_topic[0], self._on_frame, qos)
 
     def _on_prediction(self, message: Any) -> None:
         with self.lock:
@@ -109,7 +127,12 @@ class _Collector:
     def _on_reference(self, message: Any) -> None:
         self.references += 1
 
+    def _on_frame(self, message: Any) -> None:
+        stamp = message.header.stamp
+        self.frame_arrival_ns[stamp.sec * NS_PER_S + stamp.nanosec] = time.monotonic_ns()
+
     def wait_for_node(self, timeout_s: float) -> None:
+        """Wait until the node's output topics are discovered."""
         deadline = time.monotonic() + timeout_s
         topics = (self.prediction_topic, self.gcode_topic)
         while not all(self.node.count_publishers(t) for t in topics):
@@ -131,52 +154,83 @@ class _Collector:
             time.sleep(POLL_S)
 
 
+def player_command(bag: Path, options: LiveOptions) -> list[str]:
+    """Build the `streaming-gcode replay` command line that plays a bag for the evaluation."""
+    command = [
+        sys.executable, "-m", "streaming_gcode.cli", "replay", str(bag),
+        "--rate", f"{options.rate:g}", "--clock", f"{options.clock_hz:g}",
+        "--qos-depth", str(options.depth), "--wait-for-subscribers", f"{DISCOVERY_TIMEOUT_S:g}",
+        "--delay", f"{CLOCK_LEAD_S:g}", "--quiet",
+    ]
+    command += ["--qos-reliable"] if options.reliable else ["--qos-best-effort"]
+    if options.duration_s is not None:
+        command += ["--playback-duration", f"{options.duration_s:g}"]
+    return command
+
+
+def played_counts(bag: Path, duration_s: float | None) -> dict[str, int]:
+    """Messages per topic that one pass plays (the whole bag, or its first `duration_s`)."""
+    from streaming_gcode.bag_reader import open_bag
+
+    with open_bag(bag) as opened:
+        if duration_s is None:
+            return {name: topic.count for name, topic in opened.info.topics.items()}
+        stop = opened.info.start_ns + int(duration_s * NS_PER_S)
+        counts = dict.fromkeys(opened.info.topics, 0)
+        for message in opened.messages(stop_ns=stop):
+            counts[message.topic] += 1
+        return counts
+
+
+def _run_player(bag: Path, options: LiveOptions, timeout_s: float) -> float:
+    started = time.monotonic()
+    result = subprocess.run(player_command(bag, options), capture_output=True, text=True,
+                            timeout=timeout_s, check=False)
+    if result.returncode != 0:
+        raise RecordingError(f"replaying {bag} failed (exit {result.returncode}): "
+                             f"{result.stderr.strip()[-2000:]}")
+    return time.monotonic() - started
+
+
 def play_through_node(
-    bag: Path, params: Mapping[str, Any], options: LiveOptions, reference_topic: str
+    bag: Path, params: Mapping[str, Any], options: LiveOptions, reference_topic: str,
+    frame_topic: tuple[str, type] | None = None, bag_duration_s: float = 0.0,
 ) -> LiveCapture:
-    """Start a node with `params`, play `bag` into it and collect what it publishes."""
+    """Start a node with `params`, play `bag` into it from a player process, collect outputs.
+
+    The player runs as a separate process (`streaming-gcode replay`), as a bag
+    player does beside a deployed node, so the two do not share an interpreter.
+    """
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
     from streaming_gcode.node import create_node
-    from streaming_gcode.replay import BagPlayer, RELIABLE, ReplayOptions
 
     context = rclpy.Context()
     rclpy.init(context=context)
-    node = collector = executor = player = None
+    node = collector = executor = None
     spinner: threading.Thread | None = None
     try:
         node = create_node(dict(params), context=context)
-        collector = _Collector(context, node.get_fully_qualified_name(), reference_topic)
+        collector = _Collector(context, node.get_fully_qualified_name(), reference_topic,
+                               frame_topic)
         executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS, context=context)
         executor.add_node(node)
         executor.add_node(collector.node)
         spinner = threading.Thread(target=executor.spin, name="live-eval-executor", daemon=True)
         spinner.start()
         collector.wait_for_node(DISCOVERY_TIMEOUT_S)
-        replay = ReplayOptions(
-            rate=options.rate, clock_hz=options.clock_hz, depth=options.depth,
-            reliability={"*": RELIABLE} if options.reliable else {},
-            duration_ns=None if options.duration_s is None else int(options.duration_s * NS_PER_S),
-            wait_for_subscribers_s=DISCOVERY_TIMEOUT_S, delay_s=CLOCK_LEAD_S,
-            record_publish_times=True,
-        )
-        player = BagPlayer(bag, replay, context=context, node_name="streaming_gcode_replay")
-        started = time.monotonic()
-        player.start()
-        player.wait()
-        wall_s = time.monotonic() - started
+        played = options.duration_s if options.duration_s is not None else bag_duration_s
+        wall_s = _run_player(bag, options, PLAYER_STARTUP_S + played / options.rate * 2)
         collector.wait_quiet(SETTLE_S, SETTLE_LIMIT_S)
         with collector.lock:
             records, receipts = list(collector.records), list(collector.receipt_ns)
         return LiveCapture(
             records, receipts, list(collector.gcode), collector.references,
-            dict(player.stats.published), dict(player.stats.publish_wall_ns),
+            played_counts(bag, options.duration_s), dict(collector.frame_arrival_ns),
             node.statuses(), node.final_stats(), wall_s, list(collector.agreement),
         )
     finally:
-        if player is not None:
-            player.close()
         if executor is not None:
             executor.shutdown()
         if spinner is not None:

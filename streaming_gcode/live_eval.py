@@ -20,6 +20,7 @@ import tempfile
 from typing import Any, Sequence
 
 from streaming_gcode.bag_reader import find_bags, open_bag, reference_topic_of
+from streaming_gcode.bag_writer import absolute_topic
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.live_capture import (
     DEFAULT_LIVE_CLOCK_HZ,
@@ -91,11 +92,36 @@ def _live_entry(capture: LiveCapture, counters: dict[str, Any], comparison: Any,
         "frames": counters["frames"],
         "latency_ms": percentiles_ms([r["latency_ms"] for r in records]),
         "end_to_end_ms": percentiles_ms(
-            end_to_end_ms(records, capture.receipt_ns, capture.publish_wall_ns)),
+            end_to_end_ms(records, capture.receipt_ns, capture.frame_arrival_ns)),
         "predictions_per_s": {"bag": len(records) / bag_s if bag_s else 0.0,
                               "wall": len(records) / capture.wall_s if capture.wall_s else 0.0},
         "node_final_stats": capture.final_stats,
     }
+
+
+def _frame_topic(layout: StreamLayout) -> tuple[str, type] | None:
+    """Return the frame clock's topic and class when its messages carry a header."""
+    from streaming_gcode.replay import message_class
+
+    if layout.clock_index is None:
+        return None
+    spec = layout.streams[layout.clock_index]
+    cls = message_class(spec.msg_type)
+    if "header" not in cls.get_fields_and_field_types():
+        return None
+    return absolute_topic(spec.topic), cls
+
+
+def _last_clock_ns(info: Any, options: LiveOptions, played_ns: int) -> int:
+    """Return the last /clock the player publishes: the stamp of the last message played."""
+    if options.duration_s is None:
+        return info.end_ns
+    last = info.start_ns
+    with open_bag(info.path) as opened:
+        for message in opened.messages(start_ns=info.start_ns + max(0, played_ns - NS_PER_S),
+                                       stop_ns=info.start_ns + played_ns):
+            last = message.log_time_ns
+    return last
 
 
 def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
@@ -111,7 +137,8 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
     with open_bag(bag) as opened:
         info, reference_topic = opened.info, reference_topic_of(opened)
     capture = play_through_node(bag, node_parameters(flat, checkpoint, options), options,
-                                reference_topic)
+                                reference_topic, _frame_topic(layout),
+                                info.duration_ns / NS_PER_S)
     counters = node_counters(capture.statuses)
     window = counters["window_frames"]
     comparison = compare_online_offline(capture.records, prepared.table.stamps, offline, window,
@@ -119,9 +146,10 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
     played_ns = info.duration_ns
     if options.duration_s is not None:
         played_ns = min(played_ns, int(options.duration_s * NS_PER_S))
-    expected = expected_prediction_range(prepared.table.stamps, window,
+    played = prepared.table.stamps[prepared.table.stamps <= info.start_ns + played_ns]
+    expected = expected_prediction_range(played, window,
                                          int(round(counters["period_ms"] * 1e6)),
-                                         info.start_ns + played_ns)
+                                         _last_clock_ns(info, options, played_ns))
     result = RunResult(prepared.name, prepared.family,
                        score_records(capture.records, prepared, model.vocabulary))
     entry = _live_entry(capture, counters, comparison, expected, played_ns / NS_PER_S)
@@ -220,6 +248,21 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write a PNG timeline per bag here (default: next to --json)")
     group.add_argument("--keep-bags", type=Path, default=None, metavar="DIR",
                        help="with --data --live: keep the converted bags here")
+    group.add_argument("--node-param", action="append", default=[], metavar="NAME=VALUE",
+                       help="override a node parameter (YAML value), e.g. stride=4")
+
+
+def parse_node_parameters(items: Sequence[str]) -> dict[str, Any]:
+    """`NAME=VALUE` pairs (values parsed as YAML: `4`, `true`, `0.5`, `text`)."""
+    import yaml
+
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"node parameter {item!r} must look like NAME=VALUE")
+        params[name.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return params
 
 
 def handles(args: argparse.Namespace) -> bool:
@@ -237,7 +280,8 @@ def run_live(args: argparse.Namespace) -> int:
     layout_path = Path(args.layout) if args.layout else None
     timelines = args.timelines or (args.json.parent / "timelines" if args.json else None)
     options = LiveOptions(rate=args.rate, clock_hz=args.clock_hz, reliable=not args.best_effort,
-                          duration_s=args.playback_duration, timeline_dir=timelines)
+                          duration_s=args.playback_duration, timeline_dir=timelines,
+                          node_parameters=parse_node_parameters(args.node_param))
     with tempfile.TemporaryDirectory(prefix="streaming_gcode_bags_") as scratch:
         bags = _input_bags(args, layout_path, Path(args.keep_bags or scratch))
         report, table = evaluate_live(bags, checkpoint, layout_path, options,

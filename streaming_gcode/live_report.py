@@ -118,23 +118,24 @@ def _note(result: Comparison, text: str) -> None:
 
 
 def expected_prediction_range(
-    frame_stamps: np.ndarray, window: int, tick_period_ns: int, end_ns: int | None = None
+    frame_stamps: np.ndarray, window: int, tick_period_ns: int, last_clock_ns: int
 ) -> tuple[int, int]:
     """Fewest and most predictions a tick timer of this period can make on these frames.
 
     A tick publishes one prediction when at least one frame arrived since the
-    previous tick and the window is full; the timer's phase is unknown, so the
-    count is bounded over phases. Frames after `end_ns` (playback end) are ignored.
+    previous tick and the window is full; ticks happen only while the clock
+    runs (up to `last_clock_ns`). The timer's phase is unknown, so the count is
+    bounded over phases.
     """
     usable = np.asarray(frame_stamps, dtype=np.int64)[max(window - 1, 0):]
-    if end_ns is not None:
-        usable = usable[usable <= end_ns]
     if len(usable) == 0:
         return 0, 0
-    counts = [
-        len(np.unique((usable - usable[0] + phase) // tick_period_ns))
-        for phase in np.linspace(0, tick_period_ns, TICK_PHASES, endpoint=False).astype(np.int64)
-    ]
+    counts = []
+    for phase in np.linspace(0, tick_period_ns, TICK_PHASES, endpoint=False).astype(np.int64):
+        # the first tick at or after each frame; only ticks the clock reaches count
+        ticks = -((phase - usable) // tick_period_ns)
+        ticks = ticks[ticks * tick_period_ns + phase <= last_clock_ns]
+        counts.append(len(np.unique(ticks)))
     return min(counts), max(counts)
 
 

@@ -11,21 +11,21 @@ node clock so `use_sim_time` works.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Sequence
 
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rcl_interfaces.msg import SetParametersResult
 from std_msgs.msg import String
 
 from streaming_gcode import diagnostics as diag
@@ -34,10 +34,10 @@ from streaming_gcode.decoding import decode_frame
 from streaming_gcode.errors import StreamingGcodeError
 from streaming_gcode.inference import InferenceEngine, InferenceResult
 from streaming_gcode.ingest import Outcome, StreamIngest
-from streaming_gcode.node_model import NodeModel, load_node_model
+from streaming_gcode.node_model import load_node_model, NodeModel
 from streaming_gcode.node_params import declare_layout, declare_settings
 from streaming_gcode.params import NodeSettings, validate_changes
-from streaming_gcode.stats import NS_PER_MS, NS_PER_S, LatencyStats
+from streaming_gcode.stats import LatencyStats, NS_PER_MS, NS_PER_S
 
 NODE_NAME = "streaming_gcode"
 GCODE_TOPIC = "~/gcode"
@@ -330,7 +330,7 @@ class StreamNode(Node):
 
 def prediction_record(result: InferenceResult, decoded: Any, latency_ns: int, mode: str,
                       window_frames: int) -> dict[str, Any]:
-    """The `~/prediction` JSON object (documented in the README; keys are a contract)."""
+    """Build the `~/prediction` JSON object (keys are a documented contract)."""
     prepared = result.prepared
     stamp = prepared.newest_stamp_ns
     return {
@@ -359,7 +359,7 @@ def create_node(parameters: dict[str, Any] | None = None, **node_kwargs: Any) ->
 
 
 def _ignore_signals() -> None:
-    """A second Ctrl-C while shutting down must not turn into a traceback."""
+    """Ignore further SIGINT/SIGTERM: a second Ctrl-C must not become a traceback."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streaming_gcode.checkpoint import LoadedModel, load_checkpoint, random_model
+from streaming_gcode.checkpoint import load_checkpoint, LoadedModel, random_model
 from streaming_gcode.diagnostics import ModelReport
 from streaming_gcode.errors import CheckpointError
 from streaming_gcode.model import parameter_count
-from streaming_gcode.params import NodeSettings, default_checkpoint, share_candidates
+from streaming_gcode.params import default_checkpoint, NodeSettings, share_candidates
 
 RANDOM_SEED = 0
 
@@ -37,12 +37,12 @@ class NodeModel:
 
     @property
     def window(self) -> int:
-        """The training window (frames)."""
+        """Frames per window the model was trained on."""
         return self.loaded.metadata.window
 
     @property
     def stride(self) -> int:
-        """The training stride (frames)."""
+        """Frames between predictions the model was trained for."""
         return self.loaded.metadata.stride
 
     @property

@@ -16,15 +16,15 @@ from rclpy.node import Node
 
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.params import (
+    default_stream_config,
     LAYOUT_PARAMETERS,
     NODE_PARAMETERS,
     NodeSettings,
     ParamSpec,
-    default_stream_config,
     stream_parameter_specs,
 )
 from streaming_gcode.ros_conversions import default_value, descriptor
-from streaming_gcode.stream_layout import StreamLayout, load_params_file
+from streaming_gcode.stream_layout import load_params_file, StreamLayout
 
 
 def _declare(node: Node, spec: ParamSpec, problems: list[str], default: Any = None) -> Any:

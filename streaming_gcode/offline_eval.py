@@ -34,7 +34,7 @@ from streaming_gcode.model import LineHeads, StreamingBackbone
 from streaming_gcode.recording import find_runs, load_run
 from streaming_gcode.stream_layout import StreamLayout
 from streaming_gcode.vocab import LineKey, OutputVocabulary
-from streaming_gcode.windows import PreparedRun, prepare_run, sliding_window_index
+from streaming_gcode.windows import PreparedRun, prepare_run
 
 MODES: tuple[str, ...] = ("window", "stateful")
 DEFAULT_MODE = "window"
@@ -48,24 +48,28 @@ def frame_logits(
     table: FrameTable,
     mode: str = DEFAULT_MODE,
     window: int = 64,
+    frames: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Logits [N, V] per head for every frame of a run, computed as in `mode`."""
+    """Logits [F, V] per head for the chosen `frames` of a run (default: all), as in `mode`."""
     if mode not in MODES:
         raise ValueError(f"unknown evaluation mode {mode!r}, expected one of {MODES}")
+    n = len(table)
+    wanted = np.arange(n) if frames is None else np.asarray(frames, dtype=np.int64)
     cont = torch.from_numpy(np.ascontiguousarray(table.continuous))
     cat = torch.from_numpy(np.ascontiguousarray(table.categorical))
-    n = len(table)
-    if n == 0:
+    if len(wanted) == 0:
         return {h: np.zeros((0, lin.out_features), np.float32) for h, lin in lm.heads.items()}
-    if mode == "stateful" or n <= window:
+    if mode == "stateful":
         logits = lm(backbone(cont[None], cat[None]))
-        return {h: v[0].numpy() for h, v in logits.items()}
-    prefix = window - 1
+        return {h: v[0].numpy()[wanted] for h, v in logits.items()}
+    early = wanted[wanted < window - 1]   # their window is the run so far
+    late = wanted[wanted >= window - 1]   # a full window ends at each of them
     parts: dict[str, list[np.ndarray]] = {h: [] for h in lm.heads}
-    if prefix:
-        for h, v in lm(backbone(cont[None, :prefix], cat[None, :prefix])).items():
-            parts[h].append(v[0].numpy())
-    index = torch.from_numpy(sliding_window_index(n, window))
+    if len(early):
+        stop = int(early.max()) + 1
+        for h, v in lm(backbone(cont[None, :stop], cat[None, :stop])).items():
+            parts[h].append(v[0].numpy()[early])
+    index = torch.from_numpy(late[:, None] - np.arange(window - 1, -1, -1)[None, :])
     for start in range(0, len(index), EVAL_BATCH):
         rows = index[start:start + EVAL_BATCH]
         hidden = backbone(cont[rows], cat[rows])[:, -1]
@@ -75,11 +79,16 @@ def frame_logits(
 
 
 def predict_run(
-    model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE
-) -> list[LineKey]:
-    """Predicted line key of every frame of a prepared run."""
-    logits = frame_logits(model.backbone, model.lm, prepared.table, mode, model.metadata.window)
-    return [line.key for line in decode_frames(logits, model.vocabulary)]
+    model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE, every: int = 1
+) -> list[LineKey | None]:
+    """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere)."""
+    frames = np.arange(0, len(prepared), max(1, every))
+    logits = frame_logits(model.backbone, model.lm, prepared.table, mode, model.metadata.window,
+                          frames)
+    keys: list[LineKey | None] = [None] * len(prepared)
+    for t, line in zip(frames, decode_frames(logits, model.vocabulary)):
+        keys[int(t)] = line.key
+    return keys
 
 
 @dataclass
@@ -137,13 +146,19 @@ class EvaluationReport:
 
 
 def evaluate_prepared(
-    model: LoadedModel, runs: Iterable[PreparedRun], mode: str = DEFAULT_MODE, progress: bool = False
+    model: LoadedModel,
+    runs: Iterable[PreparedRun],
+    mode: str = DEFAULT_MODE,
+    progress: bool = False,
+    every: int = 1,
 ) -> EvaluationReport:
-    """Predict and score already prepared runs."""
+    """Predict and score already prepared runs (`every` > 1 scores every n-th frame only)."""
     results = []
+    step = max(1, every)
     for prepared in tqdm(list(runs), desc="evaluate", unit="run", disable=not progress):
-        predicted = predict_run(model, prepared, mode)
-        results.append(score_run(prepared.name, prepared.family, predicted, prepared.labels,
+        predicted = predict_run(model, prepared, mode, step)
+        labels = [label if t % step == 0 else None for t, label in enumerate(prepared.labels)]
+        results.append(score_run(prepared.name, prepared.family, predicted, labels,
                                  model.vocabulary))
     info = {"mode": mode, "feature_set": model.metadata.feature_set,
             "checkpoint": str(model.path) if model.path else None, "window": model.metadata.window}

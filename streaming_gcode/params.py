@@ -12,11 +12,11 @@ parameters (`stream_names`, `streams.<name>.*`, alignment) are parsed by
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 import math
 import os
-import sys
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
+import sys
 from typing import Any, Mapping
 
 from streaming_gcode import stream_layout as sl
@@ -58,8 +58,8 @@ class ParamSpec:
     default: Any
     description: str
     read_only: bool = False
-    min: float | None = None
-    max: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
     choices: tuple[str, ...] = ()
 
     @property
@@ -82,8 +82,8 @@ class ParamSpec:
         parts = []
         if self.choices:
             parts.append("one of " + ", ".join(self.choices))
-        if self.min is not None or self.max is not None:
-            parts.append(f"range [{self.min}, {self.max}]")
+        if self.minimum is not None or self.maximum is not None:
+            parts.append(f"range [{self.minimum}, {self.maximum}]")
         if self.read_only:
             parts.append("read-only at runtime (restart to change)")
         return "; ".join(parts)
@@ -108,10 +108,10 @@ class ParamSpec:
             return f"{self.name} must be a list of strings, got {value!r}"
         if self.choices and value not in self.choices:
             return f"{self.name} must be one of {list(self.choices)}, got {value!r}"
-        if self.min is not None and value < self.min:
-            return f"{self.name} must be >= {self.min}, got {value!r}"
-        if self.max is not None and value > self.max:
-            return f"{self.name} must be <= {self.max}, got {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"{self.name} must be >= {self.minimum}, got {value!r}"
+        if self.maximum is not None and value > self.maximum:
+            return f"{self.name} must be <= {self.maximum}, got {value!r}"
         return None
 
 
@@ -123,37 +123,38 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("allow_random_model", DEFAULT_ALLOW_RANDOM_MODEL, "Run a randomly initialised "
               "model when no checkpoint exists (testing only).", read_only=True),
     ParamSpec("window_frames", DEFAULT_WINDOW_FRAMES, "Frames per model window; 0 = the "
-              "checkpoint's training window.", read_only=True, min=0, max=65536),
+              "checkpoint's training window.", read_only=True, minimum=0, maximum=65536),
     ParamSpec("stride", DEFAULT_STRIDE, "Frames between inferences: timer period = stride x "
-              "frame period; 0 = the checkpoint's stride.", min=0, max=4096),
+              "frame period; 0 = the checkpoint's stride.", minimum=0, maximum=4096),
     ParamSpec("mode", DEFAULT_MODE, "full_window: run the whole window each tick; "
               "incremental: carry recurrent state and feed only new frames.",
               choices=MODE_CHOICES),
     ParamSpec("backend", DEFAULT_BACKEND, "Inference backend.", choices=BACKEND_CHOICES),
     ParamSpec("num_threads", DEFAULT_NUM_THREADS, "Torch intra-op threads for inference.",
-              min=1, max=256),
+              minimum=1, maximum=256),
     ParamSpec("max_array_length", DEFAULT_MAX_ARRAY_LENGTH, "Largest array accepted in a "
               "sensor message (checked before any conversion).", read_only=True,
-              min=1, max=10_000_000),
+              minimum=1, maximum=10_000_000),
     ParamSpec("max_future_stamp_s", DEFAULT_MAX_FUTURE_STAMP_S, "Header stamps further than "
-              "this ahead of the node clock are rejected.", read_only=True, min=0.0, max=3600.0),
+              "this ahead of the node clock are rejected.", read_only=True, minimum=0.0,
+              maximum=3600.0),
     ParamSpec("log_throttle_s", DEFAULT_LOG_THROTTLE_S, "At most one warning per stream and "
-              "problem kind in this interval.", min=0.0, max=3600.0),
+              "problem kind in this interval.", minimum=0.0, maximum=3600.0),
     ParamSpec("diagnostics_period_s", DEFAULT_DIAGNOSTICS_PERIOD_S, "Period of /diagnostics "
-              "publication.", min=0.05, max=3600.0),
+              "publication.", minimum=0.05, maximum=3600.0),
     ParamSpec("hardware_id", DEFAULT_HARDWARE_ID, "hardware_id of every diagnostic status."),
     ParamSpec("latency_warn_ms", DEFAULT_LATENCY_WARN_MS, "Recent p99 inference latency "
-              "above this is WARN.", min=0.0, max=1e6),
+              "above this is WARN.", minimum=0.0, maximum=1e6),
     ParamSpec("latency_error_ms", DEFAULT_LATENCY_ERROR_MS, "Recent p99 inference latency "
-              "above this is ERROR.", min=0.0, max=1e6),
+              "above this is ERROR.", minimum=0.0, maximum=1e6),
     ParamSpec("loss_warn_ratio", DEFAULT_LOSS_WARN_RATIO, "Per-stream share of dropped "
-              "messages since the last report above this is WARN.", min=0.0, max=1.0),
+              "messages since the last report above this is WARN.", minimum=0.0, maximum=1.0),
     ParamSpec("loss_error_ratio", DEFAULT_LOSS_ERROR_RATIO, "Per-stream share of dropped "
-              "messages since the last report above this is ERROR.", min=0.0, max=1.0),
+              "messages since the last report above this is ERROR.", minimum=0.0, maximum=1.0),
     ParamSpec("staleness_warn_s", DEFAULT_STALENESS_WARN_S, "A stream silent for longer than "
-              "this is WARN.", min=0.0, max=1e6),
+              "this is WARN.", minimum=0.0, maximum=1e6),
     ParamSpec("staleness_error_s", DEFAULT_STALENESS_ERROR_S, "A stream silent for longer "
-              "than this is ERROR.", min=0.0, max=1e6),
+              "than this is ERROR.", minimum=0.0, maximum=1e6),
 )
 
 LAYOUT_PARAMETERS: tuple[ParamSpec, ...] = (
@@ -162,14 +163,15 @@ LAYOUT_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("frame_clock", "", "Stream whose messages stamp the frames; empty = a fixed "
               "grid at sample_rate_hz.", read_only=True),
     ParamSpec("sample_rate_hz", sl.DEFAULT_SAMPLE_RATE_HZ, "Nominal frame rate (grid rate, "
-              "or the frame clock's nominal rate).", read_only=True, min=1e-3, max=1e6),
+              "or the frame clock's nominal rate).", read_only=True, minimum=1e-3, maximum=1e6),
     ParamSpec("max_staleness_s", sl.DEFAULT_MAX_STALENESS_S, "A stream's newest sample older "
-              "than this at a frame is stale.", read_only=True, min=1e-9, max=3600.0),
+              "than this at a frame is stale.", read_only=True, minimum=1e-9, maximum=3600.0),
     ParamSpec("stale_policy", sl.DEFAULT_STALE_POLICY, "What a stale stream contributes: "
               "skip the frame, hold its last value, or the fill value (degraded frames "
               "are flagged).", read_only=True, choices=sl.STALE_POLICIES),
     ParamSpec("alignment_timeout_s", sl.DEFAULT_ALIGNMENT_TIMEOUT_S, "A frame is finalised "
-              "this long after its stamp at the latest.", read_only=True, min=0.0, max=3600.0),
+              "this long after its stamp at the latest.", read_only=True, minimum=0.0,
+              maximum=3600.0),
 )
 
 
@@ -189,7 +191,7 @@ def stream_parameter_specs(name: str) -> tuple[ParamSpec, ...]:
         ParamSpec(prefix + "reliable", False, "Subscribe reliable instead of best effort.",
                   read_only=True),
         ParamSpec(prefix + "depth", sl.DEFAULT_DEPTH, "Subscription queue depth (keep last).",
-                  read_only=True, min=1, max=100_000),
+                  read_only=True, minimum=1, maximum=100_000),
     )
 
 
@@ -222,7 +224,7 @@ class NodeSettings:
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> NodeSettings:
-        """Settings from parameter values (missing names keep their defaults)."""
+        """Build settings from parameter values (missing names keep their defaults)."""
         problems = [p for p in (_NODE_SPECS[n].check(v) for n, v in values.items()
                                 if n in _NODE_SPECS) if p]
         if problems:
@@ -263,7 +265,7 @@ def _coerced(values: Mapping[str, Any]) -> dict[str, Any]:
 def validate_changes(
     current: NodeSettings, changes: Mapping[str, Any]
 ) -> tuple[NodeSettings | None, str]:
-    """New settings if every change is valid and allowed at runtime, else (None, reason).
+    """Return new settings if every change is valid at runtime, else (None, reason).
 
     Names that are not node settings (layout, `use_sim_time`) are ignored here;
     the node rejects layout changes through their read-only descriptors.
@@ -310,7 +312,7 @@ def share_candidates(relative: str) -> list[Path]:
 
 
 def find_shared_file(relative: str) -> Path | None:
-    """The first existing shipped file at `relative` (e.g. 'models/full.pt'), or None."""
+    """Return the first existing shipped file at `relative` ('models/full.pt'), or None."""
     for path in share_candidates(relative):
         if path.is_file():
             return path
@@ -318,10 +320,10 @@ def find_shared_file(relative: str) -> Path | None:
 
 
 def default_checkpoint(model: str) -> Path | None:
-    """The shipped checkpoint for `model` ('full' or 'physical'), if present."""
+    """Return the shipped checkpoint for `model` ('full' or 'physical'), if present."""
     return find_shared_file(f"models/{model}.pt")
 
 
 def default_stream_config() -> Path | None:
-    """The shipped stream layout (config/stream.yaml), if present."""
+    """Return the shipped stream layout (config/stream.yaml), if present."""
     return find_shared_file("config/stream.yaml")

@@ -11,6 +11,7 @@ test and the node stays glue.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any, Iterable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -31,7 +32,7 @@ from rclpy.qos import (
 from streaming_gcode.diagnostics import Status
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.params import ParamSpec
-from streaming_gcode.stream_layout import StreamSpec, normalise_message_type
+from streaming_gcode.stream_layout import normalise_message_type, StreamSpec
 
 PREDICTION_QOS_DEPTH = 10
 DIAGNOSTICS_QOS_DEPTH = 10
@@ -70,7 +71,7 @@ def message_class(msg_type: str) -> type:
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    """A ParameterDescriptor with type, description, constraints and numeric range."""
+    """Build a ParameterDescriptor with type, description, constraints and range."""
     desc = ParameterDescriptor(
         name=spec.name,
         type=_PARAMETER_TYPES[spec.kind],
@@ -78,23 +79,23 @@ def descriptor(spec: ParamSpec) -> ParameterDescriptor:
         additional_constraints=spec.constraints,
         read_only=spec.read_only,
     )
-    if spec.kind == "integer" and (spec.min is not None or spec.max is not None):
+    if spec.kind == "integer" and (spec.minimum is not None or spec.maximum is not None):
         desc.integer_range = [IntegerRange(
-            from_value=int(spec.min if spec.min is not None else -(2**63)),
-            to_value=int(spec.max if spec.max is not None else 2**63 - 1),
+            from_value=int(spec.minimum if spec.minimum is not None else -(2**63)),
+            to_value=int(spec.maximum if spec.maximum is not None else 2**63 - 1),
             step=0,
         )]
-    elif spec.kind == "double" and (spec.min is not None or spec.max is not None):
+    elif spec.kind == "double" and (spec.minimum is not None or spec.maximum is not None):
         desc.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.min if spec.min is not None else -1.7976931348623157e308),
-            to_value=float(spec.max if spec.max is not None else 1.7976931348623157e308),
+            from_value=float(spec.minimum if spec.minimum is not None else -sys.float_info.max),
+            to_value=float(spec.maximum if spec.maximum is not None else sys.float_info.max),
             step=0.0,
         )]
     return desc
 
 
 def default_value(spec: ParamSpec, default: Any = None) -> Any:
-    """The value to declare with; an empty string array is declared by type only."""
+    """Return the value to declare with; an empty string array is declared by type."""
     value = spec.default if default is None else default
     if spec.kind == "string_array":
         return [str(v) for v in value] if value else Parameter.Type.STRING_ARRAY

@@ -81,7 +81,7 @@ class LatencyStats:
         return min(index, len(self._bins) - 1)
 
     def _bin_value(self, index: int) -> float:
-        """A representative value of bin `index` (geometric middle; edges for the tails)."""
+        """Return a representative value of bin `index` (geometric middle; tail edges)."""
         if index == 0:
             return self._min_ns
         if index == len(self._bins) - 1:
@@ -89,7 +89,7 @@ class LatencyStats:
         return self._min_ns * math.exp((index - 0.5) * self._log_base)
 
     def recent_values_ns(self) -> np.ndarray:
-        """The recent window's samples, oldest first (a copy)."""
+        """Return a copy of the recent window's samples, oldest first."""
         held = min(self.count, len(self._recent))
         start = self.count - held
         order = (np.arange(start, self.count)) % len(self._recent)

@@ -73,6 +73,7 @@ class TrainingConfig:
     threads: int = 2
     max_minutes: float = 12.0
     eval_mode: str = "window"
+    tune_every: int = 4              # score every n-th tune frame after each epoch (speed)
     code_features: list[str] = field(default_factory=lambda: list(DEFAULT_CODE_FEATURES))
 
 
@@ -223,14 +224,14 @@ class _Trainer:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimiser.step()
-                losses.append(float(loss))
+                losses.append(loss.item())
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
             scheduler.step()
             entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
                      "minutes": (time.monotonic() - started) / 60}
             score = 0.0
             if tune:
-                report = evaluate_prepared(self.loaded(), tune, c.eval_mode)
+                report = evaluate_prepared(self.loaded(), tune, c.eval_mode, every=c.tune_every)
                 entry.update({f"tune_{k}": v for k, v in report.overall().metrics().items()})
                 score = _selection_score(report)
             else:

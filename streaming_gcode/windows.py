@@ -116,11 +116,3 @@ def gather_windows(
         for h in heads:
             tgt[h][b, :span] = run_targets[r][h][start:stop]
     return WindowBatch(cont, cat, tgt)
-
-
-def sliding_window_index(length: int, window: int) -> np.ndarray:
-    """Frame indices [N - window + 1, window] of every full window ending at frame t >= window - 1."""
-    if length < window:
-        return np.zeros((0, window), dtype=np.int64)
-    ends = np.arange(window - 1, length)
-    return ends[:, None] - np.arange(window - 1, -1, -1)[None, :]

@@ -87,6 +87,8 @@ class _NoConversion:
 
 
 class _FakeArray:
+    """A message with only a `data` field."""
+
     def __init__(self, data) -> None:
         self.data = data
 

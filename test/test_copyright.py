@@ -85,13 +85,15 @@ def test_copyright(monkeypatch: pytest.MonkeyPatch) -> None:
     import ament_copyright.licenses
     import ament_copyright.parser
 
-    known = ament_copyright.parser.get_licenses
     spdx_apache2 = ament_copyright.licenses.apache2._replace(
         name="Apache License, Version 2.0 (SPDX-License-Identifier)",
         file_headers=["{copyright}\n" + SPDX_LINE + "\n"],
     )
-    monkeypatch.setattr(
-        ament_copyright.parser, "get_licenses", lambda: {**known(), "apache2_spdx": spdx_apache2})
+    # Looked up once: these scan every installed entry point on each call (per file).
+    licenses = {**ament_copyright.parser.get_licenses(), "apache2_spdx": spdx_apache2}
+    names = ament_copyright.parser.get_copyright_names()
+    monkeypatch.setattr(ament_copyright.parser, "get_licenses", lambda: licenses)
+    monkeypatch.setattr(ament_copyright.parser, "get_copyright_names", lambda: names)
     argv = [str(path) for path in source_dirs(REPO_ROOT)]
     argv += [str(path) for path in REPO_ROOT.glob("*.py")]
     rc = ament_main.main(argv=argv)

@@ -91,11 +91,11 @@ def test_only_the_worst_problems_make_the_message() -> None:
 
 
 def _buffer(**overrides) -> d.Status:
-    fields = dict(capacity=128, frames_held=128, window_frames=64, frames=1000,
-                  frames_recent=4, degraded_frames=0, degraded_recent=0,
-                  newest_frame_degraded=False, skipped_frames=0, timed_out_frames=0,
-                  pending_frames=1, aligner_resets=0, last_reset_reason="",
-                  newest_frame_stamp_ns=123, stale_policy="hold_last")
+    fields = {"capacity": 128, "frames_held": 128, "window_frames": 64, "frames": 1000,
+              "frames_recent": 4, "degraded_frames": 0, "degraded_recent": 0,
+              "newest_frame_degraded": False, "skipped_frames": 0, "timed_out_frames": 0,
+              "pending_frames": 1, "aligner_resets": 0, "last_reset_reason": "",
+              "newest_frame_stamp_ns": 123, "stale_policy": "hold_last"}
     fields.update(overrides)
     return d.buffer_status(NODE, HW, d.BufferReport(**fields))
 
@@ -115,9 +115,10 @@ def test_buffer_status_levels_and_keys() -> None:
 
 def _inference(recent_p99: float | None, **overrides) -> d.Status:
     recent = None if recent_p99 is None else LatencySummary(10, 1.0, 2.0, recent_p99, 9.0, 1.5)
-    fields = dict(mode="full_window", backend="torch", threads=1, period_ms=250.0, ticks=10,
-                  predictions=10, overruns=0, skipped_ticks=0, skipped_recent=0, idle_ticks=0,
-                  state_resets=0, errors=0, last_error="", recent=recent, since_start=recent)
+    fields = {"mode": "full_window", "backend": "torch", "threads": 1, "period_ms": 250.0,
+              "ticks": 10, "predictions": 10, "overruns": 0, "skipped_ticks": 0,
+              "skipped_recent": 0, "idle_ticks": 0, "state_resets": 0, "errors": 0,
+              "last_error": "", "recent": recent, "since_start": recent}
     fields.update(overrides)
     return d.inference_status(NODE, HW, d.InferenceReport(**fields), THRESHOLDS)
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from streaming_gcode.inference import InferenceEngine
-from streaming_gcode.model import ModelConfig, build_model
+from streaming_gcode.model import build_model, ModelConfig
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 
 torch.set_num_threads(1)

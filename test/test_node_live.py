@@ -14,33 +14,37 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 import random
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 if not os.environ.get("ROS_DOMAIN_ID"):  # conftest.py sets both; this keeps the module safe
     os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(100, 199))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
-import yaml  # noqa: E402
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Imu, JointState  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
 
 from streaming_gcode import diagnostics as diag  # noqa: E402
-from streaming_gcode.checkpoint import ModelMetadata, default_vocabulary, save_checkpoint  # noqa: E402,E501
-from streaming_gcode.model import ModelConfig, build_model  # noqa: E402
+from streaming_gcode.checkpoint import (  # noqa: E402
+    default_vocabulary,
+    ModelMetadata,
+    save_checkpoint,
+)
+from streaming_gcode.model import build_model, ModelConfig  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -112,7 +116,7 @@ class Harness:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node("stream_node_test", context=self.context)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.predictions: list[tuple[float, dict]] = []
         self.gcode: list[str] = []
         self.diagnostics: list[DiagnosticArray] = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streaming_gcode.stats import NS_PER_MS, NS_PER_S, LatencyStats, RateMeter
+from streaming_gcode.stats import LatencyStats, NS_PER_MS, NS_PER_S, RateMeter
 
 
 def _latencies(n: int, seed: int = 0) -> np.ndarray:

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the validation command confusion PNG here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     for name in ("d_model", "num_layers", "num_heads", "embedding_dim", "window", "window_stride",
-                 "batch_size", "max_epochs", "patience", "seed", "threads"):
+                 "batch_size", "max_epochs", "patience", "seed", "threads", "tune_every"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=defaults[name])
     for name in ("dropout", "lr", "weight_decay", "max_minutes"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=defaults[name])

@@ -1,0 +1,295 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""The performance benchmark: every configuration side by side, in one process, one run.
+
+Configurations of a *group* (a model size and a stride) run in lockstep on the
+same synthetic stream and the same weights: frames are appended to every
+subject, and at each tick every subject predicts, in an order that rotates
+from tick to tick, so load from the rest of the machine hits all of them
+alike and the speedup ratios stay meaningful on a shared host. Per
+configuration: tick latency percentiles (wall clock), CPU time per prediction
+(process time: all threads), and, in a separate sequential pass, the memory it
+takes to set up and the peak memory growth while streaming. Then batching
+(1..64 machines per pass) and, when the node is available, end to end over DDS.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from streaming_gcode import bench_subjects as bs
+from streaming_gcode.backends import BACKEND_ONNXRUNTIME
+
+NS_PER_MS = 1e6
+MB = 1024.0 * 1024.0
+QUICK_TICKS, FULL_TICKS = 30, 300
+QUICK_WARMUP, FULL_WARMUP = 3, 10
+QUICK_MEMORY_TICKS, FULL_MEMORY_TICKS = 10, 60
+QUICK_BATCH_TICKS, FULL_BATCH_TICKS = 8, 60
+MIN_BUDGET_TICKS = 5              # a time budget never cuts a measurement below this
+BATCH_BUDGET_S = 20.0             # per machine count, full run
+MACHINE_COUNTS: tuple[int, ...] = (1, 4, 16, 64)
+PRIMARY_STRIDE = 8
+
+
+@dataclass
+class BenchOptions:
+    """What to run; the defaults are the full benchmark."""
+
+    quick: bool = False
+    threads: int = 1
+    ticks: int | None = None
+    machines: tuple[int, ...] = MACHINE_COUNTS
+    dds: bool = True
+    sizes: list[bs.ModelSize] | None = None      # None: the seed's and the default model's
+    strides: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def measured_ticks(self) -> int:
+        """Ticks measured per configuration."""
+        return self.ticks or (QUICK_TICKS if self.quick else FULL_TICKS)
+
+
+def summary_ms(latencies_ns: Sequence[float]) -> dict[str, float]:
+    """p50/p95/p99/max/mean in milliseconds."""
+    values = np.asarray(latencies_ns, dtype=np.float64) / NS_PER_MS
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
+            "max_ms": float(values.max()), "mean_ms": float(values.mean())}
+
+
+def lockstep(subjects: Sequence[bs.Subject], stream: bs.Stream, window: int, stride: int,
+             warmup: int, ticks: int, budget_s: float | None = None) -> dict[str, tuple[list, list]]:
+    """Feed every subject the same frames and tick them in rotating order; (wall, cpu) ns per tick."""
+    out: dict[str, tuple[list, list]] = {s.name: ([], []) for s in subjects}
+    for index in range(window):
+        for subject in subjects:
+            subject.ingest(index)
+    index = window
+    started = time.perf_counter()
+    for tick in range(warmup + ticks):
+        rotation = tick % len(subjects)
+        for subject in subjects[rotation:] + subjects[:rotation]:
+            bs.apply_threads(subject)
+            cpu = time.process_time_ns()
+            wall = time.perf_counter_ns()
+            did = subject.tick()
+            wall = time.perf_counter_ns() - wall
+            cpu = time.process_time_ns() - cpu
+            if did and tick >= warmup:
+                out[subject.name][0].append(wall)
+                out[subject.name][1].append(cpu)
+        for _ in range(stride):
+            for subject in subjects:
+                subject.ingest(index % len(stream))
+            index += 1
+        if (budget_s is not None and tick - warmup >= MIN_BUDGET_TICKS
+                and time.perf_counter() - started > budget_s):
+            break
+    return out
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * _page_size()
+
+
+def _page_size() -> int:
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE")
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux clear_refs); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return _rss_bytes()
+
+
+def measure_memory(make: Callable[[], bs.Subject], window: int, stride: int,
+                   ticks: int) -> dict[str, float]:
+    """RSS taken by setting a subject up (incl. its first window), and peak growth while streaming."""
+    gc.collect()
+    before = _rss_bytes()
+    subject = make()
+    for index in range(window):
+        subject.ingest(index)
+    subject.tick()
+    gc.collect()
+    ready = _rss_bytes()
+    exact = _reset_peak()
+    sampled = ready
+    index = window
+    for _ in range(ticks):
+        for _ in range(stride):
+            subject.ingest(index)
+            index += 1
+        subject.tick()
+        sampled = max(sampled, _rss_bytes())
+    peak = _peak_rss_bytes() if exact else sampled
+    del subject
+    gc.collect()
+    return {"setup_memory_mb": (ready - before) / MB, "peak_memory_growth_mb": max(0, peak - ready) / MB}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Configurations compared with one baseline: a model size at a stride."""
+
+    size: bs.ModelSize
+    stride: int
+    primary: bool
+
+    @property
+    def label(self) -> str:
+        """`<size>/stride<k>`."""
+        return f"{self.size.name}/stride{self.stride}"
+
+    def config_name(self, variant: str) -> str:
+        """Plain names in the primary group (seed size, stride 8), suffixed elsewhere."""
+        return variant if self.primary else f"{variant}@{self.size.name}_s{self.stride}"
+
+
+def _factories(group: Group, stream: bs.Stream, threads: int) -> dict[str, Callable[[], bs.Subject]]:
+    size, stride = group.size, group.stride
+    name = group.config_name(bs.BASELINE)
+    made: dict[str, Callable[[], bs.Subject]] = {
+        name: lambda: bs.SeedSubject(name, size, stream, stride)}
+    for mode in bs.MODES:
+        for backend in bs.BACKEND_ORDER:
+            variant = group.config_name(f"{mode}_{backend}")
+            made[variant] = (lambda v=variant, m=mode, b=backend:
+                             bs.EngineSubject(v, size, stream, m, b, threads))
+    return made
+
+
+def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None]) -> list[dict]:
+    """Latency (lockstep), CPU and memory of every configuration of a group."""
+    ticks = options.measured_ticks
+    warmup = QUICK_WARMUP if options.quick else FULL_WARMUP
+    window, stride = group.size.window, group.stride
+    stream = bs.synthetic_stream(group.size.config, window + (warmup + ticks + 2) * stride)
+    factories = _factories(group, stream, options.threads)
+    subjects = [make() for make in factories.values()]
+    gc.collect()
+    timings = lockstep(subjects, stream, window, stride, warmup, ticks)
+    baseline_name = group.config_name(bs.BASELINE)
+    entries = []
+    for subject in subjects:
+        wall, cpu = timings[subject.name]
+        entry = {"name": subject.name, "group": group.label, "size": group.size.name,
+                 "mode": subject.mode, "backend": subject.backend, "threads": subject.threads,
+                 "window": window, "stride": stride, "ticks": len(wall), **summary_ms(wall),
+                 "cpu_ms_per_prediction": float(np.mean(cpu)) / NS_PER_MS,
+                 "baseline": baseline_name,
+                 "latencies_ms": [round(w / NS_PER_MS, 4) for w in wall]}
+        entries.append(entry)
+    del subjects
+    memory_ticks = QUICK_MEMORY_TICKS if options.quick else FULL_MEMORY_TICKS
+    for entry, make in zip(entries, factories.values()):
+        entry.update(measure_memory(make, window, stride, memory_ticks))
+    base = next(e for e in entries if e["name"] == baseline_name)
+    for entry in entries:
+        entry["speedup_vs_baseline_p99"] = base["p99_ms"] / entry["p99_ms"]
+        entry["speedup_vs_baseline_p50"] = base["p50_ms"] / entry["p50_ms"]
+        log(f"  {entry['name']:<44} p50 {entry['p50_ms']:8.3f} ms  p99 {entry['p99_ms']:8.3f} ms  "
+            f"x{entry['speedup_vs_baseline_p99']:.1f} (p99)")
+    return entries
+
+
+def measure_batching(size: bs.ModelSize, stride: int, mode: str, backend: str,
+                     options: BenchOptions) -> list[dict]:
+    """One batched pass per tick for each machine count: latency and throughput."""
+    ticks = QUICK_BATCH_TICKS if options.quick else FULL_BATCH_TICKS
+    warmup = 1 if options.quick else 3
+    stream = bs.synthetic_stream(size.config, size.window + (warmup + ticks + 2) * stride, seed=1)
+    runner = size.runner(backend, options.threads)
+    rows = []
+    for machines in options.machines:
+        subject = bs.BatchSubject(size, stream, machines, mode, runner)
+        wall, cpu = lockstep([subject], stream, size.window, stride, warmup, ticks,
+                             budget_s=None if options.quick else BATCH_BUDGET_S)[subject.name]
+        stats = summary_ms(wall)
+        rows.append({"size": size.name, "mode": mode, "backend": backend, "stride": stride,
+                     "machines": machines, "ticks": len(wall), **stats,
+                     "cpu_ms_per_tick": float(np.mean(cpu)) / NS_PER_MS,
+                     "per_machine_ms": stats["mean_ms"] / machines,
+                     "predictions_per_s": machines * 1000.0 / stats["mean_ms"],
+                     "frames_per_s": machines * stride * 1000.0 / stats["mean_ms"]})
+    one = rows[0]
+    for row in rows:
+        row["latency_vs_1_p99"] = row["p99_ms"] / one["p99_ms"]
+        row["latency_vs_1_p50"] = row["p50_ms"] / one["p50_ms"]
+    return rows
+
+
+def plan_groups(sizes: list[bs.ModelSize], options: BenchOptions) -> list[Group]:
+    """Seed size at stride 8 (primary) and 16 (full run); other sizes at stride 8."""
+    groups = []
+    for size in sizes:
+        default = (PRIMARY_STRIDE,) if options.quick or size.name != bs.SEED_SIZE else (PRIMARY_STRIDE, 16)
+        for stride in options.strides.get(size.name, default):
+            groups.append(Group(size, stride, primary=not groups))
+    return groups
+
+
+def machine_facts() -> dict:
+    """Where the numbers come from."""
+    import os
+
+    import onnxruntime
+    import torch
+
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle
+                          if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__, "torch_default_threads": bs.TORCH_DEFAULT_THREADS,
+            "gpu": False}
+
+
+def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> dict:
+    """Run every measurement; returns the results document (see bench_report for the schema)."""
+    started = time.perf_counter()
+    sizes = options.sizes or [bs.seed_size(), bs.default_size()]
+    configs: list[dict] = []
+    for group in plan_groups(sizes, options):
+        log(f"group {group.label}: {options.measured_ticks} ticks per configuration, lockstep")
+        configs.extend(measure_group(group, options, log))
+    batching: list[dict] = []
+    modes = (bs.MODE_INCREMENTAL,) if options.quick else bs.MODES
+    for mode in modes:
+        log(f"batching {sizes[0].name}/{mode}/{BACKEND_ONNXRUNTIME}: machines {list(options.machines)}")
+        batching.extend(measure_batching(sizes[0], PRIMARY_STRIDE, mode, BACKEND_ONNXRUNTIME, options))
+    end_to_end = None
+    if options.dds:
+        from streaming_gcode.bench_dds import run_end_to_end
+
+        end_to_end = run_end_to_end(options.quick, log)
+    return {"schema_version": 1, "quick": options.quick, "machine": machine_facts(),
+            "sizes": [s.describe() for s in sizes], "baseline": bs.BASELINE,
+            "configs": configs, "batching": batching, "end_to_end": end_to_end,
+            "duration_s": time.perf_counter() - started}
