@@ -21,6 +21,11 @@ arrays for every backend, so callers can gather and scatter them per machine.
   read-only install tree is never written. Inputs are bound in place and
   outputs go to preallocated buffers (IOBinding): no allocation per call.
   Agreement with eager PyTorch: `ONNX_ATOL` on logits and state (test_backends).
+- `onnxruntime_int8`: the same export with the LSTM weights quantised to int8
+  (onnxruntime dynamic quantisation, LSTM nodes only: activations stay float).
+  The LSTM reads a quarter of the weight bytes, which is what bounds a batch-1
+  step on CPU; the price is accuracy: logits within `INT8_ATOL` of PyTorch,
+  and the benchmark reports top-1 agreement per head. Opt-in, never the default.
 
 Threads are chosen deliberately: both backends default to one intra-op thread,
 which is the fastest for batch-1 LSTM steps and leaves the other core to the
@@ -42,10 +47,13 @@ from streaming_gcode.errors import ConfigError
 
 BACKEND_TORCH = "torch"
 BACKEND_ONNXRUNTIME = "onnxruntime"
-BACKENDS: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME)
+BACKEND_ONNXRUNTIME_INT8 = "onnxruntime_int8"
+BACKENDS: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8)
+EXACT_BACKENDS: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME)
 DEFAULT_THREADS = 1
 ONNX_OPSET = 17
 ONNX_ATOL = 1e-4      # max |onnxruntime - torch| on logits and state (float32)
+INT8_ATOL = 0.35      # max |onnxruntime_int8 - torch| on logits (int8 LSTM weights, see module doc)
 INPUT_NAMES: tuple[str, ...] = ("continuous", "categorical", "h0", "c0")
 STATE_OUTPUTS: tuple[str, ...] = ("h1", "c1")
 _MAX_BINDINGS = 64    # cached IOBindings (one per distinct set of buffers and shapes)
@@ -189,9 +197,11 @@ class OnnxRunner:
     name = BACKEND_ONNXRUNTIME
 
     def __init__(self, model: bytes, heads: Sequence[str], head_sizes: Sequence[int],
-                 num_layers: int, d_model: int, threads: int = DEFAULT_THREADS) -> None:
+                 num_layers: int, d_model: int, threads: int = DEFAULT_THREADS,
+                 name: str = BACKEND_ONNXRUNTIME) -> None:
         import onnxruntime  # deferred: only this backend needs it
 
+        self.name = name
         self._ort = onnxruntime
         self._model = model
         self.heads = tuple(heads)
@@ -208,12 +218,14 @@ class OnnxRunner:
 
     @classmethod
     def from_modules(cls, backbone: torch.nn.Module, lm: torch.nn.Module,
-                     threads: int = DEFAULT_THREADS) -> OnnxRunner:
-        """Export the modules and open a session on the result."""
+                     threads: int = DEFAULT_THREADS, int8: bool = False) -> OnnxRunner:
+        """Export the modules (int8 LSTM weights if asked) and open a session on the result."""
         config = backbone.config
         heads = tuple(lm.heads.keys())
-        return cls(export_onnx(backbone, lm), heads, [config.head_sizes[h] for h in heads],
-                   config.num_layers, config.d_model, threads)
+        model = export_onnx(backbone, lm)
+        return cls(quantize_onnx(model) if int8 else model, heads,
+                   [config.head_sizes[h] for h in heads], config.num_layers, config.d_model,
+                   threads, BACKEND_ONNXRUNTIME_INT8 if int8 else BACKEND_ONNXRUNTIME)
 
     def _open(self, threads: int):
         _check_threads(threads)
@@ -335,12 +347,26 @@ class RunnerBackend:
         return {head: value[0].copy() for head, value in logits.items()}, new_state
 
 
+def quantize_onnx(model: bytes) -> bytes:
+    """Quantise the LSTM weights of an exported model to int8 (dynamic quantisation)."""
+    import tempfile
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="streaming_gcode_int8_") as folder:
+        target = Path(folder) / "model_int8.onnx"
+        quantize_dynamic(onnx.load_from_string(model), target, op_types_to_quantize=["LSTM"],
+                         weight_type=QuantType.QInt8)
+        return target.read_bytes()
+
+
 def make_runner(backend: str, backbone: torch.nn.Module, lm: torch.nn.Module,
                 threads: int = DEFAULT_THREADS) -> ModelRunner:
     """Build the runner called `backend` for these modules (ConfigError if unknown)."""
     _check_threads(threads)
     if backend == BACKEND_TORCH:
         return TorchRunner(backbone, lm, threads)
-    if backend == BACKEND_ONNXRUNTIME:
-        return OnnxRunner.from_modules(backbone, lm, threads)
+    if backend in (BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8):
+        return OnnxRunner.from_modules(backbone, lm, threads, int8=backend == BACKEND_ONNXRUNTIME_INT8)
     raise ConfigError(f"backend {backend!r} unknown; expected one of {list(BACKENDS)}")

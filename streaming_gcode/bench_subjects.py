@@ -11,15 +11,15 @@ of a size share the same weights and the same frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import torch
 
 from streaming_gcode.backends import (
-    BACKEND_ONNXRUNTIME, BACKEND_TORCH, ModelRunner, OnnxRunner, RunnerBackend, TorchRunner,
-    export_onnx, set_torch_threads,
+    BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, ModelRunner, OnnxRunner,
+    RunnerBackend, TorchRunner, export_onnx, quantize_onnx, set_torch_threads,
 )
 from streaming_gcode.batching import BatchedInference
 from streaming_gcode.inference import InferenceEngine
@@ -30,6 +30,7 @@ from streaming_gcode.ring_buffer import AlignedRingBuffer
 SEED_SIZE = "seed"
 DEFAULT_SIZE = "default"
 BASELINE = "seed_baseline"
+BASELINE_DEFAULT_THREADS = "seed_baseline_default_threads"
 MODE_SEED = "seed"
 FRAME_PERIOD_NS = 10_000_000          # synthetic frames at 100 Hz (the seed's simulation)
 SEED_HEADS = {"line_type": 10, "command": 50, "param_type": 30, "param_value": 100}
@@ -47,21 +48,23 @@ class ModelSize:
     config: ModelConfig
     window: int
     source: str
-    _onnx: bytes | None = None
+    _onnx: dict[str, bytes] = field(default_factory=dict)
 
-    def onnx_model(self) -> bytes:
-        """The ONNX export of these weights, made once per size."""
-        if self._onnx is None:
-            self._onnx = export_onnx(self.backbone, self.lm)
-        return self._onnx
+    def onnx_model(self, backend: str) -> bytes:
+        """The ONNX export of these weights (int8-quantised for that backend), made once per size."""
+        if BACKEND_ONNXRUNTIME not in self._onnx:
+            self._onnx[BACKEND_ONNXRUNTIME] = export_onnx(self.backbone, self.lm)
+        if backend not in self._onnx:
+            self._onnx[backend] = quantize_onnx(self._onnx[BACKEND_ONNXRUNTIME])
+        return self._onnx[backend]
 
     def runner(self, backend: str, threads: int) -> ModelRunner:
         """A fresh runner of `backend` on these weights."""
         if backend == BACKEND_TORCH:
             return TorchRunner(self.backbone, self.lm, threads)
         heads = tuple(self.lm.heads.keys())
-        return OnnxRunner(self.onnx_model(), heads, [self.config.head_sizes[h] for h in heads],
-                          self.config.num_layers, self.config.d_model, threads)
+        return OnnxRunner(self.onnx_model(backend), heads, [self.config.head_sizes[h] for h in heads],
+                          self.config.num_layers, self.config.d_model, threads, backend)
 
     def describe(self) -> dict:
         """Facts for results.json."""
@@ -110,6 +113,14 @@ class Stream:
     def __len__(self) -> int:  # noqa: D105
         return len(self.stamps)
 
+    def stamp(self, index: int) -> int:
+        """Stamp of frame `index`; indices past the end replay the data, time keeps going."""
+        return (index + 1) * FRAME_PERIOD_NS
+
+    def row(self, index: int) -> int:
+        """Row of the data for frame `index`."""
+        return index % len(self.stamps)
+
 
 def synthetic_stream(config: ModelConfig, frames: int, seed: int = 0) -> Stream:
     """Smooth signals plus noise, and categorical codes changing now and then."""
@@ -143,8 +154,8 @@ class Subject(Protocol):
     def ingest(self, index: int) -> None:
         """Take frame `index` of the stream (not timed)."""
 
-    def tick(self) -> bool:
-        """Make a prediction for the newest frame (timed); False if there was nothing to do."""
+    def tick(self) -> dict[str, np.ndarray] | None:
+        """Predict the newest frame (timed): logits [V] per head, None if there was nothing to do."""
 
 
 class SeedSubject:
@@ -152,26 +163,26 @@ class SeedSubject:
 
     mode, backend = MODE_SEED, BACKEND_TORCH
 
-    def __init__(self, name: str, size: ModelSize, stream: Stream, stride: int) -> None:
+    def __init__(self, name: str, size: ModelSize, stream: Stream, stride: int, threads: int) -> None:
         from streaming_gcode.seed_baseline import SeedBaseline
 
         self.name = name
-        self.threads = TORCH_DEFAULT_THREADS
+        self.threads = threads
         self.stream = stream
         self.baseline = SeedBaseline(size.backbone, size.lm, size.window, stride)
 
     def ingest(self, index: int) -> None:
         """Append the frame's tensors to the deques."""
-        self.baseline.add_sample(self.stream.continuous_tensors[index],
-                                 self.stream.categorical_tensors[index])
+        row = self.stream.row(index)
+        self.baseline.add_sample(self.stream.continuous_tensors[row],
+                                 self.stream.categorical_tensors[row])
 
-    def tick(self) -> bool:
+    def tick(self) -> dict[str, np.ndarray] | None:
         """The seed's prediction: window recompute, newest frame's logits."""
         predictions = self.baseline.predict()
         if predictions is None:
-            return False
-        newest = {head: value[0, -1].numpy() for head, value in predictions.items()}
-        return bool(newest)
+            return None
+        return {head: value[0, -1].numpy() for head, value in predictions.items()}
 
 
 def make_engine(size: ModelSize, mode: str, runner: ModelRunner, capacity: int) -> InferenceEngine:
@@ -198,16 +209,15 @@ class EngineSubject:
 
     def ingest(self, index: int) -> None:
         """Append the frame to the ring buffer."""
-        s = self.stream
-        self.buffer.append(int(s.stamps[index]), s.continuous[index], s.categorical[index], False)
+        s, row = self.stream, self.stream.row(index)
+        self.buffer.append(s.stamp(index), s.continuous[row], s.categorical[row], False)
 
-    def tick(self) -> bool:
+    def tick(self) -> dict[str, np.ndarray] | None:
         """Copy the window (or new frames) in and run the backend."""
         prepared = self.engine.prepare(self.buffer)
         if prepared is None:
-            return False
-        self.engine.infer(prepared)
-        return True
+            return None
+        return self.engine.infer(prepared).logits
 
 
 class BatchSubject:
@@ -228,18 +238,18 @@ class BatchSubject:
 
     def ingest(self, index: int) -> None:
         """Append each machine's frame (machine i reads the stream shifted by i * offset)."""
-        s, n = self.stream, len(self.stream)
+        s, stamp = self.stream, self.stream.stamp(index)
         for i, buffer in enumerate(self.buffers.values()):
-            j = (index + i * self.offset) % n
-            buffer.append(int(s.stamps[index]), s.continuous[j], s.categorical[j], False)
+            row = s.row(index + i * self.offset)
+            buffer.append(stamp, s.continuous[row], s.categorical[row], False)
 
-    def tick(self) -> bool:
-        """Plan every machine, then one batched pass."""
+    def tick(self) -> dict[str, np.ndarray] | None:
+        """Plan every machine, then one batched pass; the first machine's logits."""
         tick = self.engine.prepare(self.buffers)
         if not len(tick):
-            return False
-        self.engine.infer(tick)
-        return True
+            return None
+        results = self.engine.infer(tick)
+        return next(iter(results.values())).logits
 
 
 def apply_threads(subject: Subject) -> None:
@@ -249,4 +259,4 @@ def apply_threads(subject: Subject) -> None:
 
 
 MODES: tuple[str, ...] = (MODE_FULL_WINDOW, MODE_INCREMENTAL)
-BACKEND_ORDER: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME)
+BACKEND_ORDER: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8)

@@ -15,6 +15,7 @@ takes to set up and the peak memory growth while streaming. Then batching
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import platform
 import time
@@ -24,7 +25,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from streaming_gcode import bench_subjects as bs
-from streaming_gcode.backends import BACKEND_ONNXRUNTIME
+from streaming_gcode.backends import BACKEND_ONNXRUNTIME, BACKEND_TORCH
+from streaming_gcode.params import MODE_FULL_WINDOW
 
 NS_PER_MS = 1e6
 MB = 1024.0 * 1024.0
@@ -65,9 +67,12 @@ def summary_ms(latencies_ns: Sequence[float]) -> dict[str, float]:
 
 
 def lockstep(subjects: Sequence[bs.Subject], stream: bs.Stream, window: int, stride: int,
-             warmup: int, ticks: int, budget_s: float | None = None) -> dict[str, tuple[list, list]]:
-    """Feed every subject the same frames and tick them in rotating order; (wall, cpu) ns per tick."""
-    out: dict[str, tuple[list, list]] = {s.name: ([], []) for s in subjects}
+             warmup: int, ticks: int, budget_s: float | None = None) -> dict[str, tuple[list, list, list]]:
+    """Feed every subject the same frames and tick them in rotating order.
+
+    Returns per subject the wall and CPU ns of each measured tick and its logits.
+    """
+    out: dict[str, tuple[list, list, list]] = {s.name: ([], [], []) for s in subjects}
     for index in range(window):
         for subject in subjects:
             subject.ingest(index)
@@ -79,15 +84,16 @@ def lockstep(subjects: Sequence[bs.Subject], stream: bs.Stream, window: int, str
             bs.apply_threads(subject)
             cpu = time.process_time_ns()
             wall = time.perf_counter_ns()
-            did = subject.tick()
+            logits = subject.tick()
             wall = time.perf_counter_ns() - wall
             cpu = time.process_time_ns() - cpu
-            if did and tick >= warmup:
+            if logits is not None and tick >= warmup:
                 out[subject.name][0].append(wall)
                 out[subject.name][1].append(cpu)
+                out[subject.name][2].append({h: np.array(v) for h, v in logits.items()})
         for _ in range(stride):
             for subject in subjects:
-                subject.ingest(index % len(stream))
+                subject.ingest(index)
             index += 1
         if (budget_s is not None and tick - warmup >= MIN_BUDGET_TICKS
                 and time.perf_counter() - started > budget_s):
@@ -95,59 +101,65 @@ def lockstep(subjects: Sequence[bs.Subject], stream: bs.Stream, window: int, str
     return out
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * _page_size()
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
 
 
-def _page_size() -> int:
-    import os
+def _heap_probe() -> tuple[str, Callable[[], int]]:
+    """Bytes the process holds: glibc's heap in use (mallinfo2) where available, else RSS.
 
-    return os.sysconf("SC_PAGE_SIZE")
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux clear_refs); False where unsupported."""
+    Heap in use counts what is allocated, not pages the allocator keeps cached, so
+    configurations measured one after the other in this process do not hide each
+    other's allocations the way RSS would.
+    """
     try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
+        function = ctypes.CDLL("libc.so.6").mallinfo2
+        function.restype = _MallInfo2
+
+        def heap() -> int:
+            info = function()
+            return int(info.uordblks + info.hblkhd)
+
+        heap()
+        return "heap_in_use", heap
+    except (OSError, AttributeError):
+        import psutil
+
+        process = psutil.Process()
+        return "rss", lambda: int(process.memory_info().rss)
 
 
-def _peak_rss_bytes() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return _rss_bytes()
+MEMORY_METHOD, _held_bytes = _heap_probe()
 
 
 def measure_memory(make: Callable[[], bs.Subject], window: int, stride: int,
                    ticks: int) -> dict[str, float]:
-    """RSS taken by setting a subject up (incl. its first window), and peak growth while streaming."""
+    """Memory a subject holds after set-up (incl. its first window) and its growth while streaming.
+
+    Growth is the largest amount held after any tick beyond what was held after
+    set-up (sampled between ticks; transient allocations inside a tick are not seen).
+    """
     gc.collect()
-    before = _rss_bytes()
+    before = _held_bytes()
     subject = make()
     for index in range(window):
         subject.ingest(index)
     subject.tick()
     gc.collect()
-    ready = _rss_bytes()
-    exact = _reset_peak()
-    sampled = ready
+    ready = _held_bytes()
+    peak = ready
     index = window
     for _ in range(ticks):
         for _ in range(stride):
             subject.ingest(index)
             index += 1
         subject.tick()
-        sampled = max(sampled, _rss_bytes())
-    peak = _peak_rss_bytes() if exact else sampled
+        peak = max(peak, _held_bytes())
     del subject
     gc.collect()
-    return {"setup_memory_mb": (ready - before) / MB, "peak_memory_growth_mb": max(0, peak - ready) / MB}
+    return {"setup_memory_mb": (ready - before) / MB, "peak_memory_growth_mb": (peak - ready) / MB}
 
 
 @dataclass(frozen=True)
@@ -168,11 +180,17 @@ class Group:
         return variant if self.primary else f"{variant}@{self.size.name}_s{self.stride}"
 
 
-def _factories(group: Group, stream: bs.Stream, threads: int) -> dict[str, Callable[[], bs.Subject]]:
-    size, stride = group.size, group.stride
-    name = group.config_name(bs.BASELINE)
-    made: dict[str, Callable[[], bs.Subject]] = {
-        name: lambda: bs.SeedSubject(name, size, stream, stride)}
+def _factories(group: Group, stream: bs.Stream, options: BenchOptions) -> dict[str, Callable[[], bs.Subject]]:
+    """Subject constructors: the seed baseline at the engines' thread count (the reference),
+    the seed at torch's default threads (full run, primary group: what the seed did as is),
+    then every mode x backend."""
+    size, stride, threads = group.size, group.stride, options.threads
+    made: dict[str, Callable[[], bs.Subject]] = {}
+    baselines = [(group.config_name(bs.BASELINE), threads)]
+    if group.primary and not options.quick and bs.TORCH_DEFAULT_THREADS != threads:
+        baselines.append((bs.BASELINE_DEFAULT_THREADS, bs.TORCH_DEFAULT_THREADS))
+    for name, count in baselines:
+        made[name] = lambda n=name, t=count: bs.SeedSubject(n, size, stream, stride, t)
     for mode in bs.MODES:
         for backend in bs.BACKEND_ORDER:
             variant = group.config_name(f"{mode}_{backend}")
@@ -181,25 +199,41 @@ def _factories(group: Group, stream: bs.Stream, threads: int) -> dict[str, Calla
     return made
 
 
+def _reference(group: Group, subject: bs.Subject) -> str:
+    """Eager torch in the same mode (the seed baseline is compared with full-window torch)."""
+    mode = MODE_FULL_WINDOW if subject.mode == bs.MODE_SEED else subject.mode
+    return group.config_name(f"{mode}_{BACKEND_TORCH}")
+
+
+def agreement(logits: list[dict], reference: list[dict]) -> dict[str, float]:
+    """Top-1 agreement (all heads, all ticks) and largest logit difference against eager torch."""
+    pairs = [(a[h], b[h]) for a, b in zip(logits, reference) for h in a]
+    if not pairs:
+        return {"top1_agreement_vs_torch": float("nan"), "max_abs_logit_diff_vs_torch": float("nan")}
+    return {"top1_agreement_vs_torch": float(np.mean([a.argmax() == b.argmax() for a, b in pairs])),
+            "max_abs_logit_diff_vs_torch": float(max(np.abs(a - b).max() for a, b in pairs))}
+
+
 def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None]) -> list[dict]:
     """Latency (lockstep), CPU and memory of every configuration of a group."""
     ticks = options.measured_ticks
     warmup = QUICK_WARMUP if options.quick else FULL_WARMUP
     window, stride = group.size.window, group.stride
     stream = bs.synthetic_stream(group.size.config, window + (warmup + ticks + 2) * stride)
-    factories = _factories(group, stream, options.threads)
+    factories = _factories(group, stream, options)
     subjects = [make() for make in factories.values()]
     gc.collect()
     timings = lockstep(subjects, stream, window, stride, warmup, ticks)
     baseline_name = group.config_name(bs.BASELINE)
     entries = []
     for subject in subjects:
-        wall, cpu = timings[subject.name]
+        wall, cpu, logits = timings[subject.name]
         entry = {"name": subject.name, "group": group.label, "size": group.size.name,
                  "mode": subject.mode, "backend": subject.backend, "threads": subject.threads,
                  "window": window, "stride": stride, "ticks": len(wall), **summary_ms(wall),
                  "cpu_ms_per_prediction": float(np.mean(cpu)) / NS_PER_MS,
                  "baseline": baseline_name,
+                 **agreement(logits, timings[_reference(group, subject)][2]),
                  "latencies_ms": [round(w / NS_PER_MS, 4) for w in wall]}
         entries.append(entry)
     del subjects
@@ -225,8 +259,8 @@ def measure_batching(size: bs.ModelSize, stride: int, mode: str, backend: str,
     rows = []
     for machines in options.machines:
         subject = bs.BatchSubject(size, stream, machines, mode, runner)
-        wall, cpu = lockstep([subject], stream, size.window, stride, warmup, ticks,
-                             budget_s=None if options.quick else BATCH_BUDGET_S)[subject.name]
+        wall, cpu, _ = lockstep([subject], stream, size.window, stride, warmup, ticks,
+                                budget_s=None if options.quick else BATCH_BUDGET_S)[subject.name]
         stats = summary_ms(wall)
         rows.append({"size": size.name, "mode": mode, "backend": backend, "stride": stride,
                      "machines": machines, "ticks": len(wall), **stats,
@@ -275,6 +309,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     """Run every measurement; returns the results document (see bench_report for the schema)."""
     started = time.perf_counter()
     sizes = options.sizes or [bs.seed_size(), bs.default_size()]
+    gc.freeze()   # imports and weights are permanent: keep full collections short
     configs: list[dict] = []
     for group in plan_groups(sizes, options):
         log(f"group {group.label}: {options.measured_ticks} ticks per configuration, lockstep")
@@ -291,5 +326,6 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
         end_to_end = run_end_to_end(options.quick, log)
     return {"schema_version": 1, "quick": options.quick, "machine": machine_facts(),
             "sizes": [s.describe() for s in sizes], "baseline": bs.BASELINE,
+            "memory_method": MEMORY_METHOD,
             "configs": configs, "batching": batching, "end_to_end": end_to_end,
             "duration_s": time.perf_counter() - started}

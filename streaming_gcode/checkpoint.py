@@ -40,6 +40,7 @@ CHECKPOINT_KEYS: tuple[str, ...] = (
     "format_version", "config", "backbone_state_dict", "lm_state_dict", "metadata",
 )
 DEFAULT_STRIDE = 1
+CHECKPOINT_MODE = 0o644  # mkstemp creates 0600; checkpoints are shared, installed files
 # Raw controller codes seen on TinyG-class controllers (random models only).
 DEFAULT_CATEGORICAL_CODES: dict[str, list[int]] = {
     "stat": list(range(10)), "unit": [0, 1], "dist": [0, 1],
@@ -148,6 +149,7 @@ def save_checkpoint(
     os.close(handle)
     try:
         torch.save(payload, temporary)
+        os.chmod(temporary, CHECKPOINT_MODE)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

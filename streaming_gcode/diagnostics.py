@@ -35,7 +35,7 @@ STREAM_TASK_PREFIX = "stream "
 
 STREAM_KEYS: tuple[str, ...] = (
     "topic", "type", "qos", "rate_hz", "age_s", "messages", "accepted", "lost", "rmw_lost",
-    "late", "out_of_order", "malformed", "stale_frames", "incompatible_qos",
+    "late", "out_of_order", "malformed", "before_clock", "stale_frames", "incompatible_qos",
     "incompatible_policy", "publishers", "sequence_resets", "drop_ratio_recent",
 )
 BUFFER_KEYS: tuple[str, ...] = (
@@ -164,6 +164,7 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
         parts = [f"{k} {v}" for k, v in (
             ("lost", r.recent.lost + r.recent.rmw_lost), ("late", r.recent.late),
             ("out of order", r.recent.out_of_order), ("malformed", r.recent.malformed),
+            ("before the clock started", r.recent.before_clock),
         ) if v]
         problems.append((drop_level, f"dropped {ratio:.1%} ({', '.join(parts)})"))
     rate = "no rate yet" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
@@ -172,7 +173,8 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
         ("rate_hz", r.rate_hz), ("age_s", r.age_s), ("messages", r.total.received),
         ("accepted", r.total.accepted), ("lost", r.total.lost), ("rmw_lost", r.total.rmw_lost),
         ("late", r.total.late), ("out_of_order", r.total.out_of_order),
-        ("malformed", r.total.malformed), ("stale_frames", r.total.stale),
+        ("malformed", r.total.malformed), ("before_clock", r.total.before_clock),
+        ("stale_frames", r.total.stale),
         ("incompatible_qos", r.total.incompatible_qos),
         ("incompatible_policy", r.incompatible_policy), ("publishers", r.total.publishers),
         ("sequence_resets", r.total.sequence_resets), ("drop_ratio_recent", ratio),

@@ -31,6 +31,7 @@ class DropCounters:
     late: int = 0                # behind the alignment watermark
     out_of_order: int = 0        # older than the stream's newest sample
     malformed: int = 0           # rejected by the adapter
+    before_clock: int = 0        # arrived while the node clock read zero (sim time, no /clock)
     stale: int = 0               # frames built without a fresh sample of this stream
     incompatible_qos: int = 0    # incompatible-QoS events (a publisher we cannot hear)
     sequence_resets: int = 0     # sequence went backwards on a known publisher
@@ -39,7 +40,8 @@ class DropCounters:
     @property
     def dropped(self) -> int:
         """Messages that were sent or delivered but did not become data."""
-        return self.lost + self.rmw_lost + self.late + self.out_of_order + self.malformed
+        return (self.lost + self.rmw_lost + self.late + self.out_of_order + self.malformed
+                + self.before_clock)
 
     @property
     def offered(self) -> int:
@@ -135,6 +137,10 @@ class DropAccounting:
     def on_malformed(self, stream: str) -> None:
         """Count a message the adapter rejected."""
         self._state(stream).counts["malformed"] += 1
+
+    def on_before_clock(self, stream: str) -> None:
+        """Count a message that arrived before the node clock started (dropped)."""
+        self._state(stream).counts["before_clock"] += 1
 
     def on_message_lost(self, stream: str, count_change: int) -> None:
         """Count messages the middleware reports as lost (message-lost event)."""

@@ -39,6 +39,7 @@ class Outcome(enum.Enum):
     LATE = "late"
     OUT_OF_ORDER = "out_of_order"
     MALFORMED = "malformed"
+    BEFORE_CLOCK = "before_clock"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class StreamIngest:
         name = self.layout.streams[index].name
         with self.lock:
             lost = self.drops.on_message(name, publisher, sequence)
+            if now_ns <= 0:
+                self.drops.on_before_clock(name)
+                return IngestResult(Outcome.BEFORE_CLOCK, f"stream {name!r}: the node clock "
+                                    "is not running yet (use_sim_time without /clock); dropped",
+                                    0, lost)
             self.rates[index].tick(now_ns)
             try:
                 sample = self.adapters[index].adapt(msg, now_ns)

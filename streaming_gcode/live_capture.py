@@ -29,11 +29,14 @@ DEFAULT_LIVE_RATE = 20.0
 DEFAULT_LIVE_CLOCK_HZ = 100.0
 LIVE_QOS_DEPTH = 1000          # reliable keep-last deep enough that nothing is overwritten
 DISCOVERY_TIMEOUT_S = 20.0
+LIVE_ALIGNMENT_TIMEOUT_WALL_S = 5.0
 CLOCK_LEAD_S = 0.5             # wall time between the first /clock and the first message
 SETTLE_S = 1.0                 # quiet time after playback before results are read
 SETTLE_LIMIT_S = 10.0
 POLL_S = 0.05
 EXECUTOR_THREADS = 4
+TAIL_LIMIT_S = 30.0            # wall time the clock may run on after the bag's end
+CLOCK_QOS_DEPTH = 10
 PLAYER_STARTUP_S = 60.0        # added to the player's timeout (process start, discovery)
 
 
@@ -64,6 +67,8 @@ class LiveCapture:
     statuses: list[Any]                    # the node's final diagnostic statuses
     final_stats: str
     wall_s: float                          # playback wall time (player process)
+    last_message_ns: int                   # stamp of the last message played
+    last_clock_ns: int                     # last /clock sent (after the clock tail)
     agreement: list[float] = field(default_factory=list)
 
 
@@ -72,8 +77,12 @@ def node_parameters(
 ) -> dict[str, Any]:
     """Build the evaluated node's parameters: layout, model, sim time, deep reliable QoS.
 
-    The alignment timeout is scaled by the replay rate, so the node waits as long
-    in wall time for a slow stream as it would live.
+    The alignment timeout is at least LIVE_ALIGNMENT_TIMEOUT_WALL_S of wall time,
+    scaled to bag time by the rate: a frame whose streams all deliver is
+    finalised at once whatever the timeout, so a generous one only keeps a node
+    that falls behind a fast replay from finalising frames before their
+    samples are ingested (which would drop them as late). Frames stay the ones
+    offline alignment builds.
     """
     params = dict(layout_params)
     for name in params.get("stream_names", []):
@@ -83,8 +92,8 @@ def node_parameters(
     params.update({
         "use_sim_time": True,
         "checkpoint": str(checkpoint),
-        # a transport delay of d wall seconds is rate * d seconds of bag time
-        "alignment_timeout_s": timeout * max(1.0, options.rate),
+        # a delay of d wall seconds is rate * d seconds of bag time
+        "alignment_timeout_s": max(timeout, LIVE_ALIGNMENT_TIMEOUT_WALL_S) * options.rate,
     })
     params.update(options.node_parameters)
     return params
@@ -118,6 +127,9 @@ class _Collector:
                                       lambda m: self.agreement.append(m.data), qos)
         if frame_topic is not None:
             self.node.create_subscription(frame_topic[1], frame_topic[0], self._on_frame, qos)
+        from rosgraph_msgs.msg import Clock
+
+        self.clock = self.node.create_publisher(Clock, "/clock", CLOCK_QOS_DEPTH)
 
     def _on_prediction(self, message: Any) -> None:
         with self.lock:
@@ -168,18 +180,64 @@ def player_command(bag: Path, options: LiveOptions) -> list[str]:
     return command
 
 
-def played_counts(bag: Path, duration_s: float | None) -> dict[str, int]:
-    """Messages per topic that one pass plays (the whole bag, or its first `duration_s`)."""
+def played_summary(bag: Path, duration_s: float | None) -> tuple[dict[str, int], int]:
+    """Messages per topic that one pass plays, and the stamp of the last one."""
     from streaming_gcode.bag_reader import open_bag
 
     with open_bag(bag) as opened:
+        info = opened.info
         if duration_s is None:
-            return {name: topic.count for name, topic in opened.info.topics.items()}
-        stop = opened.info.start_ns + int(duration_s * NS_PER_S)
-        counts = dict.fromkeys(opened.info.topics, 0)
+            return {name: topic.count for name, topic in info.topics.items()}, info.end_ns
+        stop = info.start_ns + int(duration_s * NS_PER_S)
+        counts, last = dict.fromkeys(info.topics, 0), info.start_ns
         for message in opened.messages(stop_ns=stop):
             counts[message.topic] += 1
-        return counts
+            last = message.log_time_ns
+        return counts, last
+
+
+def _received(node: Any) -> dict[str, int]:
+    received: dict[str, int] = {}
+    for status in node.statuses():
+        values = dict(status.values)
+        if "topic" in values and "messages" in values:
+            received["/" + values["topic"].lstrip("/")] = int(float(values["messages"] or 0))
+    return received
+
+
+def _ticks(node: Any) -> int:
+    for status in node.statuses():
+        values = dict(status.values)
+        if "ticks" in values and "predictions" in values:
+            return int(float(values["ticks"] or 0))
+    return 0
+
+
+def clock_tail(node: Any, publisher: Any, played: Mapping[str, int], last_ns: int,
+               options: LiveOptions, limit_s: float = TAIL_LIMIT_S) -> int:
+    """Keep /clock running past the bag's end until the node has taken in every message.
+
+    A real cell's clock does not stop with its last sensor message: frames the
+    node ingests after the bag's end still get their tick. Stops one tick after
+    everything was received (or after `limit_s`); returns the last /clock sent.
+    """
+    from rosgraph_msgs.msg import Clock
+
+    step_ns = int(options.rate * NS_PER_S / options.clock_hz)
+    clock_ns, deadline, ticks_when_complete = last_ns, time.monotonic() + limit_s, None
+    while time.monotonic() < deadline:
+        received = _received(node)
+        if ticks_when_complete is None and all(
+                received.get(topic, count) >= count for topic, count in played.items()):
+            ticks_when_complete = _ticks(node)
+        if ticks_when_complete is not None and _ticks(node) > ticks_when_complete:
+            break
+        clock_ns += step_ns
+        message = Clock()
+        message.clock.sec, message.clock.nanosec = divmod(clock_ns, NS_PER_S)
+        publisher.publish(message)
+        time.sleep(1.0 / options.clock_hz)
+    return clock_ns
 
 
 def _run_player(bag: Path, options: LiveOptions, timeout_s: float) -> float:
@@ -220,15 +278,18 @@ def play_through_node(
         spinner = threading.Thread(target=executor.spin, name="live-eval-executor", daemon=True)
         spinner.start()
         collector.wait_for_node(DISCOVERY_TIMEOUT_S)
-        played = options.duration_s if options.duration_s is not None else bag_duration_s
-        wall_s = _run_player(bag, options, PLAYER_STARTUP_S + played / options.rate * 2)
+        counts, last_ns = played_summary(bag, options.duration_s)
+        played_s = options.duration_s if options.duration_s is not None else bag_duration_s
+        wall_s = _run_player(bag, options, PLAYER_STARTUP_S + played_s / options.rate * 2)
+        inputs = {topic: counts.get(topic, 0) for topic in _received(node)}
+        last_clock_ns = clock_tail(node, collector.clock, inputs, last_ns, options)
         collector.wait_quiet(SETTLE_S, SETTLE_LIMIT_S)
         with collector.lock:
             records, receipts = list(collector.records), list(collector.receipt_ns)
         return LiveCapture(
-            records, receipts, list(collector.gcode), collector.references,
-            played_counts(bag, options.duration_s), dict(collector.frame_arrival_ns),
-            node.statuses(), node.final_stats(), wall_s, list(collector.agreement),
+            records, receipts, list(collector.gcode), collector.references, counts,
+            dict(collector.frame_arrival_ns), node.statuses(), node.final_stats(), wall_s,
+            last_ns, last_clock_ns, list(collector.agreement),
         )
     finally:
         if executor is not None:

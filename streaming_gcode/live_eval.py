@@ -112,18 +112,6 @@ def _frame_topic(layout: StreamLayout) -> tuple[str, type] | None:
     return absolute_topic(spec.topic), cls
 
 
-def _last_clock_ns(info: Any, options: LiveOptions, played_ns: int) -> int:
-    """Return the last /clock the player publishes: the stamp of the last message played."""
-    if options.duration_s is None:
-        return info.end_ns
-    last = info.start_ns
-    with open_bag(info.path) as opened:
-        for message in opened.messages(start_ns=info.start_ns + max(0, played_ns - NS_PER_S),
-                                       stop_ns=info.start_ns + played_ns):
-            last = message.log_time_ns
-    return last
-
-
 def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
                  layout: StreamLayout, options: LiveOptions) -> tuple[Any, dict[str, Any]]:
     """Replay one bag through a fresh node; return its RunResult and the live fields."""
@@ -146,10 +134,10 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
     played_ns = info.duration_ns
     if options.duration_s is not None:
         played_ns = min(played_ns, int(options.duration_s * NS_PER_S))
-    played = prepared.table.stamps[prepared.table.stamps <= info.start_ns + played_ns]
+    played = prepared.table.stamps[prepared.table.stamps <= capture.last_message_ns]
     expected = expected_prediction_range(played, window,
                                          int(round(counters["period_ms"] * 1e6)),
-                                         _last_clock_ns(info, options, played_ns))
+                                         capture.last_clock_ns)
     result = RunResult(prepared.name, prepared.family,
                        score_records(capture.records, prepared, model.vocabulary))
     entry = _live_entry(capture, counters, comparison, expected, played_ns / NS_PER_S)

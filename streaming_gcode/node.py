@@ -23,6 +23,7 @@ from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -31,7 +32,7 @@ from std_msgs.msg import String
 from streaming_gcode import diagnostics as diag
 from streaming_gcode import ros_conversions as conv
 from streaming_gcode.decoding import decode_frame
-from streaming_gcode.errors import StreamingGcodeError
+from streaming_gcode.errors import ConfigError, StreamingGcodeError
 from streaming_gcode.inference import InferenceEngine, InferenceResult
 from streaming_gcode.ingest import Outcome, StreamIngest
 from streaming_gcode.node_model import load_node_model, NodeModel
@@ -110,7 +111,8 @@ class StreamNode(Node):
         )
         self._latency = LatencyStats()
         self._ticks = TickCounters()
-        self._tick_lock = threading.Lock()
+        self._tick_lock = threading.Lock()     # a tick vs. applying new parameters
+        self._stats_lock = threading.Lock()    # tick counters and latency vs. diagnostics
         self._throttle = LogThrottle()
         self._started_ns = self._now_ns()
         self._pending_settings: NodeSettings | None = None
@@ -160,11 +162,16 @@ class StreamNode(Node):
             message_lost=lambda info: self._ingest.on_message_lost(index, info.total_count_change),
             incompatible_qos=lambda info: self._on_incompatible_qos(index, info),
         )
-        return self.create_subscription(
-            conv.message_class(spec.msg_type), spec.topic,
-            lambda msg, info: self._on_message(index, msg, info), conv.stream_qos(spec),
-            callback_group=self._ingest_group, event_callbacks=events,
-        )
+        try:
+            return self.create_subscription(
+                conv.message_class(spec.msg_type), spec.topic,
+                lambda msg, info: self._on_message(index, msg, info), conv.stream_qos(spec),
+                callback_group=self._ingest_group, event_callbacks=events,
+            )
+        except NameValidationException as exc:
+            raise ConfigError(
+                f"streams.{spec.name}.topic {spec.topic!r} is not a valid topic name: {exc}"
+            ) from None
 
     # -- ingestion ------------------------------------------------------------------------
 
@@ -202,42 +209,45 @@ class StreamNode(Node):
 
     def _on_tick(self) -> None:
         """Run the model on new data; an overrun makes the next tick skip (counted)."""
-        if not self._tick_lock.acquire(blocking=False):
-            self._ticks.skipped += 1
-            return
-        try:
-            self._tick()
-        except Exception as exc:  # noqa: BLE001 - count, report in diagnostics, keep going
-            self._ticks.errors += 1
-            self._ticks.last_error = f"{type(exc).__name__}: {exc}"
-            self._warn_throttled("", "inference", f"inference failed: {self._ticks.last_error}")
-        finally:
-            self._tick_lock.release()
+        with self._tick_lock:
+            try:
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - count, report in diagnostics, go on
+                error = f"{type(exc).__name__}: {exc}"
+                with self._stats_lock:
+                    self._ticks.errors += 1
+                    self._ticks.last_error = error
+                self._warn_throttled("", "inference", f"inference failed: {error}")
 
     def _tick(self) -> None:
         counters = self._ticks
-        counters.ticks += 1
-        if counters.skip_next:
-            counters.skip_next = False
-            counters.skipped += 1
-            return
+        with self._stats_lock:
+            counters.ticks += 1
+            if counters.skip_next:
+                counters.skip_next = False
+                counters.skipped += 1
+                return
         started_ns = self._now_ns()
         begin = time.perf_counter_ns()
-        self._ingest.advance(started_ns)
+        if started_ns > 0:  # 0: sim time before the first /clock message
+            self._ingest.advance(started_ns)
         with self._ingest.lock:
             prepared = self._engine.prepare(self._ingest.buffer)
         if prepared is None:
-            counters.idle += 1
+            with self._stats_lock:
+                counters.idle += 1
             return
         result = self._engine.infer(prepared)
         decoded = decode_frame(result.logits, self._model.loaded.vocabulary)
         latency_ns = time.perf_counter_ns() - begin
-        self._latency.record(latency_ns)
         self._publish(result, decoded, latency_ns)
-        counters.predictions += 1
-        if self._now_ns() - started_ns > self._tick_period_ns():
-            counters.overruns += 1
-            counters.skip_next = True
+        overrun = self._now_ns() - started_ns > self._tick_period_ns()
+        with self._stats_lock:
+            self._latency.record(latency_ns)
+            counters.predictions += 1
+            if overrun:
+                counters.overruns += 1
+                counters.skip_next = True
 
     def _publish(self, result: InferenceResult, decoded: Any, latency_ns: int) -> None:
         self._gcode_pub.publish(String(data=decoded.text))
@@ -257,7 +267,7 @@ class StreamNode(Node):
                for report in self._ingest.stream_reports(now, self._started_ns)]
         out.append(diag.buffer_status(name, hw, self._ingest.buffer_report(
             self._engine.window_frames)))
-        with self._tick_lock:
+        with self._stats_lock:
             t = self._ticks
             skipped_recent = t.skipped - t.skipped_reported
             t.skipped_reported = t.skipped
@@ -367,6 +377,7 @@ def _ignore_signals() -> None:
 def main(args: Sequence[str] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM; exit 0 with a final stats line, 2 on bad config."""
     node: StreamNode | None = None
+    executor: MultiThreadedExecutor | None = None
     status = 0
     rclpy.init(args=list(args) if args is not None else None)
     try:
@@ -381,6 +392,8 @@ def main(args: Sequence[str] | None = None) -> int:
         status = 2
     finally:
         _ignore_signals()
+        if executor is not None:
+            executor.shutdown()  # let a running tick finish before the node goes away
         if node is not None:
             print(f"[{NODE_NAME}] {node.final_stats()}", file=sys.stderr, flush=True)
             node.destroy_node()

@@ -32,7 +32,7 @@ class NodeModel:
 
     @property
     def random_weights(self) -> bool:
-        """True when no trained weights were loaded."""
+        """Return True when no trained weights were loaded."""
         return self.loaded.path is None
 
     @property

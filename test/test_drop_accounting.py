@@ -91,13 +91,15 @@ def test_other_counters_and_dropped_total() -> None:
     acc.on_out_of_order("a")
     acc.on_malformed("a")
     acc.on_malformed("a")
+    acc.on_before_clock("a")
     acc.on_message_lost("a", 4)
     acc.on_message_lost("a", -1)  # nonsense from below is ignored, not subtracted
     acc.on_stale("a", 3)
     acc.on_incompatible_qos("b", 1, "RELIABILITY")
     a = acc.counters("a")
     assert (a.lost, a.rmw_lost, a.late, a.out_of_order, a.malformed, a.stale) == (1, 4, 1, 1, 2, 3)
-    assert a.dropped == 1 + 4 + 1 + 1 + 2
+    assert a.before_clock == 1
+    assert a.dropped == 1 + 4 + 1 + 1 + 2 + 1
     assert acc.counters("b").incompatible_qos == 1
     assert acc.incompatible_policy("b") == "RELIABILITY"
     assert acc.totals().malformed == 2 and acc.totals().incompatible_qos == 1

@@ -188,3 +188,17 @@ def test_threads_and_invalid_configuration(model) -> None:
         _engine(model, mode="batch")
     with pytest.raises(ValueError, match=r"need 1 <= window_frames <= capacity"):
         InferenceEngine(model[0], model[1], WINDOW, WINDOW - 1, 3, 1)
+
+
+def test_model_without_categorical_inputs() -> None:
+    config = ModelConfig(n_continuous=3, head_sizes={"command": 4}, d_model=8, num_layers=1,
+                         dropout=0.0, window=WINDOW)
+    backbone, lm = build_model(config, seed=1)
+    cont, _ = _frames(WINDOW, seed=9)
+    buffer = AlignedRingBuffer(16, 3, 0)
+    for i in range(WINDOW):
+        buffer.append(T0 + i * PERIOD, cont[i], np.zeros(0, np.int64), False)
+    engine = InferenceEngine(backbone, lm, WINDOW, 16, 3, 0)
+    result = engine.infer(engine.prepare(buffer))
+    empty = np.zeros((WINDOW, 0), np.int64)
+    _assert_logits(result.logits, _direct((backbone.eval(), lm.eval()), cont, empty))

@@ -100,6 +100,15 @@ def test_late_and_out_of_order_samples_are_refused_with_reason() -> None:
     assert (counters.late, counters.out_of_order) == (1, 1)
 
 
+def test_messages_before_the_clock_starts_are_dropped_and_counted() -> None:
+    ingest = _ingest()
+    result = ingest.on_message(0, _joint(T0), 0, GID, 1)
+    assert result.outcome is Outcome.BEFORE_CLOCK and "/clock" in result.reason
+    counters = ingest.drops.counters("js")
+    assert (counters.received, counters.before_clock, counters.dropped) == (1, 1, 1)
+    assert ingest.rates[0].total == 0 and len(ingest.buffer) == 0
+
+
 def test_sequence_gaps_and_middleware_events_are_counted() -> None:
     ingest = _ingest()
     _feed(ingest, 0, seq=1)
@@ -184,6 +193,7 @@ def test_any_message_is_counted_and_never_raises(names, positions, sec, nanosec,
     assert first.outcome in Outcome and second.outcome in Outcome
     total = ingest.drops.totals()
     assert total.received == 2
-    assert total.accepted + total.malformed + total.late + total.out_of_order == 2
+    assert (total.accepted + total.malformed + total.late + total.out_of_order
+            + total.before_clock) == 2
     held = ingest.buffer.window(len(ingest.buffer)) if len(ingest.buffer) else None
     assert held is None or np.isfinite(held.continuous).all()

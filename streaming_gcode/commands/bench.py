@@ -50,6 +50,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-dds", action="store_true", help="skip the end-to-end DDS measurement")
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The invocation, for the record in results.json."""
+    parts = ["streaming-gcode", "bench"]
+    if args.quick:
+        parts.append("--quick")
+    for flag, value, default in (("--ticks", args.ticks, None), ("--threads", args.threads, 1)):
+        if value != default:
+            parts += [flag, str(value)]
+    if args.machines:
+        parts += ["--machines", ",".join(str(m) for m in args.machines)]
+    if args.no_dds:
+        parts.append("--no-dds")
+    return " ".join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and write its outputs."""
     from streaming_gcode.bench_report import markdown, write_outputs
@@ -62,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     results = run_benchmark(options, log)
-    results["command"] = "streaming-gcode bench " + " ".join(sys.argv[2:] if len(sys.argv) > 2 else [])
+    results["command"] = _command_line(args)
     written = write_outputs(results, args.json or args.out / "results.json", args.out)
     print(markdown(results))
     print("wrote " + ", ".join(str(p) for p in written))

@@ -7,13 +7,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from streaming_gcode import live_eval
+
 HELP = "Evaluate a model on recorded runs: per-run and overall accuracy, JSON and confusion plot."
 DEFAULT_MODEL = "full"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the evaluate subcommand."""
-    parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
+    parser.add_argument("--data", nargs="+", default=None, metavar="PATH",
                         help="run files (*_aligned.csv[.gz]) or folders of them")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help=f"model checkpoint (default: the shipped models/{DEFAULT_MODEL}.pt)")
@@ -26,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="window: each frame from the window ending at it (the node's "
                              "full-window mode); stateful: state carried from the run start")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    live_eval.add_live_arguments(parser)  # --bags, --live: through the live node
 
 
 def resolve_checkpoint(path: Path | None) -> Path:
@@ -44,6 +47,8 @@ def resolve_checkpoint(path: Path | None) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the JSON and the confusion plot when asked."""
+    if live_eval.handles(args):
+        return live_eval.run_live(args)
     from streaming_gcode import offline_eval
     from streaming_gcode.checkpoint import load_checkpoint
     from streaming_gcode.commands.train import resolve_layout
