@@ -22,7 +22,10 @@ results.json, schema_version 1 (milliseconds unless named otherwise):
     end_to_end   null, {skipped: reason}, or the DDS measurement (see bench_dds)
     memory_method "heap_in_use" (glibc mallinfo2) or "rss"
     command      the invocation
-    targets[]    {name, target, value, met (true|false|null when not measured)}; the
+    targets[]    {id, name, target, value, met (true|false|null when not measured)}, ids
+                 incremental_speedup_exact, incremental_speedup_int8,
+                 full_window_speedup_exact, full_window_speedup_int8, end_to_end_p99,
+                 ingestion_rate, batching_16; the
                  speedup targets are evaluated for the exact backends (torch,
                  onnxruntime) and, separately, for onnxruntime_int8
 
@@ -51,8 +54,8 @@ def _best(configs: list[dict], mode: str, backends: tuple[str, ...]) -> dict | N
     return max(primary, key=lambda c: c["speedup_vs_baseline_p99"], default=None)
 
 
-def _target(name: str, target: str, value, met) -> dict:
-    return {"name": name, "target": target, "value": value, "met": met}
+def _target(key: str, name: str, target: str, value, met) -> dict:
+    return {"id": key, "name": name, "target": target, "value": value, "met": met}
 
 
 def evaluate_targets(results: dict) -> list[dict]:
@@ -63,22 +66,22 @@ def evaluate_targets(results: dict) -> list[dict]:
             best = _best(results["configs"], mode, backends)
             value = None if best is None else round(best["speedup_vs_baseline_p99"], 2)
             targets.append(_target(
-                f"{mode} p99 speedup over seed_baseline (seed size, stride 8, fastest {kind} backend"
+                f"{mode}_speedup_{kind}", f"{mode} p99 speedup over seed_baseline (seed size, stride 8, fastest {kind} backend"
                 f"{'' if best is None else ': ' + best['backend']})",
                 f">= {goal}x", value, None if value is None else value >= goal))
     e2e = results.get("end_to_end") or {}
     p99 = (e2e.get("tick_to_receipt") or {}).get("p99_ms")
-    targets.append(_target("end-to-end tick-to-receipt p99 over DDS (default size)",
+    targets.append(_target("end_to_end_p99", "end-to-end tick-to-receipt p99 over DDS (default size)",
                            f"< {TARGET_E2E_P99_MS} ms", p99,
                            None if p99 is None else p99 < TARGET_E2E_P99_MS))
     rate = (e2e.get("ingestion") or {}).get("max_zero_loss_rate_hz")
-    targets.append(_target("sensor messages/s ingested with zero loss (reliable QoS)",
+    targets.append(_target("ingestion_rate", "sensor messages/s ingested with zero loss (reliable QoS)",
                            f">= {TARGET_INGEST_RATE:g}/s", rate,
                            None if rate is None else rate >= TARGET_INGEST_RATE))
     rows = {(r["mode"], r["machines"]): r for r in results.get("batching", [])}
     row = rows.get(("incremental", TARGET_BATCH_MACHINES))
     ratio = None if row is None else round(row["latency_vs_1_p99"], 2)
-    targets.append(_target(f"latency of {TARGET_BATCH_MACHINES} machines batched over 1 "
+    targets.append(_target("batching_16", f"latency of {TARGET_BATCH_MACHINES} machines batched over 1 "
                            "(incremental, p99)", f"<= {TARGET_BATCH_RATIO}x", ratio,
                            None if ratio is None else ratio <= TARGET_BATCH_RATIO))
     return targets

@@ -24,9 +24,9 @@ from std_msgs.msg import String
 
 from streaming_gcode.bag_writer import REFERENCE_TOPIC
 from streaming_gcode.demo_node_process import NODE_NAME
-from streaming_gcode.demo_sources import Executed, KIND_BAG
+from streaming_gcode.demo_sources import Executed, EXECUTED_TOPIC, KIND_BAG, warm_start
 from streaming_gcode.demo_view import DemoView, parse_prediction
-from streaming_gcode.source_publisher import EXECUTED_TOPIC, SourcePlayer, SourcePublisher
+from streaming_gcode.source_publisher import SourcePlayer, SourcePublisher
 from streaming_gcode.stream_layout import StreamLayout
 
 DEMO_NODE_NAME = "streaming_gcode_demo"
@@ -87,7 +87,7 @@ class DemoGraph:
         """Tell whether something subscribes to `topic` (the stream node listens)."""
         return self.node.count_subscribers(topic) > 0
 
-    def start_source(self, source: Any, speed: float,
+    def start_source(self, source: Any, speed: float, warm_frames: int,
                      on_error: Callable[[BaseException], None]) -> None:
         """Start publishing: a bag through BagPlayer, anything else through SourcePlayer."""
         if hasattr(source, "topics"):   # BagInfo: a bag
@@ -100,6 +100,8 @@ class DemoGraph:
             self._bag_player.start()
             return
         frames = source.frames(time.time_ns(), speed)
+        if warm_frames:
+            frames = warm_start(frames, warm_frames)
         self._player = SourcePlayer(frames, self.publisher.publish, on_error)
         self._player.start()
 

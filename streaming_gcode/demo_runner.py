@@ -20,10 +20,13 @@ import threading
 import time
 from typing import Any, Callable, TextIO
 
+from streaming_gcode.bag_writer import absolute_topic, REFERENCE_TOPIC
 from streaming_gcode.demo_node_process import (
     DISCOVERY_ENV, DOMAIN_ENV, local_dds_environment, node_command, NodeProcess,
 )
-from streaming_gcode.demo_sources import choose_source, KIND_BAG, KIND_RECORDING, SourceChoice
+from streaming_gcode.demo_sources import (
+    choose_source, EXECUTED_TOPIC, KIND_BAG, KIND_RECORDING, SourceChoice, WARM_START_SPEED,
+)
 from streaming_gcode.demo_view import DemoView, LineScorer
 from streaming_gcode.errors import CheckpointError, ConfigError
 from streaming_gcode.stream_layout import StreamLayout
@@ -32,6 +35,7 @@ NODE_READY_TIMEOUT_S = 180.0       # torch import and model load on a busy machi
 READY_POLL_S = 0.2
 STATS_PERIOD_S = 1.0
 DEFAULT_FIRST_RUN = "face_001"
+WARM_START_MARGIN_FRAMES = 4       # frames the aligner may still hold back at the start
 FIRST_RUN_FAMILY = "face"
 
 
@@ -49,6 +53,7 @@ class DemoOptions:
     params_file: str | None = None
     seed: int = 0
     log_level: str = "warn"
+    warm_start: bool = True
 
 
 @dataclass
@@ -58,6 +63,7 @@ class ModelInfo:
     path: Path | None
     description: str
     scorer: LineScorer
+    window: int                              # frames the node needs before predicting
     validation_runs: tuple[str, ...] = ()    # runs held out from training
 
     def run_note(self, run: str) -> str:
@@ -79,13 +85,14 @@ def _display_path(path: Path) -> str:
 
 def resolve_model(checkpoint: str | None) -> ModelInfo:
     """Find the given checkpoint or the shipped models/full.pt (None: a random model)."""
+    from streaming_gcode.model import DEFAULT_WINDOW
     from streaming_gcode.params import DEFAULT_MODEL, default_checkpoint
 
     path = Path(checkpoint) if checkpoint else default_checkpoint(DEFAULT_MODEL)
     if path is None:
         return ModelInfo(None, f"no trained model found (models/{DEFAULT_MODEL}.pt is absent): "
                          "RANDOM weights (allow_random_model), predictions are meaningless",
-                         LineScorer())
+                         LineScorer(), DEFAULT_WINDOW)
     if not path.is_file():
         raise CheckpointError(f"--checkpoint {path}: no such file")
     from streaming_gcode.checkpoint import load_checkpoint
@@ -101,7 +108,7 @@ def resolve_model(checkpoint: str | None) -> ModelInfo:
     runs = tuple(str(r.get("run")) for r in validation.get("runs") or () if isinstance(r, dict))
     return ModelInfo(path, f"{_display_path(path)} (feature set {meta.feature_set}, "
                      f"window {meta.window} frames{extra})", LineScorer(loaded.vocabulary),
-                     runs)
+                     meta.window, runs)
 
 
 def first_run(requested: str | None, folder: bool, model: ModelInfo) -> str | None:
@@ -180,7 +187,8 @@ class DemoSession:
                 view.start_ns = time.monotonic_ns()
                 with self._lock:
                     view.columns()
-                graph.start_source(source, self.options.speed, self._on_source_error)
+                graph.start_source(source, self.options.speed, self._warm_frames(choice, model),
+                                   self._on_source_error)
                 self._stream(view, node, graph)
             elif not self.stop_event.is_set():
                 code = 1
@@ -195,6 +203,13 @@ class DemoSession:
             rclpy.try_shutdown()
         self._summary(view, node, exit_code)
         return code
+
+    def _warm_frames(self, choice: SourceChoice, model: ModelInfo) -> int:
+        """Frames to send fast at the start so the node's window fills (0: none)."""
+        if (not self.options.warm_start or choice.kind == KIND_BAG
+                or self.options.speed >= WARM_START_SPEED):
+            return 0
+        return model.window + WARM_START_MARGIN_FRAMES
 
     def _on_source_error(self, exc: BaseException) -> None:
         self.error = exc
@@ -251,6 +266,10 @@ class DemoSession:
                 node: NodeProcess, env: dict[str, str]) -> list[str]:
         stop = (f"stops after {self.options.duration_s:g} s or on Ctrl-C"
                 if self.options.duration_s else "Ctrl-C to stop")
+        warm = self._warm_frames(choice, model)
+        if warm:
+            stop = (f"the first {warm} frames go {WARM_START_SPEED:g}x faster to fill the "
+                    f"model window, then the source keeps its pace; {stop}")
         return [
             "streaming_gcode demo: live G-code recognition from CNC sensor streams",
             f"  source : {_source_text(choice, source, self.options, model)}",
@@ -274,7 +293,7 @@ class DemoSession:
 
 
 def _node_parameters(model: ModelInfo, choice: SourceChoice) -> dict[str, object]:
-    """Parameter overrides for the node: the checkpoint (or a random model), sim time."""
+    """Parameter overrides: the checkpoint (or a random model), sim time, the reference."""
     parameters: dict[str, object] = {}
     if model.path is not None:
         parameters["checkpoint"] = str(model.path)
@@ -282,6 +301,9 @@ def _node_parameters(model: ModelInfo, choice: SourceChoice) -> dict[str, object
         parameters["allow_random_model"] = True
     if choice.kind == KIND_BAG:
         parameters["use_sim_time"] = True
+        parameters["reference_topic"] = absolute_topic(REFERENCE_TOPIC)
+    else:
+        parameters["reference_topic"] = absolute_topic(EXECUTED_TOPIC)
     return parameters
 
 

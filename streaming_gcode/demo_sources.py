@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import os
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -26,6 +26,8 @@ KIND_BAG = "bag"
 KIND_RECORDING = "recording"
 KIND_SIMULATED = "simulated"
 SIMULATED_SOURCE_NAME = "simulated"
+WARM_START_SPEED = 8.0                 # how much faster the first model window is sent
+EXECUTED_TOPIC = "cnc/executed_line"   # Executed as JSON (stamp_ns, gcode, command, ...)
 
 
 class Executed(NamedTuple):
@@ -99,3 +101,32 @@ def choose_source(
                                 for p in dataset.iterdir()):
         return SourceChoice(KIND_RECORDING, dataset, f"dataset at {dataset}")
     return SourceChoice(KIND_SIMULATED, None, f"no recording found at {dataset}")
+
+
+def warm_start(frames: Iterable[SourceFrame], count: int,
+               factor: float = WARM_START_SPEED) -> Iterator[SourceFrame]:
+    """Send the first `count` frames `factor` times faster, then keep the source's pace.
+
+    The node predicts only once its model window is full; compressing the time of
+    those first frames (stamps and due times alike, so stamps stay on the
+    publisher's clock) fills it in seconds instead of a window's worth of real
+    time. Frame contents and order are unchanged.
+    """
+    if not factor >= 1:
+        raise ConfigError(f"warm-start factor must be >= 1, got {factor}")
+    shift = 0
+    first_due: int | None = None
+    for index, frame in enumerate(frames):
+        if first_due is None:
+            first_due = frame.due_ns
+        if index < count:
+            shift = frame.due_ns - (first_due + int(round((frame.due_ns - first_due) / factor)))
+        yield _shifted(frame, shift) if shift else frame
+
+
+def _shifted(frame: SourceFrame, shift_ns: int) -> SourceFrame:
+    samples = tuple((index, stamp - shift_ns, values) for index, stamp, values in frame.samples)
+    executed = frame.executed
+    if executed is not None:
+        executed = executed._replace(stamp_ns=executed.stamp_ns - shift_ns)
+    return SourceFrame(frame.due_ns - shift_ns, samples, executed)

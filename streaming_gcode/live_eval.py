@@ -34,6 +34,7 @@ from streaming_gcode.live_report import (
     compare_online_offline,
     end_to_end_ms,
     expected_prediction_range,
+    frame_availability,
     lost_sensor_messages,
     node_counters,
     percentiles_ms,
@@ -112,6 +113,19 @@ def _frame_topic(layout: StreamLayout) -> tuple[str, type] | None:
     return absolute_topic(spec.topic), cls
 
 
+def _first_samples(bag: Path, layout: StreamLayout) -> list[int | None]:
+    """Return the stamp of each stream's first message in the bag (None: never)."""
+    firsts: list[int | None] = []
+    with open_bag(bag) as opened:
+        for spec in layout.streams:
+            topic = absolute_topic(spec.topic)
+            first = None
+            if topic in opened.info.topics:
+                first = next(iter(opened.messages([topic])), None)
+            firsts.append(None if first is None else first.log_time_ns)
+    return firsts
+
+
 def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
                  layout: StreamLayout, options: LiveOptions) -> tuple[Any, dict[str, Any]]:
     """Replay one bag through a fresh node; return its RunResult and the live fields."""
@@ -124,8 +138,8 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
                                          model.metadata.window), model.vocabulary)
     with open_bag(bag) as opened:
         info, reference_topic = opened.info, reference_topic_of(opened)
-    capture = play_through_node(bag, node_parameters(flat, checkpoint, options), options,
-                                reference_topic, _frame_topic(layout),
+    params = node_parameters(flat, checkpoint, options)
+    capture = play_through_node(bag, params, options, reference_topic, _frame_topic(layout),
                                 info.duration_ns / NS_PER_S)
     counters = node_counters(capture.statuses)
     window = counters["window_frames"]
@@ -135,8 +149,9 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
     if options.duration_s is not None:
         played_ns = min(played_ns, int(options.duration_s * NS_PER_S))
     played = prepared.table.stamps[prepared.table.stamps <= capture.last_message_ns]
-    expected = expected_prediction_range(played, window,
-                                         int(round(counters["period_ms"] * 1e6)),
+    ready = frame_availability(played, _first_samples(bag, layout),
+                               int(round(params["alignment_timeout_s"] * NS_PER_S)))
+    expected = expected_prediction_range(ready, window, int(round(counters["period_ms"] * 1e6)),
                                          capture.last_clock_ns)
     result = RunResult(prepared.name, prepared.family,
                        score_records(capture.records, prepared, model.vocabulary))

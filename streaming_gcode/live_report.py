@@ -117,22 +117,49 @@ def _note(result: Comparison, text: str) -> None:
         result.mismatches.append(text)
 
 
+def frame_availability(
+    frame_stamps: np.ndarray, first_sample_ns: Sequence[int | None], timeout_ns: int
+) -> np.ndarray:
+    """When each frame can be finalised, by the alignment rules, if data arrives on time.
+
+    A frame is ready at its stamp, except while the aligner is starting (one
+    timeout after the first sample) and a stream has not been seen yet: then it
+    waits for that stream's first sample, or for the end of the start-up period
+    if the stream never comes. Frames are finalised in order.
+    """
+    stamps = np.asarray(frame_stamps, dtype=np.int64)
+    known = [f for f in first_sample_ns if f is not None]
+    if not len(stamps) or not known:
+        return stamps.copy()
+    start_end = min(known) + timeout_ns
+    ready = stamps.copy()
+    for i, stamp in enumerate(stamps):
+        if stamp >= start_end:
+            break
+        unseen = [f for f in first_sample_ns if f is None or f > stamp]
+        if unseen:
+            arrivals = [start_end if f is None or f >= start_end else f for f in unseen]
+            ready[i] = max(stamp, min(start_end, max(arrivals)))
+    return np.maximum.accumulate(ready)
+
+
 def expected_prediction_range(
-    frame_stamps: np.ndarray, window: int, tick_period_ns: int, last_clock_ns: int
+    ready_ns: np.ndarray, window: int, tick_period_ns: int, last_clock_ns: int
 ) -> tuple[int, int]:
     """Fewest and most predictions a tick timer of this period can make on these frames.
 
-    A tick publishes one prediction when at least one frame arrived since the
-    previous tick and the window is full; ticks happen only while the clock
+    A tick publishes one prediction when at least one frame became ready since
+    the previous tick and the window is full; ticks happen only while the clock
     runs (up to `last_clock_ns`). The timer's phase is unknown, so the count is
-    bounded over phases.
+    bounded over phases. `ready_ns`: when each frame can be finalised
+    (`frame_availability`).
     """
-    usable = np.asarray(frame_stamps, dtype=np.int64)[max(window - 1, 0):]
+    usable = np.asarray(ready_ns, dtype=np.int64)[max(window - 1, 0):]
     if len(usable) == 0:
         return 0, 0
     counts = []
     for phase in np.linspace(0, tick_period_ns, TICK_PHASES, endpoint=False).astype(np.int64):
-        # the first tick at or after each frame; only ticks the clock reaches count
+        # the first tick at or after each frame is ready; only ticks the clock reaches count
         ticks = -((phase - usable) // tick_period_ns)
         ticks = ticks[ticks * tick_period_ns + phase <= last_clock_ns]
         counts.append(len(np.unique(ticks)))

@@ -31,6 +31,7 @@ from std_msgs.msg import String
 
 from streaming_gcode import diagnostics as diag
 from streaming_gcode import ros_conversions as conv
+from streaming_gcode.agreement_node import ReferenceAgreement
 from streaming_gcode.decoding import decode_frame
 from streaming_gcode.errors import ConfigError, StreamingGcodeError
 from streaming_gcode.inference import InferenceEngine, InferenceResult
@@ -38,13 +39,13 @@ from streaming_gcode.ingest import Outcome, StreamIngest
 from streaming_gcode.node_model import load_node_model, NodeModel
 from streaming_gcode.node_params import declare_layout, declare_settings
 from streaming_gcode.params import NodeSettings, validate_changes
+from streaming_gcode.prediction import PREDICTION_FORMAT, prediction_record  # noqa: F401
 from streaming_gcode.stats import LatencyStats, NS_PER_MS, NS_PER_S
 
 NODE_NAME = "streaming_gcode"
 GCODE_TOPIC = "~/gcode"
 PREDICTION_TOPIC = "~/prediction"
 DIAGNOSTICS_TOPIC = "/diagnostics"
-PREDICTION_FORMAT = "streaming_gcode.prediction/1"
 EXECUTOR_THREADS = 3          # ingestion, inference, diagnostics/parameters
 MIN_BUFFER_MARGIN = 64        # frames kept beyond the window for incremental catch-up
 GAP_RESET_FRAMES = 4          # incremental state resets after a gap this many periods long
@@ -126,6 +127,7 @@ class StreamNode(Node):
         self._diagnostics_pub = self.create_publisher(
             conv.DiagnosticArray, DIAGNOSTICS_TOPIC, conv.DIAGNOSTICS_QOS_DEPTH
         )
+        self._agreement = ReferenceAgreement(self)  # reference_topic: ~/agreement + status
         self._stream_subscriptions = [self._subscribe(i) for i in range(len(self._layout.streams))]
         self._tick_timer = self._make_tick_timer()
         self._diagnostics_timer = self._make_diagnostics_timer()
@@ -254,6 +256,7 @@ class StreamNode(Node):
         self._prediction_pub.publish(String(data=json.dumps(
             prediction_record(result, decoded, latency_ns, self._engine.mode,
                               self._engine.window_frames))))
+        self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text)
 
     # -- diagnostics ----------------------------------------------------------------------
 
@@ -263,6 +266,8 @@ class StreamNode(Node):
         name, hw = self.get_name(), settings.hardware_id
         thresholds = diag.Thresholds.from_settings(settings)
         now = self._now_ns()
+        if self._started_ns <= 0:  # started on sim time before the first /clock message
+            self._started_ns = now
         out = [diag.stream_status(name, hw, report, thresholds)
                for report in self._ingest.stream_reports(now, self._started_ns)]
         out.append(diag.buffer_status(name, hw, self._ingest.buffer_report(
@@ -281,6 +286,7 @@ class StreamNode(Node):
         unknown, unknown_recent = self._ingest.unknown_categorical()
         out.append(diag.model_status(name, hw, self._model.report(
             self._engine.window_frames, unknown, unknown_recent)))
+        out.extend(self._agreement.statuses(name, hw))
         return out
 
     def _on_diagnostics(self) -> None:
@@ -336,30 +342,6 @@ class StreamNode(Node):
             f"{totals['frames']}, degraded {totals['degraded_frames']}, resets "
             f"{totals['aligner_resets']}"
         )
-
-
-def prediction_record(result: InferenceResult, decoded: Any, latency_ns: int, mode: str,
-                      window_frames: int) -> dict[str, Any]:
-    """Build the `~/prediction` JSON object (keys are a documented contract)."""
-    prepared = result.prepared
-    stamp = prepared.newest_stamp_ns
-    return {
-        "format": PREDICTION_FORMAT,
-        "stamp_ns": stamp,
-        "stamp": {"sec": stamp // NS_PER_S, "nanosec": stamp % NS_PER_S},
-        "window_start_ns": prepared.first_stamp_ns,
-        "window_frames": window_frames,
-        "frame_sequence": prepared.newest_sequence,
-        "text": decoded.text,
-        "tokens": list(decoded.tokens),
-        "heads": {head: {"label": p.label, "index": p.index, "confidence": p.confidence}
-                  for head, p in decoded.heads.items()},
-        "confidence": decoded.confidence,
-        "degraded": prepared.degraded,
-        "newest_frame_degraded": prepared.newest_degraded,
-        "latency_ms": latency_ns / NS_PER_MS,
-        "mode": mode,
-    }
 
 
 def create_node(parameters: dict[str, Any] | None = None, **node_kwargs: Any) -> StreamNode:

@@ -21,7 +21,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
-from streaming_gcode.demo_sources import SourceFrame
+from streaming_gcode.demo_sources import EXECUTED_TOPIC, SourceFrame
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.ros_conversions import message_class, stream_qos
 from streaming_gcode.stream_layout import (
@@ -29,7 +29,6 @@ from streaming_gcode.stream_layout import (
     StreamLayout, StreamSpec,
 )
 
-EXECUTED_TOPIC = "cnc/executed_line"      # JSON: stamp_ns, gcode, command, modal, line...
 REFERENCE_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,

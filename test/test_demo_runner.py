@@ -38,6 +38,7 @@ def test_checkpoint_metadata_reaches_the_header_and_the_scorer(checkpoint):
     assert "feature set full, window 8 frames" in model.description
     assert "on held-out runs: line 43.2%, command 91.2%" in model.description
     assert model.validation_runs == ("pocket_004", "face_008", "face_004")
+    assert model.window == 8
     assert model.run_note("face_004") == "held out from training"
     assert model.run_note("face_001") == "a training run"
     with pytest.raises(CheckpointError, match="--checkpoint .*missing.pt: no such file"):
@@ -49,19 +50,20 @@ def test_first_run_prefers_a_held_out_face_run(checkpoint):
     assert first_run(None, True, model) == "face_004"
     assert first_run("adaptive_002", True, model) == "adaptive_002"
     assert first_run(None, False, model) is None    # a single run file: nothing to choose
-    untrained = ModelInfo(None, "random", LineScorer())
+    untrained = ModelInfo(None, "random", LineScorer(), 64)
     assert first_run(None, True, untrained) == "face_001"
     assert untrained.run_note("face_001") == ""
 
 
 def test_node_parameters_follow_model_and_source(checkpoint, tmp_path):
-    trained = ModelInfo(checkpoint, "", LineScorer())
+    trained = ModelInfo(checkpoint, "", LineScorer(), 8)
     recording = SourceChoice(KIND_RECORDING, tmp_path, "")
-    assert _node_parameters(trained, recording) == {"checkpoint": str(checkpoint)}
-    untrained = ModelInfo(None, "", LineScorer())
+    assert _node_parameters(trained, recording) == {
+        "checkpoint": str(checkpoint), "reference_topic": "/cnc/executed_line"}
+    untrained = ModelInfo(None, "", LineScorer(), 64)
     bag = SourceChoice(KIND_BAG, tmp_path, "")
-    assert _node_parameters(untrained, bag) == {"allow_random_model": True,
-                                                "use_sim_time": True}
+    assert _node_parameters(untrained, bag) == {
+        "allow_random_model": True, "use_sim_time": True, "reference_topic": "/cnc/executing_line"}
 
 
 def test_params_file_must_exist(tmp_path):

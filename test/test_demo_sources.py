@@ -4,10 +4,12 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from streaming_gcode.demo_sources import (
-    choose_source, DATA_ENV, default_dataset, KIND_BAG, KIND_RECORDING, KIND_SIMULATED,
+    choose_source, DATA_ENV, default_dataset, Executed, KIND_BAG, KIND_RECORDING,
+    KIND_SIMULATED, SourceFrame, warm_start,
 )
 from streaming_gcode.errors import ConfigError
 
@@ -58,3 +60,25 @@ def test_explicit_sources_that_do_not_exist_are_errors(tmp_path):
         choose_source(bag=str(tmp_path / "nope"))
     with pytest.raises(ConfigError, match="--data .*nope: no such run file or folder"):
         choose_source(data=str(tmp_path / "nope"))
+
+
+def _frames(start_ns: int, period_ns: int, count: int):
+    for i in range(count):
+        stamp = start_ns + i * period_ns
+        yield SourceFrame(i * period_ns, ((0, stamp, np.array([float(i)])),),
+                          Executed(stamp, f"G1 X{i}.", "G1", False, i, "run"))
+
+
+def test_warm_start_compresses_the_first_frames_then_keeps_the_pace():
+    start, period = 10**18, 250_000_000
+    frames = list(warm_start(_frames(start, period, 8), count=4, factor=5.0))
+    dues = [f.due_ns for f in frames]
+    fast = period // 5
+    assert dues == [0, fast, 2 * fast, 3 * fast,
+                    3 * fast + period, 3 * fast + 2 * period, 3 * fast + 3 * period,
+                    3 * fast + 4 * period]
+    for i, frame in enumerate(frames):
+        assert frame.samples[0][1] == start + frame.due_ns == frame.executed.stamp_ns
+        assert frame.samples[0][2][0] == i and frame.executed.gcode == f"G1 X{i}."
+    with pytest.raises(ConfigError, match="warm-start factor must be >= 1, got 0.5"):
+        next(warm_start(_frames(start, period, 1), 1, 0.5))

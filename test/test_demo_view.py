@@ -14,9 +14,8 @@ from streaming_gcode.demo_sources import Executed
 from streaming_gcode.demo_view import DemoView, drop_totals, LineScorer, parse_prediction
 from streaming_gcode.gcode import LineLabel
 from streaming_gcode.inference import InferenceResult, PreparedInput
+from streaming_gcode.prediction import prediction_record
 from streaming_gcode.stats import NS_PER_MS, NS_PER_S
-
-node = pytest.importorskip("streaming_gcode.node", reason="the node needs rclpy")
 
 T0 = 1_760_000_000 * NS_PER_S
 VOCAB = default_vocabulary()
@@ -28,8 +27,8 @@ def _payload(label: LineLabel, stamp_ns: int, latency_ms: float = 12.0,
     prepared = PreparedInput(64, True, stamp_ns, stamp_ns - 63 * 250 * NS_PER_MS, 100,
                              degraded, degraded)
     result = InferenceResult({}, prepared)
-    record = node.prediction_record(result, round_trip(label, VOCAB),
-                                    int(latency_ms * NS_PER_MS), "full_window", 64)
+    record = prediction_record(result, round_trip(label, VOCAB), int(latency_ms * NS_PER_MS),
+                               "full_window", 64)
     return json.dumps(record)
 
 

@@ -8,10 +8,13 @@ from pathlib import Path
 import re
 
 import numpy as np
-import pytest
 
 from streaming_gcode import diagnostics as diag
+from streaming_gcode.checkpoint import default_vocabulary
+from streaming_gcode.decoding import decode_frame
+from streaming_gcode.inference import InferenceResult, PreparedInput
 from streaming_gcode.params import LAYOUT_PARAMETERS, NODE_PARAMETERS, stream_parameter_specs
+from streaming_gcode.prediction import prediction_record
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## The node: parameters, topics, diagnostics"
@@ -47,16 +50,11 @@ def test_every_diagnostics_key_and_status_is_documented() -> None:
 
 
 def test_every_prediction_key_is_documented() -> None:
-    node = pytest.importorskip("streaming_gcode.node", reason="rclpy is not installed")
-    from streaming_gcode.checkpoint import default_vocabulary
-    from streaming_gcode.decoding import decode_frame
-    from streaming_gcode.inference import InferenceResult, PreparedInput
-
     vocab = default_vocabulary()
     logits = {head: np.linspace(0.0, 1.0, size) for head, size in vocab.head_sizes.items()}
     prepared = PreparedInput(8, True, 3_000_000_123, 1_000_000_000, 42, False, False)
-    record = node.prediction_record(InferenceResult(logits, prepared),
-                                    decode_frame(logits, vocab), 2_500_000, "full_window", 8)
+    record = prediction_record(InferenceResult(logits, prepared),
+                               decode_frame(logits, vocab), 2_500_000, "full_window", 8)
     assert record["stamp"] == {"sec": 3, "nanosec": 123} and record["latency_ms"] == 2.5
     assert record["frame_sequence"] == 42 and record["tokens"] == record["text"].split()
     text = _node_docs()

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params-file", default=None,
                         help="node params / stream layout (default: config/stream.yaml)")
     parser.add_argument("--seed", type=int, default=0, help="simulated cell seed (default 0)")
+    parser.add_argument("--no-warm-start", action="store_true",
+                        help="send the first model window at the source's pace too (by "
+                        "default it goes 8x faster so predictions start within seconds)")
     parser.add_argument("--node-log-level", choices=LOG_LEVELS, default="warn",
                         help="stream_node log level (its log file; default warn)")
 
@@ -62,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
         duration_s=args.duration, bag=args.bag, data=args.data, speed=args.speed,
         loop=not args.once, first_run=args.run, checkpoint=args.checkpoint,
         params_file=args.params_file, seed=args.seed, log_level=args.node_log_level,
+        warm_start=not args.no_warm_start,
     )
     return DemoSession(options, sys.stdout).run()
