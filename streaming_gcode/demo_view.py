@@ -112,7 +112,6 @@ class DropTotals:
     degraded_frames: int = 0
     overruns: int = 0
     skipped_ticks: int = 0
-    node_latency: str = ""
     frames_held: int = 0
     window_frames: int = 0
     seen: bool = False
@@ -145,9 +144,6 @@ def drop_totals(statuses: Sequence[tuple[str, Mapping[str, str]]]) -> DropTotals
         elif name.endswith(INFERENCE_STATUS_SUFFIX):
             totals.overruns = _int(values.get("overruns"))
             totals.skipped_ticks = _int(values.get("skipped_ticks"))
-            p50, p99 = values.get("latency_recent_p50_ms"), values.get("latency_recent_p99_ms")
-            if p50 and p99:
-                totals.node_latency = f"{float(p50):.1f}/{float(p99):.1f} ms"
     return totals
 
 
@@ -162,7 +158,13 @@ def _percent(part: int, whole: int) -> str:
 def _latency(summary: LatencySummary | None) -> str:
     if summary is None:
         return "-"
-    return f"p50 {summary.p50_ms:.1f} ms p99 {summary.p99_ms:.1f} ms"
+    return f"p50 {summary.p50_ms:.1f} ms, p99 {summary.p99_ms:.1f} ms"
+
+
+def _short_latency(summary: LatencySummary | None) -> str:
+    if summary is None:
+        return "-"
+    return f"{summary.p50_ms:.1f}/{summary.p99_ms:.1f} ms"
 
 
 class DemoView:
@@ -277,16 +279,15 @@ class DemoView:
         kinds = self.drops.per_kind
         return (f"dropped {self.drops.dropped} (lost {kinds['lost'] + kinds['rmw_lost']}, "
                 f"late {kinds['late'] + kinds['out_of_order']}, malformed {kinds['malformed']})"
-                f", degraded frames {self.drops.degraded_frames}, "
-                f"overruns {self.drops.overruns}")
+                f", degraded {self.drops.degraded_frames}, overruns {self.drops.overruns}")
 
     def stats_line(self, now_ns: int) -> str:
         """Build the once-a-second status line."""
         elapsed = max((now_ns - self.start_ns) / NS_PER_S, 1e-9)
         return (f"[stats {elapsed:6.1f}s] {self.predictions} predictions "
                 f"({self.predictions / elapsed:.1f}/s) | {self.accuracy_text()} | "
-                f"latency inference {_latency(self.inference.recent())}, end-to-end "
-                f"{_latency(self.end_to_end.recent())} | {self.drops_text()}")
+                f"latency p50/p99 inference {_short_latency(self.inference.recent())}, "
+                f"end-to-end {_short_latency(self.end_to_end.recent())} | {self.drops_text()}")
 
     def summary(self, now_ns: int, reason: str) -> list[str]:
         """Build the final lines printed on exit."""

@@ -4,10 +4,9 @@
 
 The ROS glue of the live evaluation: one rclpy context per bag, the node built
 with `use_sim_time` and deep reliable subscriptions, a collector node on
-`~/prediction`, `~/gcode`, `~/agreement`, the reference topic and the frame
-clock's topic, a multi-threaded executor, and `streaming-gcode replay` in its
-own process publishing the bag with `/clock`. rclpy is imported only when a
-capture runs.
+`~/prediction`, `~/gcode`, `~/agreement` and the frame clock's topic, a
+multi-threaded executor, and `streaming-gcode replay` in its own process
+publishing the bag with `/clock`. rclpy is imported only when a capture runs.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from streaming_gcode.live_report import DEFAULT_TOLERANCE
 from streaming_gcode.stream_layout import DEFAULT_ALIGNMENT_TIMEOUT_S, NS_PER_S
 
 DEFAULT_LIVE_RATE = 20.0
-DEFAULT_LIVE_CLOCK_HZ = 100.0
+DEFAULT_LIVE_CLOCK_HZ = 40.0      # as `ros2 bag play --clock`; the player also ticks per stamp
 LIVE_QOS_DEPTH = 1000          # reliable keep-last deep enough that nothing is overwritten
 DISCOVERY_TIMEOUT_S = 20.0
 LIVE_ALIGNMENT_TIMEOUT_WALL_S = 1.0
@@ -61,12 +60,12 @@ class LiveCapture:
     records: list[dict[str, Any]]
     receipt_ns: list[int]                  # monotonic wall time of each record's arrival
     gcode: list[str]
-    references: int
     published: dict[str, int]              # messages played, by topic
     frame_arrival_ns: dict[int, int]       # frame-clock stamp -> monotonic arrival here
     statuses: list[Any]                    # the node's final diagnostic statuses
     final_stats: str
     wall_s: float                          # playback wall time (player process)
+    played_until_ns: int                   # monotonic time the player process ended
     last_message_ns: int                   # stamp of the last message played
     last_clock_ns: int                     # last /clock sent (after the clock tail)
     agreement: list[float] = field(default_factory=list)
@@ -100,9 +99,9 @@ def node_parameters(
 
 
 class _Collector:
-    """A node recording the evaluated node's outputs, reference lines and frame arrivals."""
+    """A node recording the evaluated node's outputs and when frame-clock messages arrive."""
 
-    def __init__(self, context: Any, node_fqn: str, reference_topic: str,
+    def __init__(self, context: Any, node_fqn: str,
                  frame_topic: tuple[str, type] | None) -> None:
         from rclpy.node import Node
         from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -115,14 +114,12 @@ class _Collector:
         self.gcode: list[str] = []
         self.agreement: list[float] = []
         self.frame_arrival_ns: dict[int, int] = {}
-        self.references = 0
         self.prediction_topic = f"{node_fqn}/prediction"
         self.gcode_topic = f"{node_fqn}/gcode"
         qos = QoSProfile(depth=LIVE_QOS_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(String, self.prediction_topic, self._on_prediction, qos)
         self.node.create_subscription(String, self.gcode_topic,
                                       lambda m: self.gcode.append(m.data), qos)
-        self.node.create_subscription(String, reference_topic, self._on_reference, qos)
         self.node.create_subscription(Float32, f"{node_fqn}/agreement",
                                       lambda m: self.agreement.append(m.data), qos)
         if frame_topic is not None:
@@ -135,9 +132,6 @@ class _Collector:
         with self.lock:
             self.records.append(json.loads(message.data))
             self.receipt_ns.append(time.monotonic_ns())
-
-    def _on_reference(self, message: Any) -> None:
-        self.references += 1
 
     def _on_frame(self, message: Any) -> None:
         stamp = message.header.stamp
@@ -251,7 +245,7 @@ def _run_player(bag: Path, options: LiveOptions, timeout_s: float) -> float:
 
 
 def play_through_node(
-    bag: Path, params: Mapping[str, Any], options: LiveOptions, reference_topic: str,
+    bag: Path, params: Mapping[str, Any], options: LiveOptions,
     frame_topic: tuple[str, type] | None = None, bag_duration_s: float = 0.0,
 ) -> LiveCapture:
     """Start a node with `params`, play `bag` into it from a player process, collect outputs.
@@ -270,8 +264,7 @@ def play_through_node(
     spinner: threading.Thread | None = None
     try:
         node = create_node(dict(params), context=context)
-        collector = _Collector(context, node.get_fully_qualified_name(), reference_topic,
-                               frame_topic)
+        collector = _Collector(context, node.get_fully_qualified_name(), frame_topic)
         executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS, context=context)
         executor.add_node(node)
         executor.add_node(collector.node)
@@ -281,15 +274,16 @@ def play_through_node(
         counts, last_ns = played_summary(bag, options.duration_s)
         played_s = options.duration_s if options.duration_s is not None else bag_duration_s
         wall_s = _run_player(bag, options, PLAYER_STARTUP_S + played_s / options.rate * 2)
+        played_until_ns = time.monotonic_ns()
         inputs = {topic: counts.get(topic, 0) for topic in _received(node)}
         last_clock_ns = clock_tail(node, collector.clock, inputs, last_ns, options)
         collector.wait_quiet(SETTLE_S, SETTLE_LIMIT_S)
         with collector.lock:
             records, receipts = list(collector.records), list(collector.receipt_ns)
         return LiveCapture(
-            records, receipts, list(collector.gcode), collector.references, counts,
-            dict(collector.frame_arrival_ns), node.statuses(), node.final_stats(), wall_s,
-            last_ns, last_clock_ns, list(collector.agreement),
+            records, receipts, list(collector.gcode), counts, dict(collector.frame_arrival_ns),
+            node.statuses(), node.final_stats(), wall_s, played_until_ns, last_ns,
+            last_clock_ns, list(collector.agreement),
         )
     finally:
         if executor is not None:

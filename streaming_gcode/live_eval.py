@@ -19,7 +19,7 @@ from pathlib import Path
 import tempfile
 from typing import Any, Sequence
 
-from streaming_gcode.bag_reader import find_bags, open_bag, reference_topic_of
+from streaming_gcode.bag_reader import find_bags, open_bag
 from streaming_gcode.bag_writer import absolute_topic
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.live_capture import (
@@ -92,8 +92,8 @@ def _live_entry(capture: LiveCapture, counters: dict[str, Any], comparison: Any,
         "idle_ticks": counters["idle_ticks"],
         "frames": counters["frames"],
         "latency_ms": percentiles_ms([r["latency_ms"] for r in records]),
-        "end_to_end_ms": percentiles_ms(
-            end_to_end_ms(records, capture.receipt_ns, capture.frame_arrival_ns)),
+        "end_to_end_ms": percentiles_ms(end_to_end_ms(
+            records, capture.receipt_ns, capture.frame_arrival_ns, capture.played_until_ns)),
         "predictions_per_s": {"bag": len(records) / bag_s if bag_s else 0.0,
                               "wall": len(records) / capture.wall_s if capture.wall_s else 0.0},
         "node_final_stats": capture.final_stats,
@@ -137,9 +137,9 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
     offline = decode_frames(frame_logits(model.backbone, model.lm, prepared.table, "window",
                                          model.metadata.window), model.vocabulary)
     with open_bag(bag) as opened:
-        info, reference_topic = opened.info, reference_topic_of(opened)
+        info = opened.info
     params = node_parameters(flat, checkpoint, options)
-    capture = play_through_node(bag, params, options, reference_topic, _frame_topic(layout),
+    capture = play_through_node(bag, params, options, _frame_topic(layout),
                                 info.duration_ns / NS_PER_S)
     counters = node_counters(capture.statuses)
     window = counters["window_frames"]

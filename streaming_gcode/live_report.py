@@ -267,11 +267,15 @@ def lost_sensor_messages(published: Mapping[str, int], received: Mapping[str, in
 
 
 def end_to_end_ms(records: Sequence[Mapping[str, Any]], receipt_ns: Sequence[int],
-                  publish_wall_ns: Mapping[int, int]) -> list[float]:
-    """Wall time from publishing a frame's messages to receiving its prediction (ms)."""
+                  frame_arrival_ns: Mapping[int, int], until_ns: int | None = None) -> list[float]:
+    """Wall time from a frame-clock message's arrival to its prediction's arrival (ms).
+
+    Only predictions received while the bag was playing (before `until_ns`):
+    after the end the clock waits for the player to exit, which is not latency.
+    """
     out = []
     for record, received in zip(records, receipt_ns):
-        sent = publish_wall_ns.get(int(record["stamp_ns"]))
-        if sent is not None:
-            out.append((received - sent) / 1e6)
+        arrived = frame_arrival_ns.get(int(record["stamp_ns"]))
+        if arrived is not None and (until_ns is None or received <= until_ns):
+            out.append((received - arrived) / 1e6)
     return out

@@ -106,12 +106,21 @@ def total(counts: Iterable[ScoreCounts]) -> ScoreCounts:
 
 
 def majority_baseline(true: Sequence[LineKey | None]) -> dict[str, float | int]:
-    """Metrics of always predicting the most frequent labelled line."""
+    """Metrics of majority-class guessing: each metric from its own most frequent class.
+
+    command_accuracy is the share of the most frequent command, exact_line_accuracy
+    the share of the most frequent line; the letter F1 and value accuracy are those
+    of always predicting the most frequent line.
+    """
     keys = [t for t in true if t is not None]
     if not keys:
         return ScoreCounts().metrics()
-    most = Counter(keys).most_common(1)[0][0]
-    return score([most] * len(keys), keys).metrics()
+    line, line_count = Counter(keys).most_common(1)[0]
+    command_count = Counter(k[0] for k in keys).most_common(1)[0][1]
+    metrics = score([line] * len(keys), keys).metrics()
+    metrics["command_accuracy"] = command_count / len(keys)
+    metrics["exact_line_accuracy"] = line_count / len(keys)
+    return metrics
 
 
 def confusion_matrix(

@@ -71,7 +71,7 @@ class TrainingConfig:
     patience: int = 5
     seed: int = 0
     threads: int = 2
-    max_minutes: float = 12.0
+    max_minutes: float = 13.0        # wall-clock budget of the whole run, final evaluation included
     eval_mode: str = "window"
     tune_every: int = 4              # score every n-th tune frame after each epoch (speed)
     code_features: list[str] = field(default_factory=lambda: list(DEFAULT_CODE_FEATURES))
@@ -193,49 +193,37 @@ class _Trainer:
         self.lm.eval()
         return LoadedModel(self.backbone, self.lm, self.model_config, metadata)
 
-    def fit(self) -> list[dict[str, float]]:
+    def fit(self, deadline: float) -> list[dict[str, float]]:
+        """Train until early stopping or until the next epoch would miss `deadline` (monotonic s)."""
         c = self.config
         train = [self.prepared[n] for n in self.split["train"]]
         tune = [self.prepared[n] for n in self.split["tune"]]
-        tables = [p.table for p in train]
-        run_targets = [targets(p, self.vocab) for p in train]
+        data = ([p.table for p in train], [targets(p, self.vocab) for p in train])
         picks = [(r, int(s)) for r, p in enumerate(train)
                  for s in window_starts(len(p), c.window, c.window_stride) if len(p)]
         params = list(self.backbone.parameters()) + list(self.lm.parameters())
         optimiser = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=c.max_epochs)
         rng = np.random.default_rng(c.seed)
-        heads = list(self.vocab.head_sizes)
+        # Scoring all validation frames at the end costs about this many tune evaluations.
+        final_share = c.tune_every * sum(len(self.prepared[n]) for n in self.split["validation"]) \
+            / max(1, sum(len(p) for p in tune))
         history: list[dict[str, float]] = []
-        best_score, best_state, stale = -1.0, None, 0
-        started = time.monotonic()
+        best_score, best_state, stale = -np.inf, None, 0
         for epoch in range(c.max_epochs):
-            self.backbone.train()
-            self.lm.train()
-            order = rng.permutation(len(picks))
-            losses = []
-            bar = tqdm(range(0, len(order), c.batch_size), desc=f"epoch {epoch + 1}",
-                       unit="batch", disable=not self.progress, leave=False)
-            for start in bar:
-                batch = gather_windows(tables, run_targets,
-                                       (picks[i] for i in order[start:start + c.batch_size]), c.window)
-                loss = _batch_loss((self.backbone, self.lm), batch, heads)
-                optimiser.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
-                optimiser.step()
-                losses.append(loss.item())
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            began = time.monotonic()
+            loss = self._train_epoch(epoch, data, picks, rng, optimiser, params)
             scheduler.step()
-            entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                     "minutes": (time.monotonic() - started) / 60}
-            score = 0.0
+            entry: dict[str, float] = {"epoch": epoch + 1, "loss": loss}
+            evaluated = time.monotonic()
             if tune:
                 report = evaluate_prepared(self.loaded(), tune, c.eval_mode, every=c.tune_every)
                 entry.update({f"tune_{k}": v for k, v in report.overall().metrics().items()})
                 score = _selection_score(report)
             else:
-                score = -entry["loss"]
+                score = -loss
+            now = time.monotonic()
+            entry["seconds"] = now - began
             history.append(entry)
             if self.progress:
                 tqdm.write(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
@@ -246,14 +234,35 @@ class _Trainer:
                               copy.deepcopy(self.lm.state_dict()))
             else:
                 stale += 1
-            elapsed = (time.monotonic() - started) / 60
-            per_epoch = elapsed / (epoch + 1)
-            if stale >= c.patience or elapsed + per_epoch > c.max_minutes:
+            final_eval = (now - evaluated) * final_share
+            if stale >= c.patience or now + (now - began) + final_eval > deadline:
                 break
         if best_state is not None:
             self.backbone.load_state_dict(best_state[0])
             self.lm.load_state_dict(best_state[1])
         return history
+
+    def _train_epoch(self, epoch, data, picks, rng, optimiser, params) -> float:
+        """One pass over the training windows in a seeded random order; mean batch loss."""
+        c = self.config
+        self.backbone.train()
+        self.lm.train()
+        order = rng.permutation(len(picks))
+        heads = list(self.vocab.head_sizes)
+        losses: list[float] = []
+        bar = tqdm(range(0, len(order), c.batch_size), desc=f"epoch {epoch + 1}", unit="batch",
+                   disable=not self.progress, leave=False)
+        for start in bar:
+            chosen = (picks[i] for i in order[start:start + c.batch_size])
+            batch = gather_windows(data[0], data[1], chosen, c.window)
+            loss = _batch_loss((self.backbone, self.lm), batch, heads)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimiser.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        return float(np.mean(losses))
 
 
 def train(
@@ -264,6 +273,7 @@ def train(
     progress: bool = True,
 ) -> TrainingResult:
     """Train a model on `config.data`, evaluate it on the validation runs, optionally save it."""
+    started = time.monotonic()
     torch.manual_seed(config.seed)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, config.threads))
@@ -271,19 +281,20 @@ def train(
         trainer = _Trainer(config, layout, progress)
         trainer.prepare()
         trainer.build()
-        started = time.monotonic()
-        history = trainer.fit()
+        history = trainer.fit(deadline=started + 60 * config.max_minutes)
         model = trainer.loaded()
+        mode = config.eval_mode
         validation_runs = [trainer.prepared[n] for n in trainer.split["validation"]]
         tune_runs = [trainer.prepared[n] for n in trainer.split["tune"]]
-        validation = evaluate_prepared(model, validation_runs, config.eval_mode) if validation_runs else None
-        tune = evaluate_prepared(model, tune_runs, config.eval_mode) if tune_runs else None
+        validation = evaluate_prepared(model, validation_runs, mode) if validation_runs else None
+        tune = (evaluate_prepared(model, tune_runs, mode, every=config.tune_every)
+                if tune_runs else None)
     finally:
         torch.set_num_threads(previous_threads)
     meta = model.metadata
     meta.training_command = command
-    meta.training.update({"epochs": len(history), "train_minutes": (time.monotonic() - started) / 60,
-                          "history": history})
+    meta.training.update({"epochs": len(history), "history": history,
+                          "minutes": (time.monotonic() - started) / 60})
     if validation is not None:
         data = validation.to_json()
         meta.validation_metrics = {"mode": config.eval_mode, "overall": data["overall"],

@@ -63,11 +63,15 @@ def test_totals_equal_scoring_everything_at_once() -> None:
     assert summed.confusion == score(pred_a + pred_b, true_a + true_b).confusion
 
 
-def test_majority_baseline() -> None:
-    true = [G1_X1, G1_X1, G1_X1, G0_Z0, None]
+def test_majority_baseline_takes_each_metric_from_its_own_majority() -> None:
+    true = [G1_X1, G1_X2, G1_X1_Y2, G0_Z0, G0_Z0, None]
     metrics = majority_baseline(true)
-    assert metrics["command_accuracy"] == pytest.approx(3 / 4)
-    assert metrics["exact_line_accuracy"] == pytest.approx(3 / 4)
+    assert metrics["frames"] == 5
+    assert metrics["command_accuracy"] == pytest.approx(3 / 5)     # G1
+    assert metrics["exact_line_accuracy"] == pytest.approx(2 / 5)  # G0 Z0.
+    # Always "G0 Z0.": letters TP 2 (Z), FP 3 (Z), FN 4 (X, X, X, Y) -> 4 / 11.
+    assert metrics["param_letter_f1"] == pytest.approx(4 / 11)
+    assert metrics["value_accuracy"] == pytest.approx(2 / 6)
 
 
 def test_confusion_matrix_rows_true_columns_predicted() -> None:
