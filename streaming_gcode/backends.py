@@ -25,7 +25,9 @@ arrays for every backend, so callers can gather and scatter them per machine.
   (onnxruntime dynamic quantisation, LSTM nodes only: activations stay float).
   The LSTM reads a quarter of the weight bytes, which is what bounds a batch-1
   step on CPU; the price is accuracy: logits within `INT8_ATOL` of PyTorch,
-  and the benchmark reports top-1 agreement per head. Opt-in, never the default.
+  and the benchmark reports top-1 agreement per head. Activations are quantised
+  per call with the batch's range, so a machine's result also depends on the
+  other machines batched with it. Opt-in, never the default.
 
 Threads are chosen deliberately: both backends default to one intra-op thread,
 which is the fastest for batch-1 LSTM steps and leaves the other core to the
@@ -36,6 +38,7 @@ do not spin, so extra threads never burn CPU between ticks.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -44,11 +47,11 @@ import numpy as np
 import torch
 
 from streaming_gcode.errors import ConfigError
+from streaming_gcode.params import (
+    BACKEND_CHOICES, BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH,
+)
 
-BACKEND_TORCH = "torch"
-BACKEND_ONNXRUNTIME = "onnxruntime"
-BACKEND_ONNXRUNTIME_INT8 = "onnxruntime_int8"
-BACKENDS: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8)
+BACKENDS: tuple[str, ...] = BACKEND_CHOICES   # the node's `backend` parameter values
 EXACT_BACKENDS: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME)
 DEFAULT_THREADS = 1
 ONNX_OPSET = 17
@@ -356,8 +359,12 @@ def quantize_onnx(model: bytes) -> bytes:
 
     with tempfile.TemporaryDirectory(prefix="streaming_gcode_int8_") as folder:
         target = Path(folder) / "model_int8.onnx"
-        quantize_dynamic(onnx.load_from_string(model), target, op_types_to_quantize=["LSTM"],
-                         weight_type=QuantType.QInt8)
+        logging.disable(logging.WARNING)   # its advice to pre-process applies to conv nets
+        try:
+            quantize_dynamic(onnx.load_from_string(model), target, op_types_to_quantize=["LSTM"],
+                             weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(logging.NOTSET)
         return target.read_bytes()
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from streaming_gcode.backends import ModelRunner
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.feed_cursor import FeedCursor, FeedPlan
-from streaming_gcode.inference import InferenceResult, PreparedInput
+from streaming_gcode.inference import InferenceResult, prepared_input
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 
 
@@ -38,19 +38,6 @@ class BatchTick:
 
     def __len__(self) -> int:  # noqa: D105
         return len(self.plans)
-
-
-def prepared_input(plan: FeedPlan) -> PreparedInput:
-    """The engine's description of a plan (for results and publishing)."""
-    return PreparedInput(
-        frames=len(plan.frames),
-        from_zero_state=plan.from_zero_state,
-        newest_stamp_ns=plan.newest_stamp_ns,
-        first_stamp_ns=plan.first_stamp_ns,
-        newest_sequence=plan.newest_sequence,
-        degraded=plan.degraded,
-        newest_degraded=plan.newest_degraded,
-    )
 
 
 class BatchedInference:

@@ -19,7 +19,7 @@ import torch
 
 from streaming_gcode.backends import (
     BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, ModelRunner, OnnxRunner,
-    RunnerBackend, TorchRunner, export_onnx, quantize_onnx, set_torch_threads,
+    TorchRunner, export_onnx, quantize_onnx, set_torch_threads,
 )
 from streaming_gcode.batching import BatchedInference
 from streaming_gcode.inference import InferenceEngine
@@ -187,13 +187,9 @@ class SeedSubject:
 
 def make_engine(size: ModelSize, mode: str, runner: ModelRunner, capacity: int) -> InferenceEngine:
     """The node's InferenceEngine on `runner`."""
-    engine = InferenceEngine(size.backbone, size.lm, window_frames=size.window, capacity=capacity,
-                             n_continuous=size.config.n_continuous,
-                             n_categorical=size.config.n_categorical, mode=mode,
-                             threads=runner.threads)
-    engine.backend = RunnerBackend(runner, capacity, size.config.n_continuous,
-                                   size.config.n_categorical)
-    return engine
+    return InferenceEngine(size.backbone, size.lm, window_frames=size.window, capacity=capacity,
+                           n_continuous=size.config.n_continuous,
+                           n_categorical=size.config.n_categorical, mode=mode, backend=runner)
 
 
 class EngineSubject:

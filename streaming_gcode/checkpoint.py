@@ -18,20 +18,20 @@ else, such as a pickle that runs code, is refused):
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field, MISSING
+from functools import cached_property
 import os
+from pathlib import Path
 import pickle
 import tempfile
-from dataclasses import MISSING, asdict, dataclass, field
-from functools import cached_property
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
 
 from streaming_gcode.errors import CheckpointError, VocabularyError
-from streaming_gcode.features import FeatureMap, feature_set
-from streaming_gcode.model import LineHeads, ModelConfig, StreamingBackbone, build_model
+from streaming_gcode.features import feature_set, FeatureMap
+from streaming_gcode.model import build_model, LineHeads, ModelConfig, StreamingBackbone
 from streaming_gcode.stream_layout import StreamLayout
 from streaming_gcode.vocab import OutputVocabulary
 

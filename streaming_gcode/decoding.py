@@ -15,18 +15,18 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from streaming_gcode.gcode import NO_COMMAND, LineLabel, render_line
+from streaming_gcode.gcode import LineLabel, NO_COMMAND, render_line
 from streaming_gcode.vocab import (
     ABSENT_INDEX,
     COMMAND_HEAD,
+    command_written,
     FIRST_VALUE_INDEX,
     FORM_HEAD,
-    UNKNOWN_INDEX,
-    UNKNOWN_VALUE_INDEX,
     LineKey,
     OutputVocabulary,
-    command_written,
     param_head,
+    UNKNOWN_INDEX,
+    UNKNOWN_VALUE_INDEX,
 )
 
 

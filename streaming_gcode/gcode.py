@@ -22,9 +22,9 @@ sees `momo`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+import re
 from typing import Iterable, Sequence
 
 from streaming_gcode.errors import VocabularyError

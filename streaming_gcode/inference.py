@@ -7,75 +7,23 @@ frames new since the last tick, into the backend's preallocated input: no
 allocation, microseconds), then `infer` without the lock, so ingestion keeps
 running while the model does. `full_window` runs the newest `window` frames from
 zero state every tick; `incremental` carries the LSTM state and feeds only the
-new frames, resetting (and re-warming on a full window) after lost frames, time
-gaps or a clock jump. Both return the heads' logits for the newest frame.
+new frames (O(stride) per tick), resetting and re-warming on a full window after
+lost frames, time gaps, a clock jump or degraded input (policy: feed_cursor).
+Both return the heads' logits for the newest frame. Backends (eager torch,
+onnxruntime, onnxruntime_int8) live in backends.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from streaming_gcode.backends import ArrayState, ModelRunner, RunnerBackend, make_runner
+from streaming_gcode.feed_cursor import RESET_REQUESTED, FeedCursor, FeedPlan
 from streaming_gcode.params import BACKEND_CHOICES, MODE_CHOICES, MODE_INCREMENTAL
-from streaming_gcode.ring_buffer import AlignedRingBuffer, Window
-
-
-class InferenceBackend(Protocol):
-    """Executes the model on frames copied into its own preallocated input."""
-
-    name: str
-
-    def load(self, window: Window) -> None:
-        """Copy `window`'s frames (at most the backend's capacity) into the input."""
-
-    def run(self, frames: int, state: Any | None) -> tuple[dict[str, np.ndarray], Any]:
-        """Run the first `frames` loaded frames after `state` (None = zero state).
-
-        Returns the logits of the last frame per head ([V] float32) and the new state.
-        """
-
-    def set_threads(self, threads: int) -> None:
-        """Intra-op threads for the next runs."""
-
-
-class TorchBackend:
-    """Eager PyTorch on CPU under `torch.inference_mode`."""
-
-    name = "torch"
-
-    def __init__(self, backbone: torch.nn.Module, lm: torch.nn.Module, capacity: int,
-                 n_continuous: int, n_categorical: int, threads: int) -> None:
-        self.backbone = backbone.eval()
-        self.lm = lm.eval()
-        self._continuous = torch.zeros((1, capacity, n_continuous), dtype=torch.float32)
-        self._categorical = torch.zeros((1, capacity, n_categorical), dtype=torch.int64)
-        # numpy views sharing memory with the tensors: copies in, no allocation.
-        self._continuous_np = self._continuous.numpy()[0]
-        self._categorical_np = self._categorical.numpy()[0]
-        self.set_threads(threads)
-
-    def set_threads(self, threads: int) -> None:
-        """Set torch's intra-op thread count (process-wide)."""
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-
-    def load(self, window: Window) -> None:
-        """Copy the frames into the preallocated input tensors."""
-        n = len(window)
-        np.copyto(self._continuous_np[:n], window.continuous)
-        np.copyto(self._categorical_np[:n], window.categorical)
-
-    def run(self, frames: int, state: Any | None) -> tuple[dict[str, np.ndarray], Any]:
-        """Backbone over `frames` frames, heads on the last one only."""
-        with torch.inference_mode():
-            hidden, new_state = self.backbone.step(
-                self._continuous[:, :frames], self._categorical[:, :frames], state
-            )
-            logits = self.lm(hidden[:, -1:])
-        return {head: value[0, -1].numpy().copy() for head, value in logits.items()}, new_state
+from streaming_gcode.ring_buffer import AlignedRingBuffer
 
 
 @dataclass(frozen=True)
@@ -99,8 +47,25 @@ class InferenceResult:
     prepared: PreparedInput
 
 
+def prepared_input(plan: FeedPlan) -> PreparedInput:
+    """What a feed plan loads, as the engine reports it."""
+    return PreparedInput(
+        frames=len(plan.frames),
+        from_zero_state=plan.from_zero_state,
+        newest_stamp_ns=plan.newest_stamp_ns,
+        first_stamp_ns=plan.first_stamp_ns,
+        newest_sequence=plan.newest_sequence,
+        degraded=plan.degraded,
+        newest_degraded=plan.newest_degraded,
+    )
+
+
 class InferenceEngine:
-    """Ticks the model over the newest data of an `AlignedRingBuffer`."""
+    """Ticks the model over the newest data of an `AlignedRingBuffer`.
+
+    `backend` names a backend (`backends.BACKENDS`; onnxruntime exports the
+    modules here) or is a ready `ModelRunner`, e.g. one shared export.
+    """
 
     def __init__(
         self,
@@ -111,7 +76,7 @@ class InferenceEngine:
         n_continuous: int,
         n_categorical: int,
         mode: str = MODE_CHOICES[0],
-        backend: str = BACKEND_CHOICES[0],
+        backend: str | ModelRunner = BACKEND_CHOICES[0],
         threads: int = 1,
         max_gap_ns: int | None = None,
     ) -> None:
@@ -119,29 +84,39 @@ class InferenceEngine:
             raise ValueError(
                 f"need 1 <= window_frames <= capacity, got {window_frames}, {capacity}"
             )
-        if backend != "torch":
-            raise ValueError(f"backend {backend!r} unknown; expected one of {BACKEND_CHOICES}")
+        if mode not in MODE_CHOICES:
+            raise ValueError(f"mode {mode!r} unknown; expected one of {MODE_CHOICES}")
+        if isinstance(backend, str):
+            if backend not in BACKEND_CHOICES:
+                raise ValueError(f"backend {backend!r} unknown; expected one of {BACKEND_CHOICES}")
+            backend = make_runner(backend, backbone, lm, threads)
         self.window_frames = window_frames
         self.max_gap_ns = max_gap_ns
-        self.backend: InferenceBackend = TorchBackend(
-            backbone, lm, capacity, n_continuous, n_categorical, threads
-        )
-        self.threads = threads
-        self.mode = ""
-        self.state_resets = 0
-        self._state: Any | None = None
-        self._last_sequence = 0       # newest frame predicted (0 = none yet)
-        self._fed_sequence = 0        # newest frame fed into the incremental state
-        self._fed_stamp = 0
-        self.set_mode(mode)
+        self.backend = RunnerBackend(backend, capacity, n_continuous, n_categorical)
+        self.threads = backend.threads
+        self.mode = mode
+        self.cursor = FeedCursor(window_frames, mode == MODE_INCREMENTAL, max_gap_ns)
+        self._state: ArrayState | None = None
+        self._plan: FeedPlan | None = None      # loaded by `prepare`, committed by `infer`
+
+    @property
+    def state_resets(self) -> int:
+        """Incremental state resets so far (all reasons)."""
+        return sum(self.cursor.resets.values())
+
+    @property
+    def reset_reasons(self) -> dict[str, int]:
+        """Incremental state resets by reason (see feed_cursor)."""
+        return dict(self.cursor.resets)
 
     def set_mode(self, mode: str) -> None:
         """Switch mode; the incremental state starts again from a full window."""
         if mode not in MODE_CHOICES:
             raise ValueError(f"mode {mode!r} unknown; expected one of {MODE_CHOICES}")
-        if mode != self.mode:
-            self.mode = mode
-            self.reset_state()
+        self.mode = mode
+        self.cursor.incremental = mode == MODE_INCREMENTAL
+        if not self.cursor.has_state:
+            self._state = None
 
     def set_threads(self, threads: int) -> None:
         """Change the backend's thread count (between ticks)."""
@@ -150,16 +125,8 @@ class InferenceEngine:
 
     def reset_state(self) -> None:
         """Drop the recurrent state; the next incremental tick re-warms on a full window."""
-        if self._state is not None or self._fed_sequence:
-            self.state_resets += 1
+        self.cursor.reset(RESET_REQUESTED)
         self._state = None
-        self._fed_sequence = 0
-
-    def _needs_reset(self, new: Window) -> bool:
-        if new.first_sequence != self._fed_sequence + 1:
-            return True  # frames were overwritten or the buffer was cleared (clock jump)
-        gap = int(new.stamps[0]) - self._fed_stamp
-        return gap <= 0 or (self.max_gap_ns is not None and gap > self.max_gap_ns)
 
     def prepare(self, buffer: AlignedRingBuffer) -> PreparedInput | None:
         """Load the data of this tick; None while filling or when nothing is new.
@@ -167,43 +134,24 @@ class InferenceEngine:
         Call with the buffer's lock held; it copies, so the lock can be released
         before `infer`.
         """
-        window = buffer.window(self.window_frames)
-        if window is None:
+        plan = self.cursor.plan(buffer)
+        if plan is None:
             return None
-        newest_sequence = window.first_sequence + len(window) - 1
-        if newest_sequence == self._last_sequence:
-            return None
-        load = window
-        if self.mode == MODE_INCREMENTAL and self._fed_sequence:
-            new = buffer.since(self._fed_sequence)
-            if new is not None and not self._needs_reset(new):
-                load = new
-            else:
-                self.reset_state()
-        from_zero = load is window
-        self.backend.load(load)
-        self._last_sequence = newest_sequence
-        return PreparedInput(
-            frames=len(load),
-            from_zero_state=from_zero,
-            newest_stamp_ns=int(window.stamps[-1]),
-            first_stamp_ns=int(window.stamps[0]),
-            newest_sequence=newest_sequence,
-            degraded=bool(window.degraded.any()),
-            newest_degraded=bool(window.degraded[-1]),
-        )
+        self.backend.load(plan.frames)
+        self._plan = plan
+        return prepared_input(plan)
 
     def infer(self, prepared: PreparedInput) -> InferenceResult:
         """Run the backend on what `prepare` loaded; keeps the state in incremental mode."""
-        incremental = self.mode == MODE_INCREMENTAL
         state = None if prepared.from_zero_state else self._state
         try:
             logits, new_state = self.backend.run(prepared.frames, state)
         except Exception:
-            self.reset_state()
+            self.cursor.fail()
+            self._state = None
             raise
-        if incremental:
+        plan = self._plan
+        if self.cursor.incremental and plan is not None and plan.newest_sequence == prepared.newest_sequence:
             self._state = new_state
-            self._fed_sequence = prepared.newest_sequence
-            self._fed_stamp = prepared.newest_stamp_ns
+            self.cursor.commit(plan)
         return InferenceResult(logits, prepared)

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import struct
 import subprocess
 import sys
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from streaming_gcode.errors import ConfigError, RecordingError
 from streaming_gcode.live_report import DEFAULT_TOLERANCE
@@ -36,6 +37,7 @@ POLL_S = 0.05
 EXECUTOR_THREADS = 4
 TAIL_LIMIT_S = 30.0            # wall time the clock may run on after the bag's end
 CLOCK_QOS_DEPTH = 10
+CDR_HEADER_BYTES = 4           # encapsulation kind and options before the message
 PLAYER_STARTUP_S = 60.0        # added to the player's timeout (process start, discovery)
 
 
@@ -68,6 +70,7 @@ class LiveCapture:
     played_until_ns: int                   # monotonic time the player process ended
     last_message_ns: int                   # stamp of the last message played
     last_clock_ns: int                     # last /clock sent (after the clock tail)
+    tail_s: float                          # wall time the clock ran on after the bag
     agreement: list[float] = field(default_factory=list)
 
 
@@ -98,6 +101,13 @@ def node_parameters(
     return params
 
 
+def header_stamp_ns(cdr: bytes) -> int:
+    """Read `header.stamp` from a serialised message whose first field is a std_msgs/Header."""
+    order = "<" if cdr[1] == 1 else ">"  # encapsulation: CDR_LE (0x0001) or CDR_BE (0x0000)
+    sec, nanosec = struct.unpack_from(order + "iI", cdr, CDR_HEADER_BYTES)
+    return sec * NS_PER_S + nanosec
+
+
 class _Collector:
     """A node recording the evaluated node's outputs and when frame-clock messages arrive."""
 
@@ -122,8 +132,9 @@ class _Collector:
                                       lambda m: self.gcode.append(m.data), qos)
         self.node.create_subscription(Float32, f"{node_fqn}/agreement",
                                       lambda m: self.agreement.append(m.data), qos)
-        if frame_topic is not None:
-            self.node.create_subscription(frame_topic[1], frame_topic[0], self._on_frame, qos)
+        if frame_topic is not None:  # raw: only the header stamp is read, cheaply
+            self.node.create_subscription(frame_topic[1], frame_topic[0], self._on_frame, qos,
+                                          raw=True)
         from rosgraph_msgs.msg import Clock
 
         self.clock = self.node.create_publisher(Clock, "/clock", CLOCK_QOS_DEPTH)
@@ -133,9 +144,8 @@ class _Collector:
             self.records.append(json.loads(message.data))
             self.receipt_ns.append(time.monotonic_ns())
 
-    def _on_frame(self, message: Any) -> None:
-        stamp = message.header.stamp
-        self.frame_arrival_ns[stamp.sec * NS_PER_S + stamp.nanosec] = time.monotonic_ns()
+    def _on_frame(self, data: bytes) -> None:
+        self.frame_arrival_ns[header_stamp_ns(data)] = time.monotonic_ns()
 
     def wait_for_node(self, timeout_s: float) -> None:
         """Wait until the node's output topics are discovered."""
@@ -160,10 +170,14 @@ class _Collector:
             time.sleep(POLL_S)
 
 
-def player_command(bag: Path, options: LiveOptions) -> list[str]:
-    """Build the `streaming-gcode replay` command line that plays a bag for the evaluation."""
+def player_command(bag: Path, options: LiveOptions, topics: Sequence[str] = ()) -> list[str]:
+    """Build the `streaming-gcode replay` command line that plays a bag for the evaluation.
+
+    `topics`: play only these (the ones the node listens to), so the player's
+    wait for subscribers does not wait for topics nobody subscribes to.
+    """
     command = [
-        sys.executable, "-m", "streaming_gcode.cli", "replay", str(bag),
+        sys.executable, "-m", "streaming_gcode.commands.replay", str(bag),
         "--rate", f"{options.rate:g}", "--clock", f"{options.clock_hz:g}",
         "--qos-depth", str(options.depth), "--wait-for-subscribers", f"{DISCOVERY_TIMEOUT_S:g}",
         "--delay", f"{CLOCK_LEAD_S:g}", "--quiet",
@@ -171,6 +185,8 @@ def player_command(bag: Path, options: LiveOptions) -> list[str]:
     command += ["--qos-reliable"] if options.reliable else ["--qos-best-effort"]
     if options.duration_s is not None:
         command += ["--playback-duration", f"{options.duration_s:g}"]
+    if topics:
+        command += ["--topics", *topics]
     return command
 
 
@@ -234,10 +250,11 @@ def clock_tail(node: Any, publisher: Any, played: Mapping[str, int], last_ns: in
     return clock_ns
 
 
-def _run_player(bag: Path, options: LiveOptions, timeout_s: float) -> float:
+def _run_player(bag: Path, options: LiveOptions, topics: Sequence[str],
+                timeout_s: float) -> float:
     started = time.monotonic()
-    result = subprocess.run(player_command(bag, options), capture_output=True, text=True,
-                            timeout=timeout_s, check=False)
+    result = subprocess.run(player_command(bag, options, topics), capture_output=True,
+                            text=True, timeout=timeout_s, check=False)
     if result.returncode != 0:
         raise RecordingError(f"replaying {bag} failed (exit {result.returncode}): "
                              f"{result.stderr.strip()[-2000:]}")
@@ -245,10 +262,10 @@ def _run_player(bag: Path, options: LiveOptions, timeout_s: float) -> float:
 
 
 def play_through_node(
-    bag: Path, params: Mapping[str, Any], options: LiveOptions,
+    bag: Path, params: Mapping[str, Any], options: LiveOptions, topics: Sequence[str],
     frame_topic: tuple[str, type] | None = None, bag_duration_s: float = 0.0,
 ) -> LiveCapture:
-    """Start a node with `params`, play `bag` into it from a player process, collect outputs.
+    """Start a node with `params`, play `topics` of `bag` from a player process, collect.
 
     The player runs as a separate process (`streaming-gcode replay`), as a bag
     player does beside a deployed node, so the two do not share an interpreter.
@@ -273,17 +290,20 @@ def play_through_node(
         collector.wait_for_node(DISCOVERY_TIMEOUT_S)
         counts, last_ns = played_summary(bag, options.duration_s)
         played_s = options.duration_s if options.duration_s is not None else bag_duration_s
-        wall_s = _run_player(bag, options, PLAYER_STARTUP_S + played_s / options.rate * 2)
+        wall_s = _run_player(bag, options, topics,
+                             PLAYER_STARTUP_S + played_s / options.rate * 2)
         played_until_ns = time.monotonic_ns()
         inputs = {topic: counts.get(topic, 0) for topic in _received(node)}
+        tail_started = time.monotonic()
         last_clock_ns = clock_tail(node, collector.clock, inputs, last_ns, options)
+        tail_s = time.monotonic() - tail_started
         collector.wait_quiet(SETTLE_S, SETTLE_LIMIT_S)
         with collector.lock:
             records, receipts = list(collector.records), list(collector.receipt_ns)
         return LiveCapture(
             records, receipts, list(collector.gcode), counts, dict(collector.frame_arrival_ns),
             node.statuses(), node.final_stats(), wall_s, played_until_ns, last_ns,
-            last_clock_ns, list(collector.agreement),
+            last_clock_ns, tail_s, list(collector.agreement),
         )
     finally:
         if executor is not None:

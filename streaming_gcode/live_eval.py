@@ -96,8 +96,17 @@ def _live_entry(capture: LiveCapture, counters: dict[str, Any], comparison: Any,
             records, capture.receipt_ns, capture.frame_arrival_ns, capture.played_until_ns)),
         "predictions_per_s": {"bag": len(records) / bag_s if bag_s else 0.0,
                               "wall": len(records) / capture.wall_s if capture.wall_s else 0.0},
+        "playback_s": {"player": capture.wall_s, "clock_tail": capture.tail_s},
         "node_final_stats": capture.final_stats,
     }
+
+
+def played_topics(layout: StreamLayout, params: dict[str, Any]) -> list[str]:
+    """Return the topics the node listens to: its streams, and the reference if monitored."""
+    topics = [absolute_topic(spec.topic) for spec in layout.streams]
+    if params.get("reference_topic"):
+        topics.append(absolute_topic(str(params["reference_topic"])))
+    return topics
 
 
 def _frame_topic(layout: StreamLayout) -> tuple[str, type] | None:
@@ -139,8 +148,8 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
     with open_bag(bag) as opened:
         info = opened.info
     params = node_parameters(flat, checkpoint, options)
-    capture = play_through_node(bag, params, options, _frame_topic(layout),
-                                info.duration_ns / NS_PER_S)
+    capture = play_through_node(bag, params, options, played_topics(layout, params),
+                                _frame_topic(layout), info.duration_ns / NS_PER_S)
     counters = node_counters(capture.statuses)
     window = counters["window_frames"]
     comparison = compare_online_offline(capture.records, prepared.table.stamps, offline, window,

@@ -230,6 +230,7 @@ class StreamNode(Node):
                 counters.skipped += 1
                 return
         started_ns = self._now_ns()
+        tick_unix_ns = time.time_ns()
         begin = time.perf_counter_ns()
         if started_ns > 0:  # 0: sim time before the first /clock message
             self._ingest.advance(started_ns)
@@ -242,7 +243,7 @@ class StreamNode(Node):
         result = self._engine.infer(prepared)
         decoded = decode_frame(result.logits, self._model.loaded.vocabulary)
         latency_ns = time.perf_counter_ns() - begin
-        self._publish(result, decoded, latency_ns)
+        self._publish(result, decoded, latency_ns, tick_unix_ns)
         overrun = self._now_ns() - started_ns > self._tick_period_ns()
         with self._stats_lock:
             self._latency.record(latency_ns)
@@ -251,11 +252,12 @@ class StreamNode(Node):
                 counters.overruns += 1
                 counters.skip_next = True
 
-    def _publish(self, result: InferenceResult, decoded: Any, latency_ns: int) -> None:
+    def _publish(self, result: InferenceResult, decoded: Any, latency_ns: int,
+                 tick_unix_ns: int) -> None:
         self._gcode_pub.publish(String(data=decoded.text))
         self._prediction_pub.publish(String(data=json.dumps(
             prediction_record(result, decoded, latency_ns, self._engine.mode,
-                              self._engine.window_frames))))
+                              self._engine.window_frames, tick_unix_ns))))
         self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text)
 
     # -- diagnostics ----------------------------------------------------------------------

@@ -17,8 +17,8 @@ Modes (how each frame's prediction is computed, as the node can run):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -29,12 +29,12 @@ from tqdm import tqdm
 from streaming_gcode.alignment import FrameTable
 from streaming_gcode.checkpoint import LoadedModel
 from streaming_gcode.decoding import decode_frames
-from streaming_gcode.metrics import METRIC_KEYS, ScoreCounts, confusion_matrix, score, total
+from streaming_gcode.metrics import confusion_matrix, METRIC_KEYS, score, ScoreCounts, total
 from streaming_gcode.model import LineHeads, StreamingBackbone
 from streaming_gcode.recording import find_runs, load_run
 from streaming_gcode.stream_layout import StreamLayout
 from streaming_gcode.vocab import LineKey, OutputVocabulary
-from streaming_gcode.windows import PreparedRun, prepare_run
+from streaming_gcode.windows import prepare_run, PreparedRun
 
 MODES: tuple[str, ...] = ("window", "stateful")
 DEFAULT_MODE = "window"

@@ -18,8 +18,13 @@ PREDICTION_FORMAT = "streaming_gcode.prediction/1"
 
 
 def prediction_record(result: InferenceResult, decoded: DecodedLine, latency_ns: int,
-                      mode: str, window_frames: int) -> dict[str, Any]:
-    """Build the `~/prediction` JSON object for one decoded prediction."""
+                      mode: str, window_frames: int,
+                      tick_unix_ns: int | None = None) -> dict[str, Any]:
+    """Build the `~/prediction` JSON object for one decoded prediction.
+
+    `tick_unix_ns` is the wall-clock (Unix, ns) start of the tick that made it, so a
+    subscriber on the same host can measure tick-to-receipt latency.
+    """
     prepared = result.prepared
     stamp = prepared.newest_stamp_ns
     return {
@@ -38,4 +43,5 @@ def prediction_record(result: InferenceResult, decoded: DecodedLine, latency_ns:
         "newest_frame_degraded": prepared.newest_degraded,
         "latency_ms": latency_ns / NS_PER_MS,
         "mode": mode,
+        "tick_unix_ns": tick_unix_ns,
     }

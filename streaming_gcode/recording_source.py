@@ -109,14 +109,13 @@ class RecordingSource:
         self.first_run = load_run(self.runs[0])   # fail early on an unreadable first run
 
     def frames(self, start_ns: int, speed: float | None = None) -> Iterator[SourceFrame]:
-        """All frames from `start_ns` on; `current` names the run being replayed."""
-        if speed is not None:
-            self.speed = float(speed)
+        """Yield all frames from `start_ns` on; `current` names the run being replayed."""
+        speed = self.speed if speed is None else float(speed)
         paths = itertools.cycle(self.runs) if self.loop else iter(self.runs)
         due = 0
         gap = self.layout.frame_period_ns
         for index, path in enumerate(paths):
             run = self.first_run if index == 0 else load_run(path)
             self.current = run
-            yield from replay_schedule(run, self.layout, start_ns + due, self.speed, due)
-            due += run_duration_ns(run, self.speed) + gap
+            yield from replay_schedule(run, self.layout, start_ns + due, speed, due)
+            due += run_duration_ns(run, speed) + gap

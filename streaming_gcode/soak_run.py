@@ -43,9 +43,9 @@ NODE_READY_TIMEOUT_S = 180.0      # torch import and model load on a busy machin
 SUBSCRIBER_WAIT_S = 30.0          # the node subscribes to every stream and /clock
 PASS_DELAY_S = 1.0                # /clock runs this long before a pass's data (discovery)
 CLOCK_HZ = 40.0
-PASS_LINGER_S = 3.0               # a pass's publishers outlive its last message this long:
-#                                   a reader drops the unread samples of a writer that goes
-SETTLE_S = 3.0                    # after the last message, before the final counters
+PASS_LINGER_S = 3.0               # publishers outlive a pass's last message this long (a
+                                  # reader discards the unread samples of a vanished writer)
+PASS_TIMEOUT_S = 600.0            # at the end, wait this long at most for the pass to end
 POLL_S = 0.1
 SPIN_TIMEOUT_S = 0.1
 PREDICTION_DEPTH = 500
@@ -238,11 +238,18 @@ class BagLoop:
         running = sum(self._player.stats.published.values()) if self._player else 0
         return sum(self.published.values()) + running
 
-    def stop(self) -> None:
-        """Stop the running pass, let the node drain, count what it published."""
+    def finish(self, timeout: float) -> None:
+        """Let the running pass end (so the run ends on a pass boundary), then drain."""
         if self._player is not None:
+            self._player.finished.wait(timeout)
             self._player.stop()
             time.sleep(PASS_LINGER_S)
+        self._absorb()
+
+    def stop(self) -> None:
+        """Stop the running pass now and count what it published."""
+        if self._player is not None:
+            self._player.stop()
         self._absorb()
 
 
@@ -322,7 +329,7 @@ def run_soak(options: SoakOptions, progress: Callable[[str], Any] = print) -> di
                 samples.append(sample)
                 next_sample += options.sample_period_s
             time.sleep(POLL_S)
-        loop.stop()
+        loop.finish(PASS_TIMEOUT_S)
         with listener.lock:
             received = listener.diagnostics_received
         listener.wait_for_diagnostics(received + 1, 10.0)  # counters after the drain

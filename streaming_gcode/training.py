@@ -17,11 +17,11 @@ that have it), categorical code lists, the output vocabulary.
 from __future__ import annotations
 
 import copy
-import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+import time
 from typing import Any, Sequence
+import zlib
 
 import numpy as np
 import torch
@@ -29,17 +29,17 @@ from tqdm import tqdm
 
 from streaming_gcode.checkpoint import LoadedModel, ModelMetadata, save_checkpoint
 from streaming_gcode.errors import RecordingError
-from streaming_gcode.features import FeatureMap, feature_set
-from streaming_gcode.model import ModelConfig, build_model
-from streaming_gcode.offline_eval import EvaluationReport, evaluate_prepared
-from streaming_gcode.recording import RecordedRun, find_runs, load_run
+from streaming_gcode.features import feature_set, FeatureMap
+from streaming_gcode.model import build_model, ModelConfig
+from streaming_gcode.offline_eval import evaluate_prepared, EvaluationReport
+from streaming_gcode.recording import find_runs, load_run, RecordedRun
 from streaming_gcode.stream_layout import StreamLayout
 from streaming_gcode.vocab import OutputVocabulary
 from streaming_gcode.windows import (
-    IGNORE_INDEX,
-    PreparedRun,
     gather_windows,
+    IGNORE_INDEX,
     prepare_run,
+    PreparedRun,
     targets,
     window_starts,
 )
@@ -63,12 +63,12 @@ class TrainingConfig:
     dropout: float = 0.1
     embedding_dim: int = 8
     window: int = 64
-    window_stride: int = 16
+    window_stride: int = 32
     batch_size: int = 32
-    lr: float = 2e-3
+    lr: float = 3e-3
     weight_decay: float = 1e-4
-    max_epochs: int = 40
-    patience: int = 5
+    max_epochs: int = 10
+    patience: int = 4
     seed: int = 0
     threads: int = 2
     max_minutes: float = 13.0        # wall-clock budget of the whole run, final evaluation included

@@ -26,22 +26,22 @@ lines the way it was built. What its config and tokens show:
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal, ROUND_HALF_UP
 from functools import cached_property
+import json
 from pathlib import Path
+import re
 from typing import Any, Iterable, Mapping
 
 from streaming_gcode.errors import VocabularyError
 from streaming_gcode.gcode import (
+    format_number,
+    LineLabel,
     MOTION_COMMANDS,
     NO_COMMAND,
     PARAMETER_ORDER,
-    LineLabel,
-    format_number,
     parse_line,
     render_line,
 )

@@ -16,9 +16,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from streaming_gcode.alignment import FrameTable, align_samples
+from streaming_gcode.alignment import align_samples, FrameTable
 from streaming_gcode.features import FeatureMap
-from streaming_gcode.gcode import LineLabel, label_lines
+from streaming_gcode.gcode import label_lines, LineLabel
 from streaming_gcode.recording import RecordedRun, rows_at, run_samples
 from streaming_gcode.stream_layout import StreamLayout
 from streaming_gcode.vocab import OutputVocabulary

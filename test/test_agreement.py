@@ -1,9 +1,10 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""Agreement monitor: pairing by stamp, rolling rate, criteria, levels (pure, no ROS)."""
+"""Agreement monitor: pairing by stamp, rolling rate, criteria, levels; one live node test."""
 
 from __future__ import annotations
 
+from pathlib import Path
 import re
 
 import numpy as np
@@ -18,6 +19,8 @@ from streaming_gcode.agreement import (
 )
 from streaming_gcode.diagnostics import Level
 from streaming_gcode.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
 
 S = 1_000_000_000
 TOPIC = "/cnc/executing_line"
@@ -136,3 +139,93 @@ def test_missing_reference_warns_after_min_samples():
 def test_invalid_settings(kw, message):
     with pytest.raises(ConfigError, match=message):
         AgreementMonitor(_settings(**kw))
+
+
+# ---------------------------------------------------------------- live, through the node
+
+AGREEMENT_PARAMS = {"reference_topic": "/cnc/executing_line", "agreement_window_s": 60.0,
+                    "agreement_min_samples": 10, "agreement_criterion": "words", "stride": 4}
+
+
+def _with_reference(source, destination, text_at):
+    """Copy a bag, replacing each reference line by `text_at(stamp_ns, original)`."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from streaming_gcode.bag_reader import open_bag, reference_topic_of
+    from streaming_gcode.bag_writer import (
+        BAG_FORMAT_VERSION, qos_profile, serialize, STRING, string_message, typestore,
+    )
+
+    writer = Writer(destination, version=BAG_FORMAT_VERSION, storage_plugin=StoragePlugin.MCAP)
+    writer.open()
+    with open_bag(source) as bag:
+        reference = reference_topic_of(bag)
+        connections = {
+            name: writer.add_connection(name, topic.msg_type, typestore=typestore(),
+                                        offered_qos_profiles=[qos_profile(bool(topic.reliable),
+                                                                          topic.depth or 10)])
+            for name, topic in bag.info.topics.items()
+        }
+        for key, value in bag.info.custom_data.items():
+            writer.set_custom_data(key, value)
+        for message in bag.messages():
+            data = message.data
+            if message.topic == reference:
+                text = text_at(message.log_time_ns, bag.deserialize(message).data)
+                data = serialize(string_message(text), STRING)
+            writer.write(connections[message.topic], message.log_time_ns, data)
+    writer.close()
+    return destination
+
+
+def _agreement_status(capture):
+    return next(s for s in capture.statuses if s.name.endswith(": agreement"))
+
+
+@pytest.mark.ros
+@pytest.mark.data
+@pytest.mark.slow
+def test_live_agreement_follows_the_reference_topic(tmp_path, data_dir):
+    """A reference equal to what the model predicts agrees; the real program does not.
+
+    The model is random, so the program it is fed cannot match its guesses: the
+    bag whose reference was altered to the model's own offline predictions is
+    the one that must read OK, the original one ERROR.
+    """
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from streaming_gcode.bag_eval import prepare_bag
+    from streaming_gcode.bag_writer import write_run_bag
+    from streaming_gcode.checkpoint import random_model, save_checkpoint
+    from streaming_gcode.decoding import decode_frames
+    from streaming_gcode.live_capture import LiveOptions, node_parameters, play_through_node
+    from streaming_gcode.live_eval import layout_parameters, played_topics
+    from streaming_gcode.offline_eval import frame_logits
+    from streaming_gcode.recording import load_run
+
+    run_file = data_dir / "pocket_009_aligned.csv.gz"
+    if not run_file.is_file():
+        pytest.skip(f"{run_file.name} is not in {data_dir}")
+    flat, layout = layout_parameters(REPO / "config" / "stream.yaml")
+    model = random_model("full", layout, seed=5, window=8, d_model=32, num_layers=1)
+    checkpoint = save_checkpoint(tmp_path / "random.pt", model.backbone, model.lm,
+                                 model.config, model.metadata)
+    original = write_run_bag(load_run(run_file), layout, tmp_path / "original").path
+    prepared, _, _ = prepare_bag(original, layout, model.feature_map(layout))
+    guesses = decode_frames(frame_logits(model.backbone, model.lm, prepared.table, "window",
+                                         model.metadata.window), model.vocabulary)
+    by_stamp = {int(s): g.text for s, g in zip(prepared.table.stamps, guesses)}
+    agreeing = _with_reference(original, tmp_path / "agreeing",
+                               lambda stamp, line: by_stamp.get(stamp, line))
+    options = LiveOptions(rate=20.0, node_parameters=AGREEMENT_PARAMS)
+    levels = {}
+    for bag in (agreeing, original):
+        params = node_parameters(flat, checkpoint, options)
+        capture = play_through_node(bag, params, options, played_topics(layout, params),
+                                    None, 90.0)
+        status = _agreement_status(capture)
+        levels[bag.name] = status.level
+        assert int(status.value("compared")) >= 10, status
+        assert capture.agreement, "nothing published on ~/agreement"
+        assert capture.agreement[-1] == pytest.approx(float(status.value("rate")), abs=1e-6)
+    assert levels == {"agreeing": Level.OK, "original": Level.ERROR}

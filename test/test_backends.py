@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from streaming_gcode.backends import (
-    BACKEND_ONNXRUNTIME, BACKEND_TORCH, BACKENDS, ONNX_ATOL, OnnxRunner, RunnerBackend,
-    TorchRunner, export_onnx, make_runner,
+    BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, BACKENDS, EXACT_BACKENDS,
+    INT8_ATOL, ONNX_ATOL, OnnxRunner, RunnerBackend, TorchRunner, export_onnx, make_runner,
 )
 from streaming_gcode.checkpoint import random_model
 from streaming_gcode.errors import ConfigError
@@ -87,7 +87,7 @@ def test_onnx_state_from_two_runs_ago_is_not_overwritten(runners):
     _assert_close(got, torch_runner.run(continuous, categorical, kept), ONNX_ATOL)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
 def test_steps_equal_one_window_pass(runners, backend):
     """Incremental steps from zero state give the window's result (the model's contract)."""
     runner = runners[0] if backend == BACKEND_TORCH else runners[1]
@@ -128,7 +128,7 @@ def test_export_writes_a_valid_model_with_dynamic_batch_and_time(tmp_path):
     assert [o.name for o in model.graph.output] == ["command", "form", "param_X", "h1", "c1"]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
 def test_runner_backend_loads_a_ring_buffer_window(runners, backend):
     runner = runners[0] if backend == BACKEND_TORCH else runners[1]
     k = runners[2]
@@ -144,6 +144,23 @@ def test_runner_backend_loads_a_ring_buffer_window(runners, backend):
         assert value.shape == (expected[0][head].shape[1],)
         np.testing.assert_allclose(value, expected[0][head][0], atol=STEP_ATOL, rtol=0)
     assert adapter.name == backend
+
+
+def test_int8_backend_stays_within_its_tolerance_window_and_steps():
+    backbone, lm = _model([4, 3])
+    torch_runner = TorchRunner(backbone, lm)
+    int8 = make_runner(BACKEND_ONNXRUNTIME_INT8, backbone, lm)
+    assert int8.name == BACKEND_ONNXRUNTIME_INT8 and set(BACKENDS) == {*EXACT_BACKENDS, int8.name}
+    torch_state = int8_state = None
+    for step, frames in enumerate([16, 4, 4, 1]):
+        continuous, categorical = _inputs(1, frames, 2, seed=40 + step)
+        expected = torch_runner.run(continuous, categorical, torch_state)
+        got = int8.run(continuous, categorical, int8_state)
+        for head in expected[0]:
+            np.testing.assert_allclose(got[0][head], expected[0][head], atol=INT8_ATOL, rtol=0)
+            assert not np.allclose(got[0][head], expected[0][head], atol=ONNX_ATOL, rtol=0)
+        torch_state = tuple(s.copy() for s in expected[1])
+        int8_state = got[1]
 
 
 def test_unknown_backend_and_bad_threads_are_config_errors():

@@ -13,8 +13,8 @@ import torch
 from streaming_gcode.checkpoint import (
     CHECKPOINT_KEYS,
     FORMAT_VERSION,
-    LoadedModel,
     load_checkpoint,
+    LoadedModel,
     random_model,
     save_checkpoint,
 )

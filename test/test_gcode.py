@@ -10,12 +10,12 @@ import pytest
 
 from streaming_gcode.errors import VocabularyError
 from streaming_gcode.gcode import (
-    NO_COMMAND,
-    LineLabel,
-    ModalResolver,
     format_number,
     label_lines,
+    LineLabel,
+    ModalResolver,
     motion_from_mode,
+    NO_COMMAND,
     parse_line,
     render_line,
 )

@@ -76,13 +76,13 @@ def test_full_window_input_is_preallocated(model) -> None:
     cont, cat = _frames(40, seed=1)
     buffer = AlignedRingBuffer(16, 3, 1)
     engine = _engine(model, capacity=16)
-    pointer = engine.backend._continuous.data_ptr()
+    pointer = engine.backend._continuous.__array_interface__["data"][0]
     for i in range(40):
         _fill(buffer, cont[i:i + 1], cat[i:i + 1], start=i)
         prepared = engine.prepare(buffer)
         if prepared is not None:
             engine.infer(prepared)
-    assert engine.backend._continuous.data_ptr() == pointer
+    assert engine.backend._continuous.__array_interface__["data"][0] == pointer
 
 
 def test_incremental_carries_state_across_ticks(model) -> None:
@@ -172,7 +172,7 @@ def test_failed_run_resets_the_state_and_is_raised(model) -> None:
     engine.infer(engine.prepare(buffer))
     _fill(buffer, cont[WINDOW:WINDOW + 1], cat[WINDOW:WINDOW + 1], start=WINDOW)
     prepared = engine.prepare(buffer)
-    engine.backend.lm = None  # the heads are gone: the run raises
+    engine.backend.runner.lm = None  # the heads are gone: the run raises
     with pytest.raises(TypeError):
         engine.infer(prepared)
     assert engine.state_resets == 1

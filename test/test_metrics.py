@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from streaming_gcode.metrics import (
-    METRIC_KEYS,
-    ScoreCounts,
     confusion_matrix,
     majority_baseline,
+    METRIC_KEYS,
     score,
+    ScoreCounts,
     total,
 )
 

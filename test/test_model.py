@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from streaming_gcode.model import ModelConfig, build_model, parameter_count
+from streaming_gcode.model import build_model, ModelConfig, parameter_count
 
 torch.set_num_threads(1)
 HEADS = {"command": 7, "form": 2, "param_X": 30}

@@ -16,13 +16,13 @@ from streaming_gcode.metrics import majority_baseline
 from streaming_gcode.params import default_stream_config
 from streaming_gcode.recording import load_run, rows_at
 from streaming_gcode.stream_layout import StreamLayout
-from streaming_gcode.training import TrainingConfig, input_statistics, split_of, train
+from streaming_gcode.training import input_statistics, split_of, train, TrainingConfig
 from streaming_gcode.vocab import OutputVocabulary
 from streaming_gcode.windows import (
-    IGNORE_INDEX,
-    PreparedRun,
     gather_windows,
+    IGNORE_INDEX,
     prepare_run,
+    PreparedRun,
     run_labels,
     targets,
     window_starts,

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 import gzip
 import json
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,10 +16,10 @@ from streaming_gcode.gcode import label_lines
 from streaming_gcode.recording import find_runs, load_run
 from streaming_gcode.vocab import (
     ABSENT_INDEX,
-    UNKNOWN_INDEX,
-    UNKNOWN_VALUE_INDEX,
     OutputVocabulary,
     ReferenceVocabulary,
+    UNKNOWN_INDEX,
+    UNKNOWN_VALUE_INDEX,
 )
 from streaming_gcode.windows import run_labels
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+import sys
+from typing import Sequence
 
+from streaming_gcode.errors import StreamingGcodeError
 from streaming_gcode.replay import (
     ALL_TOPICS,
     BagPlayer,
@@ -107,3 +110,25 @@ def run(args: argparse.Namespace) -> int:
         if rclpy.ok():
             rclpy.shutdown()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `replay` alone, without the other subcommands' imports.
+
+    `python -m streaming_gcode.commands.replay BAG ...` is what the bag evaluator
+    starts beside the node.
+    """
+    parser = argparse.ArgumentParser(prog="streaming-gcode replay", description=HELP)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except StreamingGcodeError as exc:
+        print(f"streaming-gcode replay: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from dataclasses import fields
 from pathlib import Path
+import shlex
+import sys
 
 HELP = "Train a streaming G-code model on recorded runs (run-level split, early stopping)."
 
