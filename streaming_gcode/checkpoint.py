@@ -83,7 +83,9 @@ class ModelMetadata:
             raise KeyError(f"metadata lacks {missing}")
         values = {k: v for k, v in data.items() if k in known}
         meta = cls(**values)
-        meta.categorical_vocab = {str(k): [int(c) for c in v] for k, v in meta.categorical_vocab.items()}
+        meta.categorical_vocab = {
+            str(k): [int(c) for c in v] for k, v in meta.categorical_vocab.items()
+        }
         meta.norm_mean = [float(x) for x in meta.norm_mean]
         meta.norm_std = [float(x) for x in meta.norm_std]
         meta.window, meta.stride = int(meta.window), int(meta.stride)
@@ -116,7 +118,7 @@ class LoadedModel:
         return self.metadata.output_vocabulary
 
     def feature_map(self, layout: StreamLayout) -> FeatureMap:
-        """FeatureMap of this model's inputs on `layout` (missing streams filled with the mean)."""
+        """Build the FeatureMap of this model's inputs on `layout` (missing streams: the mean)."""
         meta = self.metadata
         return FeatureMap.build(
             layout,
@@ -140,8 +142,8 @@ def save_checkpoint(
     payload = {
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
-        "backbone_state_dict": {k: v.detach().cpu().clone() for k, v in backbone.state_dict().items()},
-        "lm_state_dict": {k: v.detach().cpu().clone() for k, v in lm.state_dict().items()},
+        "backbone_state_dict": _plain_state(backbone),
+        "lm_state_dict": _plain_state(lm),
         "metadata": metadata.to_dict(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,6 +157,10 @@ def save_checkpoint(
         if os.path.exists(temporary):
             os.unlink(temporary)
     return path
+
+
+def _plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -174,7 +180,9 @@ def _read(path: Path) -> dict[str, Any]:
             f"{str(exc).splitlines()[0] if str(exc) else ''})"
         ) from None
     if not isinstance(payload, dict):
-        raise CheckpointError(f"{path}: expected a dict of {list(CHECKPOINT_KEYS)}, got {type(payload).__name__}")
+        raise CheckpointError(
+            f"{path}: expected a dict of {list(CHECKPOINT_KEYS)}, got {type(payload).__name__}"
+        )
     return payload
 
 
@@ -200,11 +208,14 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
         raise CheckpointError(f"{path}: bad metadata: {exc}") from None
     _check_consistent(config, metadata, str(path))
     backbone, lm = build_model(config)
-    for name, module, key in (("backbone", backbone, "backbone_state_dict"), ("lm", lm, "lm_state_dict")):
+    parts = (("backbone", backbone, "backbone_state_dict"), ("lm", lm, "lm_state_dict"))
+    for name, module, key in parts:
         try:
             module.load_state_dict(payload[key], strict=True)
         except (RuntimeError, TypeError, AttributeError) as exc:
-            raise CheckpointError(f"{path}: {key} does not fit the config's {name}: {_first_lines(exc)}") from None
+            raise CheckpointError(
+                f"{path}: {key} does not fit the config's {name}: {_first_lines(exc)}"
+            ) from None
     stored_mean = backbone.norm_mean.numpy()
     if not np.allclose(stored_mean, np.asarray(metadata.norm_mean, dtype=np.float32), atol=1e-5):
         raise CheckpointError(f"{path}: metadata norm_mean disagrees with the backbone's buffer")
@@ -222,10 +233,14 @@ def _check_consistent(config: ModelConfig, metadata: ModelMetadata, where: str) 
     problems = []
     n_cont = config.n_continuous
     if len(metadata.continuous_features) != n_cont:
-        problems.append(f"{len(metadata.continuous_features)} continuous feature names for n_continuous {n_cont}")
+        problems.append(
+            f"{len(metadata.continuous_features)} continuous feature names "
+            f"for n_continuous {n_cont}"
+        )
     if len(metadata.norm_mean) != n_cont or len(metadata.norm_std) != n_cont:
         problems.append(
-            f"normalisation has {len(metadata.norm_mean)}/{len(metadata.norm_std)} entries for {n_cont} inputs"
+            f"normalisation has {len(metadata.norm_mean)}/{len(metadata.norm_std)} entries "
+            f"for {n_cont} inputs"
         )
     absent = [n for n in metadata.categorical_features if n not in metadata.categorical_vocab]
     if absent:
@@ -241,7 +256,10 @@ def _check_consistent(config: ModelConfig, metadata: ModelMetadata, where: str) 
         problems.append(str(exc))
     else:
         if head_sizes != dict(config.head_sizes):
-            problems.append(f"output vocabulary head sizes {head_sizes} != config head_sizes {config.head_sizes}")
+            problems.append(
+                f"output vocabulary head sizes {head_sizes} "
+                f"!= config head_sizes {config.head_sizes}"
+            )
     if metadata.window < 1 or metadata.stride < 1:
         problems.append(f"window {metadata.window} and stride {metadata.stride} must be >= 1")
     if problems:
@@ -249,7 +267,7 @@ def _check_consistent(config: ModelConfig, metadata: ModelMetadata, where: str) 
 
 
 def default_vocabulary() -> OutputVocabulary:
-    """A small fixed output vocabulary for random models (tests, benchmarks)."""
+    """Return a small fixed output vocabulary for random models (tests, benchmarks)."""
     steps = {"X": "0.001", "Y": "0.001", "Z": "0.001", "R": "0.0001", "F": "1"}
     return OutputVocabulary.from_dict({
         "format": "streaming_gcode.output_vocabulary", "version": 1,
@@ -273,7 +291,7 @@ def random_model(
     vocabulary: OutputVocabulary | None = None,
     **sizes: Any,
 ) -> LoadedModel:
-    """A randomly initialised model for a feature set (tests, benchmarks, allow_random_model).
+    """Build a randomly initialised model for a feature set (tests, benchmarks, the node).
 
     With a `layout`, inputs are restricted to the feature set's features that the
     layout provides, so a random model runs on any cell. `sizes` are ModelConfig

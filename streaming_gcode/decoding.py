@@ -50,7 +50,7 @@ class DecodedLine:
 
     @property
     def command(self) -> str:
-        """The predicted command (modal lines resolved)."""
+        """Return the predicted command, modal lines resolved."""
         return self.heads[COMMAND_HEAD].label
 
     @property

@@ -111,13 +111,20 @@ def resolve_model(checkpoint: str | None) -> ModelInfo:
                      meta.window, runs)
 
 
-def first_run(requested: str | None, folder: bool, model: ModelInfo) -> str | None:
-    """Run to start a folder with: the requested one, a held-out face run, or face_001."""
+def first_run(requested: str | None, folder: bool, model: ModelInfo,
+              complete: Callable[[str], bool] = lambda run: True) -> str | None:
+    """Pick the run a folder starts with: the requested one, else a held-out face run.
+
+    Among held-out runs (face runs first), the first one where every stream has
+    data (`complete`) wins, so the demo does not open on a run with a board
+    missing; without held-out runs, face_001.
+    """
     if requested or not folder:
         return requested
     held_out = sorted(model.validation_runs)
     faces = [r for r in held_out if r.startswith(FIRST_RUN_FAMILY + "_")]
-    return (faces or held_out or [DEFAULT_FIRST_RUN])[0]
+    candidates = faces + [r for r in held_out if r not in faces]
+    return next((r for r in candidates if complete(r)), (candidates or [DEFAULT_FIRST_RUN])[0])
 
 
 def resolve_params_file(params_file: str | None) -> Path:
@@ -313,7 +320,8 @@ def _make_source(choice: SourceChoice, layout: StreamLayout, options: DemoOption
     if choice.kind == KIND_RECORDING:
         from streaming_gcode.recording_source import RecordingSource
 
-        first = first_run(options.first_run, choice.path.is_dir(), model)
+        first = first_run(options.first_run, choice.path.is_dir(), model,
+                          lambda run: _run_is_complete(choice.path, run, layout))
         return RecordingSource([choice.path], layout, options.speed, options.loop, first)
     if choice.kind == KIND_BAG:
         from streaming_gcode.bag_reader import open_bag
@@ -325,6 +333,22 @@ def _make_source(choice: SourceChoice, layout: StreamLayout, options: DemoOption
     return SimulatedCell(layout, seed=options.seed)
 
 
+def _run_is_complete(folder: Path, run: str, layout: StreamLayout) -> bool:
+    """Tell whether `run` is in `folder` with data for every stream of the layout."""
+    from streaming_gcode.errors import RecordingError
+    from streaming_gcode.recording import load_run, RUN_SUFFIXES
+    from streaming_gcode.recording_source import missing_streams
+
+    for suffix in RUN_SUFFIXES:
+        path = folder / f"{run}{suffix}"
+        if path.is_file():
+            try:
+                return not missing_streams(load_run(path), layout)
+            except RecordingError:
+                return False
+    return False
+
+
 def _source_text(choice: SourceChoice, source: Any, options: DemoOptions,
                  model: ModelInfo) -> str:
     speed = "real time" if options.speed == 1 else f"{options.speed:g}x real time"
@@ -334,8 +358,12 @@ def _source_text(choice: SourceChoice, source: Any, options: DemoOptions,
         follow = (f"; then the other {others} run(s) in turn" if others and options.loop
                   else "")
         note = model.run_note(source.first_run.name)
+        missing = source.missing_in_first_run
+        gaps = (f"; no data for {', '.join(missing)} in this run: its frames are flagged "
+                "degraded" if missing else "")
         return (f"replaying recording {source.first_run.name} from {where} "
-                f"({len(source.first_run)} rows{', ' + note if note else ''}, {speed}{follow})")
+                f"({len(source.first_run)} rows{', ' + note if note else ''}, {speed}{follow})"
+                f"{gaps}")
     if choice.kind == KIND_BAG:
         run = source.custom_data.get("streaming_gcode.source_run", "")
         return (f"replaying bag {_display_path(choice.path)}" + (f" (run {run})" if run else "")

@@ -128,7 +128,7 @@ def canonical_params(params: Iterable[tuple[str, Decimal]]) -> tuple[tuple[str, 
 
 
 def motion_from_mode(mode: float | None) -> str | None:
-    """Controller motion mode (`momo`) 0..3 -> G0..G3; anything else -> None."""
+    """Map the controller motion mode (`momo`) 0..3 to G0..G3; anything else to None."""
     if mode is None or mode != mode:  # None or NaN
         return None
     if float(mode).is_integer() and 0 <= int(mode) < len(MOTION_COMMANDS):

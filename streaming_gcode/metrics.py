@@ -67,12 +67,13 @@ class ScoreCounts:
         return self
 
     def metrics(self) -> dict[str, float | int]:
-        """The reported metrics (fractions 0..1, and the frame count)."""
+        """Return the reported metrics: fractions 0..1 and the frame count."""
         denominator = 2 * self.letter_tp + self.letter_fp + self.letter_fn
         return {
             "command_accuracy": _ratio(self.command_correct, self.frames),
             "param_letter_f1": 1.0 if denominator == 0 else 2 * self.letter_tp / denominator,
-            "value_accuracy": 1.0 if self.values_total == 0 else self.values_correct / self.values_total,
+            "value_accuracy": (1.0 if self.values_total == 0
+                               else self.values_correct / self.values_total),
             "exact_line_accuracy": _ratio(self.exact_correct, self.frames),
             "frames": self.frames,
         }
@@ -83,7 +84,7 @@ def _ratio(numerator: int, denominator: int) -> float:
 
 
 def score(predicted: Sequence[LineKey | None], true: Sequence[LineKey | None]) -> ScoreCounts:
-    """Counts over aligned sequences; frames whose label is None are skipped.
+    """Count outcomes over aligned sequences; frames whose label is None are skipped.
 
     A labelled frame without a prediction (None) scores as a prediction of nothing.
     """

@@ -74,13 +74,21 @@ class ModelConfig:
                 f"num_layers {self.num_layers} >= 1 are required"
             )
         if any(size < 2 for size in self.categorical_sizes):
-            problems.append(f"categorical sizes must be >= 2 (index 0 = unknown): {self.categorical_sizes}")
+            problems.append(
+                f"categorical sizes must be >= 2 (index 0 = unknown): {self.categorical_sizes}"
+            )
         if not self.head_sizes or any(size < 1 for size in self.head_sizes.values()):
-            problems.append(f"head_sizes must name at least one head of size >= 1: {self.head_sizes}")
+            problems.append(
+                f"head_sizes must name at least one head of size >= 1: {self.head_sizes}"
+            )
         if not 0.0 <= self.dropout < 1.0 or self.window < 1:
-            problems.append(f"dropout {self.dropout} in [0, 1) and window {self.window} >= 1 required")
+            problems.append(
+                f"dropout {self.dropout} in [0, 1) and window {self.window} >= 1 required"
+            )
         if self.architecture != ARCHITECTURE:
-            problems.append(f"architecture {self.architecture!r} unknown, expected {ARCHITECTURE!r}")
+            problems.append(
+                f"architecture {self.architecture!r} unknown, expected {ARCHITECTURE!r}"
+            )
         if any(not 0 <= i < self.n_continuous for i in self.code_inputs) or self.code_buckets < 1:
             problems.append(
                 f"code_inputs {self.code_inputs} must index continuous inputs "
@@ -112,7 +120,8 @@ class ModelConfig:
             raise ValueError(f"unknown ModelConfig keys {unknown}")
         values = dict(data)
         values["categorical_sizes"] = [int(s) for s in values.get("categorical_sizes", [])]
-        values["head_sizes"] = {str(k): int(v) for k, v in dict(values.get("head_sizes", {})).items()}
+        heads = dict(values.get("head_sizes", {}))
+        values["head_sizes"] = {str(k): int(v) for k, v in heads.items()}
         values["code_inputs"] = [int(i) for i in values.get("code_inputs", [])]
         return cls(**values)
 
@@ -129,7 +138,8 @@ class StreamingBackbone(nn.Module):
             nn.Embedding(size, config.embedding_dim) for size in config.categorical_sizes
         )
         self.code_embeddings = nn.ModuleList(
-            nn.Embedding(config.code_buckets, config.code_embedding_dim) for _ in config.code_inputs
+            nn.Embedding(config.code_buckets, config.code_embedding_dim)
+            for _ in config.code_inputs
         )
         width = (config.n_continuous + config.embedding_dim * config.n_categorical
                  + config.code_embedding_dim * len(config.code_inputs))
@@ -174,7 +184,8 @@ class StreamingBackbone(nn.Module):
             parts.append(embedding(torch.where(known, index, torch.zeros_like(index))))
         for column, embedding in zip(self.config.code_inputs, self.code_embeddings):
             raw = torch.nan_to_num(continuous[..., column].float(), nan=0.0)
-            code = torch.remainder(torch.round(raw).clamp(-1e9, 1e9).long(), embedding.num_embeddings)
+            code = torch.round(raw).clamp(-1e9, 1e9).long()
+            code = torch.remainder(code, embedding.num_embeddings)
             parts.append(embedding(code))
         return self.input(torch.cat(parts, dim=-1))
 
@@ -206,7 +217,9 @@ class LineHeads(nn.Module):
         return {name: head(hidden) for name, head in self.heads.items()}
 
 
-def build_model(config: ModelConfig, seed: int | None = None) -> tuple[StreamingBackbone, LineHeads]:
+def build_model(
+    config: ModelConfig, seed: int | None = None
+) -> tuple[StreamingBackbone, LineHeads]:
     """Freshly initialised backbone and heads (deterministic when `seed` is given)."""
     if seed is not None:
         generator_state = torch.random.get_rng_state()
@@ -219,5 +232,5 @@ def build_model(config: ModelConfig, seed: int | None = None) -> tuple[Streaming
 
 
 def parameter_count(*modules: nn.Module) -> int:
-    """Number of trainable parameters."""
+    """Count the trainable parameters."""
     return sum(p.numel() for m in modules for p in m.parameters())

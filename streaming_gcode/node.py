@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -155,8 +156,10 @@ class StreamNode(Node):
                                  callback_group=self._tick_group)
 
     def _make_diagnostics_timer(self):
+        # Steady time: diagnostics keep coming when /clock stalls or jumps (sim time).
         return self.create_timer(self._settings.diagnostics_period_s, self._on_diagnostics,
-                                 callback_group=self._diagnostics_group)
+                                 callback_group=self._diagnostics_group,
+                                 clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def _subscribe(self, index: int):
         spec = self._layout.streams[index]

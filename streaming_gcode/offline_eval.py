@@ -124,11 +124,11 @@ class EvaluationReport:
     info: dict[str, Any] = field(default_factory=dict)   # checkpoint, mode, feature set...
 
     def overall(self) -> ScoreCounts:
-        """Counts summed over every run (metrics weight runs by their frames)."""
+        """Sum the counts over every run (metrics weight runs by their frames)."""
         return total(r.counts for r in self.runs)
 
     def families(self) -> dict[str, ScoreCounts]:
-        """Counts summed per run family."""
+        """Sum the counts per run family."""
         out: dict[str, ScoreCounts] = {}
         for result in self.runs:
             out.setdefault(result.family, ScoreCounts())
@@ -136,7 +136,7 @@ class EvaluationReport:
         return dict(sorted(out.items()))
 
     def to_json(self) -> dict[str, Any]:
-        """The evaluate JSON contract: overall, runs (plus families and info)."""
+        """Build the evaluate JSON contract: overall, runs (plus families and info)."""
         return {
             "overall": self.overall().metrics(),
             "runs": [r.to_json() for r in self.runs],

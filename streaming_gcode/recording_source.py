@@ -24,7 +24,9 @@ import numpy as np
 from streaming_gcode.demo_sources import Executed, SourceFrame
 from streaming_gcode.errors import ConfigError, RecordingError
 from streaming_gcode.gcode import label_lines, LineLabel
-from streaming_gcode.recording import find_runs, load_run, RecordedRun, run_samples
+from streaming_gcode.recording import (
+    find_runs, load_run, RecordedRun, run_samples, stream_matrix,
+)
 from streaming_gcode.stream_layout import StreamLayout
 
 DEFAULT_SPEED = 1.0
@@ -74,6 +76,12 @@ def replay_schedule(
         yield SourceFrame(due_offset_ns + offset, tuple(batch), executed)
 
 
+def missing_streams(run: RecordedRun, layout: StreamLayout) -> list[str]:
+    """Streams of the layout with no complete sample anywhere in the run (a board not fitted)."""
+    return [spec.name for spec in layout.streams
+            if not np.isfinite(stream_matrix(run, spec.channels)).all(axis=1).any()]
+
+
 def run_duration_ns(run: RecordedRun, speed: float = DEFAULT_SPEED) -> int:
     """Wall time a replay of the run takes at `speed`."""
     return int(round((int(run.stamps_ns[-1]) - int(run.stamps_ns[0])) / speed))
@@ -107,6 +115,7 @@ class RecordingSource:
         self.loop = loop
         self.current: RecordedRun | None = None
         self.first_run = load_run(self.runs[0])   # fail early on an unreadable first run
+        self.missing_in_first_run = missing_streams(self.first_run, layout)
 
     def frames(self, start_ns: int, speed: float | None = None) -> Iterator[SourceFrame]:
         """Yield all frames from `start_ns` on; `current` names the run being replayed."""

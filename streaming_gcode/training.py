@@ -20,7 +20,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 import time
-from typing import Any, Sequence
+from typing import Sequence
 import zlib
 
 import numpy as np
@@ -39,7 +39,6 @@ from streaming_gcode.windows import (
     gather_windows,
     IGNORE_INDEX,
     prepare_run,
-    PreparedRun,
     targets,
     window_starts,
 )
@@ -71,7 +70,7 @@ class TrainingConfig:
     patience: int = 4
     seed: int = 0
     threads: int = 2
-    max_minutes: float = 13.0        # wall-clock budget of the whole run, final evaluation included
+    max_minutes: float = 13.0        # wall-clock budget of the whole run, final evaluation too
     eval_mode: str = "window"
     tune_every: int = 4              # score every n-th tune frame after each epoch (speed)
     code_features: list[str] = field(default_factory=lambda: list(DEFAULT_CODE_FEATURES))
@@ -146,7 +145,8 @@ class _Trainer:
 
     def prepare(self) -> None:
         files = find_runs(self.config.data)
-        runs = [load_run(p) for p in tqdm(files, desc="load", unit="run", disable=not self.progress)]
+        loading = tqdm(files, desc="load", unit="run", disable=not self.progress)
+        runs = [load_run(p) for p in loading]
         self.split = {s: [r.name for r in runs if split_of(r.name) == s] for s in SPLITS}
         train_runs = [r for r in runs if split_of(r.name) == "train"]
         if not train_runs:
@@ -170,7 +170,8 @@ class _Trainer:
             n_continuous=len(self.features.continuous),
             categorical_sizes=[len(self.codes[n]) + 1 for n in self.features.categorical],
             head_sizes=self.vocab.head_sizes, d_model=c.d_model, num_layers=c.num_layers,
-            num_heads=c.num_heads, dropout=c.dropout, embedding_dim=c.embedding_dim, window=c.window,
+            num_heads=c.num_heads, dropout=c.dropout, embedding_dim=c.embedding_dim,
+            window=c.window,
             code_inputs=[i for i, name in enumerate(self.features.continuous)
                          if name in c.code_features],
         )
@@ -194,7 +195,7 @@ class _Trainer:
         return LoadedModel(self.backbone, self.lm, self.model_config, metadata)
 
     def fit(self, deadline: float) -> list[dict[str, float]]:
-        """Train until early stopping or until the next epoch would miss `deadline` (monotonic s)."""
+        """Train until early stopping or until another epoch would miss `deadline`."""
         c = self.config
         train = [self.prepared[n] for n in self.split["train"]]
         tune = [self.prepared[n] for n in self.split["tune"]]

@@ -80,7 +80,7 @@ def decimal_places(precision: Decimal) -> int:
 
 
 def command_written(command: str, modal: bool) -> bool:
-    """True when the command word appears in the line's text."""
+    """Tell whether the command word appears in the line's text."""
     return command != NO_COMMAND and not (modal and command in MOTION_COMMANDS)
 
 
@@ -143,7 +143,7 @@ class OutputVocabulary:
 
     # -- labels --------------------------------------------------------------
     def key(self, label: LineLabel) -> LineKey:
-        """What makes two lines equal at this vocabulary's precision."""
+        """Return what makes two lines equal at this vocabulary's precision."""
         return (
             label.command,
             command_written(label.command, label.modal),
@@ -172,7 +172,7 @@ class OutputVocabulary:
         return targets
 
     def is_representable(self, label: LineLabel) -> bool:
-        """True when every part of the label has a class of its own."""
+        """Tell whether every part of the label has a class of its own."""
         targets = self.encode(label)
         return (
             targets[COMMAND_HEAD] != UNKNOWN_INDEX

@@ -37,7 +37,7 @@ class PreparedRun:
     labels: list[LineLabel | None]
 
     def __len__(self) -> int:
-        """Number of frames."""
+        """Return the number of frames."""
         return len(self.table)
 
     @property
@@ -73,7 +73,7 @@ def targets(prepared: PreparedRun, vocab: OutputVocabulary) -> dict[str, np.ndar
 
 
 def window_starts(length: int, window: int, stride: int) -> np.ndarray:
-    """Starts of training windows covering a run; the last one ends at the run's end."""
+    """Return the starts of windows covering a run; the last one ends at the run's end."""
     if length <= window:
         return np.zeros(1, dtype=np.int64)
     starts = list(range(0, length - window + 1, stride))

@@ -82,7 +82,8 @@ def test_missing_file(tmp_path) -> None:
 def test_truncated_file(good) -> None:
     data = good.read_bytes()
     good.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"model\.pt: unreadable checkpoint \(truncated or corrupt"):
+    with pytest.raises(CheckpointError,
+                       match=r"model\.pt: unreadable checkpoint \(truncated or corrupt"):
         load_checkpoint(good)
 
 
@@ -134,8 +135,9 @@ def test_wrong_format_version(good) -> None:
     payload = _payload(good)
     payload["format_version"] = FORMAT_VERSION + 1
     torch.save(payload, good)
-    with pytest.raises(CheckpointError, match=rf"format version {FORMAT_VERSION + 1}, this software "
-                                              rf"reads version {FORMAT_VERSION}"):
+    expected = (rf"format version {FORMAT_VERSION + 1}, "
+                rf"this software reads version {FORMAT_VERSION}")
+    with pytest.raises(CheckpointError, match=expected):
         load_checkpoint(good)
 
 
@@ -143,7 +145,8 @@ def test_weight_shape_mismatch(good) -> None:
     payload = _payload(good)
     payload["lm_state_dict"]["heads.command.weight"] = torch.zeros(3, 16)
     torch.save(payload, good)
-    with pytest.raises(CheckpointError, match=r"model\.pt: lm_state_dict does not fit .*size mismatch"):
+    with pytest.raises(CheckpointError,
+                       match=r"model\.pt: lm_state_dict does not fit .*size mismatch"):
         load_checkpoint(good)
 
 
@@ -160,8 +163,9 @@ def test_config_and_metadata_disagree(good) -> None:
     payload["metadata"]["continuous_features"] = payload["metadata"]["continuous_features"][:-1]
     payload["metadata"]["categorical_vocab"]["momo"] = [0, 1]
     torch.save(payload, good)
-    with pytest.raises(CheckpointError, match=r"inconsistent checkpoint: \d+ continuous feature names"
-                                              r".*categorical vocabularies imply sizes"):
+    expected = (r"inconsistent checkpoint: \d+ continuous feature names"
+                r".*categorical vocabularies imply sizes")
+    with pytest.raises(CheckpointError, match=expected):
         load_checkpoint(good)
 
 

@@ -98,6 +98,6 @@ def test_every_dataset_line_round_trips_at_the_vocabulary_precision(data_dir) ->
         assert line.text == vocab.text(label)
     # At the data's own precision (0.0001) the decoded text is the recorded line itself.
     fine = OutputVocabulary.build((label for _, label in rows),
-                                  precision={letter: "0.0001" for letter in "XYZRF"})
+                                  precision=dict.fromkeys("XYZRF", "0.0001"))
     decoded = _decode_all(list(by_text.values()), fine)
     assert [line.text for line in decoded] == list(by_text)

@@ -48,6 +48,10 @@ def test_checkpoint_metadata_reaches_the_header_and_the_scorer(checkpoint):
 def test_first_run_prefers_a_held_out_face_run(checkpoint):
     model = resolve_model(str(checkpoint))
     assert first_run(None, True, model) == "face_004"
+    # A run with a board missing is passed over for a complete one.
+    assert first_run(None, True, model, lambda run: run != "face_004") == "face_008"
+    assert first_run(None, True, model, lambda run: run == "pocket_004") == "pocket_004"
+    assert first_run(None, True, model, lambda run: False) == "face_004"
     assert first_run("adaptive_002", True, model) == "adaptive_002"
     assert first_run(None, False, model) is None    # a single run file: nothing to choose
     untrained = ModelInfo(None, "random", LineScorer(), 64)

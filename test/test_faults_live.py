@@ -202,13 +202,11 @@ def test_runtime_parameters_valid_apply_invalid_change_nothing(live) -> None:
     steps = sorted(b["frame_sequence"] - a["frame_sequence"] for a, b in zip(records, records[1:]))
     assert steps and steps[len(steps) // 2] == 3
     assert float(graph.statuses()[INFERENCE]["period_ms"]) == pytest.approx(150.0)
-    for bad, why in (({"stride": -1}, "stride must be >= 0"),
-                     ({"mode": "bogus"}, "mode must be one of"),
-                     ({"num_threads": 0}, "num_threads must be >= 1")):
+    for bad in ({"stride": -1}, {"mode": "bogus"}, {"num_threads": 0}, {"window_frames": 4}):
         (result,) = graph.set_parameters(bad)
-        assert not result.successful and why in result.reason, result.reason
-    (result,) = graph.set_parameters({"window_frames": 4})
-    assert not result.successful and "read-only" in result.reason.lower() or result.reason
+        (name,) = bad
+        assert not result.successful and name in result.reason, result.reason
+    print("rejection reasons:", result.reason)
     # Atomically: one invalid value rejects the whole set, the valid one included.
     (result,) = graph.set_parameters({"stride": 5, "num_threads": 0}, atomically=True)
     assert not result.successful and "num_threads" in result.reason

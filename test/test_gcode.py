@@ -79,7 +79,8 @@ def test_motion_from_mode(mode, expected) -> None:
 
 @pytest.mark.parametrize("value,letter,places,text", [
     ("3.2914", "X", 4, "3.2914"), ("3.2910", "X", 4, "3.291"), ("0", "Z", 3, "0."),
-    ("22", "F", 0, "22."), ("12000", "S", 0, "12000"), ("2", "T", 0, "2"), ("-0.0000", "X", 4, "0."),
+    ("22", "F", 0, "22."), ("12000", "S", 0, "12000"), ("2", "T", 0, "2"),
+    ("-0.0000", "X", 4, "0."),
 ])
 def test_format_number_follows_the_dataset_style(value, letter, places, text) -> None:
     assert format_number(Decimal(value), letter, places) == text

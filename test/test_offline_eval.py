@@ -30,8 +30,9 @@ def model():
 
 def _table(n: int, n_cont: int, seed: int = 0) -> FrameTable:
     rng = np.random.default_rng(seed)
-    return FrameTable(np.arange(n, dtype=np.int64), rng.normal(size=(n, n_cont)).astype(np.float32),
-                      np.zeros((n, 0), np.int64), np.zeros(n, bool))
+    continuous = rng.normal(size=(n, n_cont)).astype(np.float32)
+    return FrameTable(np.arange(n, dtype=np.int64), continuous, np.zeros((n, 0), np.int64),
+                      np.zeros(n, bool))
 
 
 @torch.no_grad()

@@ -10,7 +10,7 @@ import pytest
 from streaming_gcode.errors import ConfigError, RecordingError
 from streaming_gcode.recording import load_run, run_samples
 from streaming_gcode.recording_source import (
-    order_runs, RecordingSource, replay_schedule, run_duration_ns,
+    missing_streams, order_runs, RecordingSource, replay_schedule, run_duration_ns,
 )
 from streaming_gcode.stream_layout import NS_PER_S, StreamLayout
 
@@ -114,6 +114,15 @@ def test_runs_follow_one_another_on_one_clock(two_runs, small_layout):
     assert [f.executed.command for f in first] == ["G1", "G3", "G0"]
     stamps = [f.executed.stamp_ns for f in first + second + [third]]
     assert stamps == [START + f.due_ns for f in first + second + [third]]
+
+
+def test_streams_without_any_data_are_named(tmp_path, small_layout):
+    run = load_run(_write(tmp_path / "face_003_aligned.csv",
+                          "10:00:00.000,5,1,,1.0,10,G1 X1.\n"
+                          "10:00:00.250,5,1,,1.1,11,X1.1\n"))
+    assert missing_streams(run, small_layout) == ["cur"]
+    source = RecordingSource([tmp_path / "face_003_aligned.csv"], small_layout)
+    assert source.missing_in_first_run == ["cur"]
 
 
 def test_once_stops_after_the_runs(two_runs, small_layout):

@@ -61,7 +61,8 @@ def test_gather_windows_pads_short_runs_at_the_end_with_ignored_targets() -> Non
     batch = gather_windows([table], [{"command": np.array([1, 2, 3])}], [(0, 0)], 5)
     assert batch.continuous.shape == (1, 5, 2)
     np.testing.assert_array_equal(batch.continuous[0, 3:], [[4, 5], [4, 5]])
-    np.testing.assert_array_equal(batch.targets["command"][0], [1, 2, 3, IGNORE_INDEX, IGNORE_INDEX])
+    np.testing.assert_array_equal(batch.targets["command"][0],
+                                  [1, 2, 3, IGNORE_INDEX, IGNORE_INDEX])
 
 
 def test_targets_ignore_unlabelled_frames() -> None:

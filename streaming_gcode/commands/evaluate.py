@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_checkpoint(path: Path | None) -> Path:
-    """The given checkpoint or the shipped default model."""
+    """Return the given checkpoint or the shipped default model."""
     from streaming_gcode.errors import CheckpointError
     from streaming_gcode.params import default_checkpoint
 

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
                         help="run files (*_aligned.csv[.gz]) or folders of them")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write (.pt)")
-    parser.add_argument("--feature-set", choices=sorted(FEATURE_SETS), default=defaults["feature_set"])
+    parser.add_argument("--feature-set", choices=sorted(FEATURE_SETS),
+                        default=defaults["feature_set"])
     parser.add_argument("--layout", default=None,
                         help="stream layout YAML (default: the shipped config/stream.yaml)")
     parser.add_argument("--json", type=Path, default=None, help="write the validation report here")
@@ -36,12 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=defaults[name])
     parser.add_argument("--code-features", nargs="*", default=defaults["code_features"],
                         metavar="NAME", help="continuous inputs that are integer codes and also "
-                        f"get a learned embedding (default: {' '.join(defaults['code_features'])})")
-    parser.add_argument("--eval-mode", choices=("window", "stateful"), default=defaults["eval_mode"])
+                        "get a learned embedding (default: "
+                        f"{' '.join(defaults['code_features'])})")
+    parser.add_argument("--eval-mode", choices=("window", "stateful"),
+                        default=defaults["eval_mode"])
 
 
 def resolve_layout(path: str | None):
-    """The stream layout from `path` or the shipped config/stream.yaml."""
+    """Read the stream layout from `path` or the shipped config/stream.yaml."""
     from streaming_gcode.errors import ConfigError
     from streaming_gcode.params import default_stream_config
     from streaming_gcode.stream_layout import StreamLayout
