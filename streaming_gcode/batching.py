@@ -18,8 +18,9 @@ less than one step per machine, since the weights are read once per step.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import ContextManager, Mapping, Sequence
 
 import numpy as np
 
@@ -77,17 +78,23 @@ class BatchedInference:
         for cursor in self.cursors:
             cursor.incremental = incremental
 
-    def prepare(self, buffers: Mapping[str, AlignedRingBuffer]) -> BatchTick:
-        """Plan every machine and copy its frames to staging (call under the buffers' locks)."""
+    def prepare(self, buffers: Mapping[str, AlignedRingBuffer],
+                locks: Mapping[str, ContextManager] | None = None) -> BatchTick:
+        """Plan every machine and copy its frames to staging.
+
+        Each machine's buffer is read under `locks[machine]` when given (else the
+        caller holds whatever protects the buffers).
+        """
         plans = []
         for index, machine in enumerate(self.machines):
-            plan = self.cursors[index].plan(buffers[machine])
-            if plan is None:
-                continue
-            frames = plan.frames
-            n = len(frames)
-            np.copyto(self._stage_continuous[index, :n], frames.continuous)
-            np.copyto(self._stage_categorical[index, :n], frames.categorical)
+            with locks[machine] if locks is not None else nullcontext():
+                plan = self.cursors[index].plan(buffers[machine])
+                if plan is None:
+                    continue
+                frames = plan.frames
+                n = len(frames)
+                np.copyto(self._stage_continuous[index, :n], frames.continuous)
+                np.copyto(self._stage_categorical[index, :n], frames.categorical)
             plans.append((index, plan))
         return BatchTick(tuple(plans))
 

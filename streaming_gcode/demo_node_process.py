@@ -27,6 +27,7 @@ DOMAIN_ENV = "ROS_DOMAIN_ID"
 DISCOVERY_ENV = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 DISCOVERY_LOCAL = "LOCALHOST"
 DEMO_DOMAIN_RANGE = (100, 199)
+DEMO_NAMESPACE_PREFIX = "/demo_"    # + process ID: this demo's topics, whatever else runs
 MAX_DOMAIN_ID = 232                  # highest ID FastDDS maps to valid ports
 NODE_STOP_TIMEOUT_S = 15.0
 NODE_KILL_TIMEOUT_S = 5.0
@@ -54,19 +55,34 @@ def node_command(
     parameters: Mapping[str, object],
     python: str = sys.executable,
     log_level: str = "info",
+    namespace: str = "",
 ) -> list[str]:
-    """Command line that runs `stream_node` with a params file and overrides."""
+    """Build the command line that runs `stream_node` with a params file and overrides."""
     command = [python, "-c", _NODE_MAIN, "--ros-args", "--params-file", str(params_file)]
+    if namespace:
+        command += ["-r", f"__ns:={namespace}"]
     for name, value in parameters.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         command += ["-p", f"{name}:={text}"]
     return command + ["--log-level", log_level]
 
 
+def demo_namespace(pid: int | None = None) -> str:
+    """Namespace of one demo run, so other nodes in the same DDS domain stay apart."""
+    return f"{DEMO_NAMESPACE_PREFIX}{os.getpid() if pid is None else pid}"
+
+
+def hardware_id(namespace: str) -> str:
+    """Name the node's diagnostics hardware_id after the namespace (the demo finds its own)."""
+    return "cnc" + namespace.replace("/", "_") if namespace else "cnc"
+
+
 class NodeProcess:
     """One `stream_node` child process with its log file."""
 
-    def __init__(self, command: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(self, command: Sequence[str], env: Mapping[str, str],
+                 namespace: str = "") -> None:
+        self.namespace = namespace
         handle, name = tempfile.mkstemp(prefix="streaming_gcode_demo_node_", suffix=".log")
         self.log_path = Path(name)
         self._log = os.fdopen(handle, "wb")

@@ -23,16 +23,15 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from std_msgs.msg import String
 
 from streaming_gcode.bag_writer import REFERENCE_TOPIC
-from streaming_gcode.demo_node_process import NODE_NAME
+from streaming_gcode.demo_node_process import hardware_id, NODE_NAME
 from streaming_gcode.demo_sources import Executed, EXECUTED_TOPIC, KIND_BAG, warm_start
 from streaming_gcode.demo_view import DemoView, parse_prediction
 from streaming_gcode.source_publisher import SourcePlayer, SourcePublisher
 from streaming_gcode.stream_layout import StreamLayout
 
 DEMO_NODE_NAME = "streaming_gcode_demo"
-PREDICTION_TOPIC = f"/{NODE_NAME}/prediction"
+PREDICTION_TOPIC = f"{NODE_NAME}/prediction"   # relative: in the demo's namespace
 DIAGNOSTICS_TOPIC = "/diagnostics"
-STATUS_PREFIX = f"{NODE_NAME}:"
 # Best effort hears both reliable and best-effort publishers.
 LISTEN_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                         reliability=ReliabilityPolicy.BEST_EFFORT,
@@ -49,12 +48,15 @@ class DemoGraph:
     """Publishers, subscriptions and the spinning thread of the demo."""
 
     def __init__(self, layout: StreamLayout, view: DemoView, lock: threading.Lock,
-                 request_stop: Callable[[str], None], source_kind: str) -> None:
+                 request_stop: Callable[[str], None], source_kind: str,
+                 namespace: str = "") -> None:
         self.layout = layout
         self.view = view
         self.lock = lock
         self.request_stop = request_stop
-        self.node = Node(DEMO_NODE_NAME)
+        self.namespace = namespace
+        self.hardware_id = hardware_id(namespace)
+        self.node = Node(DEMO_NODE_NAME, namespace=namespace or None)
         self.publisher = SourcePublisher(self.node, layout)
         node = self.node
         # The reference first: when it and a prediction wait together, the executor takes
@@ -84,8 +86,8 @@ class DemoGraph:
             pass
 
     def node_subscribed(self, topic: str) -> bool:
-        """Tell whether something subscribes to `topic` (the stream node listens)."""
-        return self.node.count_subscribers(topic) > 0
+        """Tell whether something subscribes to `topic` (relative: in the demo's namespace)."""
+        return self.node.count_subscribers(self.node.resolve_topic_name(topic)) > 0
 
     def start_source(self, source: Any, speed: float, warm_frames: int,
                      on_error: Callable[[BaseException], None]) -> None:
@@ -93,8 +95,9 @@ class DemoGraph:
         if hasattr(source, "topics"):   # BagInfo: a bag
             from streaming_gcode.replay import DEFAULT_CLOCK_HZ, BagPlayer, ReplayOptions
 
+            remap = {topic: self.namespace + topic for topic in source.topics}
             options = ReplayOptions(rate=speed, clock_hz=DEFAULT_CLOCK_HZ, loop=True,
-                                    wait_for_subscribers_s=BAG_SUBSCRIBER_WAIT_S,
+                                    remap=remap, wait_for_subscribers_s=BAG_SUBSCRIBER_WAIT_S,
                                     delay_s=BAG_CLOCK_LEAD_S)
             self._bag_player = BagPlayer(source.path, options)
             self._bag_player.start()
@@ -143,7 +146,7 @@ class DemoGraph:
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         statuses = [(s.name, {kv.key: kv.value for kv in s.values})
-                    for s in msg.status if s.name.startswith(STATUS_PREFIX)]
+                    for s in msg.status if s.hardware_id == self.hardware_id]
         if statuses:
             with self.lock:
                 self.view.on_diagnostics(statuses)

@@ -22,7 +22,8 @@ from typing import Any, Callable, TextIO
 
 from streaming_gcode.bag_writer import absolute_topic, REFERENCE_TOPIC
 from streaming_gcode.demo_node_process import (
-    DISCOVERY_ENV, DOMAIN_ENV, local_dds_environment, node_command, NodeProcess,
+    demo_namespace, DISCOVERY_ENV, DOMAIN_ENV, hardware_id, local_dds_environment,
+    node_command, NodeProcess,
 )
 from streaming_gcode.demo_sources import (
     choose_source, EXECUTED_TOPIC, KIND_BAG, KIND_RECORDING, SourceChoice, WARM_START_SPEED,
@@ -170,8 +171,11 @@ class DemoSession:
                 return 0
             env = local_dds_environment(os.environ)
             os.environ.update({DOMAIN_ENV: env[DOMAIN_ENV], DISCOVERY_ENV: env[DISCOVERY_ENV]})
-            node = NodeProcess(node_command(params_file, _node_parameters(model, choice),
-                                            log_level=options.log_level), env)
+            namespace = demo_namespace()
+            node = NodeProcess(node_command(params_file,
+                                            _node_parameters(model, choice, namespace),
+                                            log_level=options.log_level,
+                                            namespace=namespace), env, namespace)
             return self._run_with_node(node, choice, source, layout, model, env)
         finally:
             _restore_signal_handlers(previous)
@@ -189,7 +193,8 @@ class DemoSession:
         graph: DemoGraph | None = None
         code = 0
         try:
-            graph = DemoGraph(layout, view, self._lock, self.request_stop, choice.kind)
+            graph = DemoGraph(layout, view, self._lock, self.request_stop, choice.kind,
+                              node.namespace)
             if self._wait_for_node(node, graph, layout):
                 view.start_ns = time.monotonic_ns()
                 with self._lock:
@@ -283,7 +288,7 @@ class DemoSession:
             f"  model  : {model.description}",
             f"  node   : stream_node pid {node.pid}, log {node.log_path}",
             f"  DDS    : {DOMAIN_ENV}={env[DOMAIN_ENV]}, "
-            f"{DISCOVERY_ENV}={env[DISCOVERY_ENV]}",
+            f"{DISCOVERY_ENV}={env[DISCOVERY_ENV]}, namespace {node.namespace}",
             f"  {stop}",
         ]
 
@@ -299,18 +304,19 @@ class DemoSession:
                 view.write(line)
 
 
-def _node_parameters(model: ModelInfo, choice: SourceChoice) -> dict[str, object]:
-    """Parameter overrides: the checkpoint (or a random model), sim time, the reference."""
-    parameters: dict[str, object] = {}
+def _node_parameters(model: ModelInfo, choice: SourceChoice,
+                     namespace: str) -> dict[str, object]:
+    """Parameter overrides: model (or random), sim time, reference, hardware_id."""
+    parameters: dict[str, object] = {"hardware_id": hardware_id(namespace)}
     if model.path is not None:
         parameters["checkpoint"] = str(model.path)
     else:
         parameters["allow_random_model"] = True
     if choice.kind == KIND_BAG:
         parameters["use_sim_time"] = True
-        parameters["reference_topic"] = absolute_topic(REFERENCE_TOPIC)
+        parameters["reference_topic"] = namespace + absolute_topic(REFERENCE_TOPIC)
     else:
-        parameters["reference_topic"] = absolute_topic(EXECUTED_TOPIC)
+        parameters["reference_topic"] = namespace + absolute_topic(EXECUTED_TOPIC)
     return parameters
 
 

@@ -3,7 +3,8 @@
 """The `stream_node` executable: live sensor streams in, G-code predictions out.
 
 Thin glue around the pure core: parameters (params.py) and the stream layout,
-one subscription per stream (adapt, validate, align: `StreamIngest`), an
+one subscription per stream and machine (adapt, validate, align: `StreamIngest`;
+node_machines.py), an
 inference timer at stride x frame period in its own callback group (so
 ingestion continues while the model runs) and a diagnostics timer, all on the
 node clock so `use_sim_time` works.
@@ -11,8 +12,8 @@ node clock so `use_sim_time` works.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-import json
 import signal
 import sys
 import threading
@@ -23,20 +24,18 @@ from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from std_msgs.msg import String
 
 from streaming_gcode import diagnostics as diag
 from streaming_gcode import ros_conversions as conv
 from streaming_gcode.agreement_node import ReferenceAgreement
 from streaming_gcode.decoding import decode_frame
-from streaming_gcode.errors import ConfigError, StreamingGcodeError
-from streaming_gcode.inference import InferenceEngine, InferenceResult
-from streaming_gcode.ingest import Outcome, StreamIngest
+from streaming_gcode.errors import StreamingGcodeError
+from streaming_gcode.inference import InferenceResult
+from streaming_gcode.machines import check_machine_names, MachineEngine, SINGLE_MACHINE
+from streaming_gcode.node_machines import MachineIO
 from streaming_gcode.node_model import load_node_model, NodeModel
 from streaming_gcode.node_params import declare_layout, declare_settings
 from streaming_gcode.params import NodeSettings, validate_changes
@@ -99,14 +98,10 @@ class StreamNode(Node):
         feature_map = self._model.loaded.feature_map(self._layout)
         window = settings.window_frames or self._model.window
         capacity = window + max(window, MIN_BUFFER_MARGIN)
-        self._ingest = StreamIngest(
-            self._layout, feature_map, capacity, settings.max_array_length,
-            int(settings.max_future_stamp_s * NS_PER_S),
-            [conv.describe_qos(spec) for spec in self._layout.streams],
-        )
+        machines = check_machine_names(settings.machines)
         period = self._layout.frame_period_ns
-        self._engine = InferenceEngine(
-            self._model.loaded.backbone, self._model.loaded.lm, window, capacity,
+        self._engine = MachineEngine(
+            self._model.loaded.backbone, self._model.loaded.lm, machines, window, capacity,
             feature_map.n_continuous, feature_map.n_categorical, settings.mode,
             settings.backend, settings.num_threads,
             max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),
@@ -121,15 +116,13 @@ class StreamNode(Node):
         self._ingest_group = MutuallyExclusiveCallbackGroup()
         self._tick_group = MutuallyExclusiveCallbackGroup()
         self._diagnostics_group = MutuallyExclusiveCallbackGroup()
-        self._gcode_pub = self.create_publisher(String, GCODE_TOPIC, conv.PREDICTION_QOS_DEPTH)
-        self._prediction_pub = self.create_publisher(
-            String, PREDICTION_TOPIC, conv.PREDICTION_QOS_DEPTH
-        )
+        self._machines = {m: MachineIO(self, m, self._layout, feature_map, capacity, settings,
+                                       self._ingest_group, self._now_ns, self._warn_throttled)
+                          for m in machines}
         self._diagnostics_pub = self.create_publisher(
             conv.DiagnosticArray, DIAGNOSTICS_TOPIC, conv.DIAGNOSTICS_QOS_DEPTH
         )
         self._agreement = ReferenceAgreement(self)  # reference_topic: ~/agreement + status
-        self._stream_subscriptions = [self._subscribe(i) for i in range(len(self._layout.streams))]
         self._tick_timer = self._make_tick_timer()
         self._diagnostics_timer = self._make_diagnostics_timer()
         self.add_on_set_parameters_callback(self._validate_parameters)
@@ -137,7 +130,8 @@ class StreamNode(Node):
         self.get_logger().info(
             f"{self._model.description}; {len(self._layout.streams)} streams, window {window} "
             f"frames, stride {self._stride()} ({self._tick_period_ns() / NS_PER_MS:.1f} ms), "
-            f"mode {settings.mode}, {settings.num_threads} thread(s)"
+            f"mode {settings.mode}, backend {settings.backend}, {settings.num_threads} "
+            f"thread(s), machines {list(settings.machines) or 'one (no namespace)'}"
         )
 
     # -- wiring ---------------------------------------------------------------------------
@@ -160,49 +154,6 @@ class StreamNode(Node):
         return self.create_timer(self._settings.diagnostics_period_s, self._on_diagnostics,
                                  callback_group=self._diagnostics_group,
                                  clock=Clock(clock_type=ClockType.STEADY_TIME))
-
-    def _subscribe(self, index: int):
-        spec = self._layout.streams[index]
-        events = SubscriptionEventCallbacks(
-            message_lost=lambda info: self._ingest.on_message_lost(index, info.total_count_change),
-            incompatible_qos=lambda info: self._on_incompatible_qos(index, info),
-        )
-        try:
-            return self.create_subscription(
-                conv.message_class(spec.msg_type), spec.topic,
-                lambda msg, info: self._on_message(index, msg, info), conv.stream_qos(spec),
-                callback_group=self._ingest_group, event_callbacks=events,
-            )
-        except NameValidationException as exc:
-            raise ConfigError(
-                f"streams.{spec.name}.topic {spec.topic!r} is not a valid topic name: {exc}"
-            ) from None
-
-    # -- ingestion ------------------------------------------------------------------------
-
-    def _on_message(self, index: int, msg: Any, info: Any) -> None:
-        """Cheap: account, adapt, validate, align. Never raises."""
-        try:
-            gid = info.get("publisher_gid") if isinstance(info, dict) else None
-            result = self._ingest.on_message(
-                index, msg, self._now_ns(), gid.get("data") if gid else None,
-                info.get("publication_sequence_number") if isinstance(info, dict) else None,
-            )
-            if result.outcome is not Outcome.ACCEPTED:
-                self._warn_throttled(self._layout.streams[index].name, result.outcome.value,
-                                     result.reason)
-        except Exception as exc:  # noqa: BLE001 - a callback must never take the node down
-            self._warn_throttled(self._layout.streams[index].name, "internal",
-                                 f"message handling failed: {exc!r}")
-
-    def _on_incompatible_qos(self, index: int, info: Any) -> None:
-        policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
-        policy = policy.replace("RMW_QOS_POLICY_", "")
-        self._ingest.on_incompatible_qos(index, info.total_count_change, policy)
-        spec = self._layout.streams[index]
-        self._warn_throttled(spec.name, "qos", f"stream {spec.name!r} on {spec.topic}: a "
-                             f"publisher offers incompatible QoS ({policy}); its messages "
-                             f"cannot be received ({conv.describe_qos(spec)})")
 
     def _warn_throttled(self, stream: str, kind: str, text: str) -> None:
         suppressed = self._throttle.allow((stream, kind), self._settings.log_throttle_s)
@@ -235,18 +186,21 @@ class StreamNode(Node):
         started_ns = self._now_ns()
         tick_unix_ns = time.time_ns()
         begin = time.perf_counter_ns()
+        ingests = {m: io.ingest for m, io in self._machines.items()}
         if started_ns > 0:  # 0: sim time before the first /clock message
-            self._ingest.advance(started_ns)
-        with self._ingest.lock:
-            prepared = self._engine.prepare(self._ingest.buffer)
+            for ingest in ingests.values():
+                ingest.advance(started_ns)
+        prepared = self._engine.prepare(ingests)
         if prepared is None:
             with self._stats_lock:
                 counters.idle += 1
             return
-        result = self._engine.infer(prepared)
-        decoded = decode_frame(result.logits, self._model.loaded.vocabulary)
+        results = self._engine.infer(prepared)
+        decoded = {m: decode_frame(r.logits, self._model.loaded.vocabulary)
+                   for m, r in results.items()}
         latency_ns = time.perf_counter_ns() - begin
-        self._publish(result, decoded, latency_ns, tick_unix_ns)
+        for machine, result in results.items():
+            self._publish(machine, result, decoded[machine], latency_ns, tick_unix_ns)
         overrun = self._now_ns() - started_ns > self._tick_period_ns()
         with self._stats_lock:
             self._latency.record(latency_ns)
@@ -255,13 +209,13 @@ class StreamNode(Node):
                 counters.overruns += 1
                 counters.skip_next = True
 
-    def _publish(self, result: InferenceResult, decoded: Any, latency_ns: int,
+    def _publish(self, machine: str, result: InferenceResult, decoded: Any, latency_ns: int,
                  tick_unix_ns: int) -> None:
-        self._gcode_pub.publish(String(data=decoded.text))
-        self._prediction_pub.publish(String(data=json.dumps(
-            prediction_record(result, decoded, latency_ns, self._engine.mode,
-                              self._engine.window_frames, tick_unix_ns))))
-        self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text)
+        self._machines[machine].publish(decoded.text, prediction_record(
+            result, decoded, latency_ns, self._engine.mode, self._engine.window_frames,
+            tick_unix_ns))
+        if machine == SINGLE_MACHINE:
+            self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text)
 
     # -- diagnostics ----------------------------------------------------------------------
 
@@ -273,22 +227,21 @@ class StreamNode(Node):
         now = self._now_ns()
         if self._started_ns <= 0:  # started on sim time before the first /clock message
             self._started_ns = now
-        out = [diag.stream_status(name, hw, report, thresholds)
-               for report in self._ingest.stream_reports(now, self._started_ns)]
-        out.append(diag.buffer_status(name, hw, self._ingest.buffer_report(
-            self._engine.window_frames)))
+        out = [status for io in self._machines.values() for status in io.statuses(
+            name, hw, now, self._started_ns, thresholds, self._engine.window_frames)]
         with self._stats_lock:
             t = self._ticks
             skipped_recent = t.skipped - t.skipped_reported
             t.skipped_reported = t.skipped
             report = diag.InferenceReport(
-                self._engine.mode, self._engine.backend.name, self._engine.threads,
+                self._engine.mode, self._engine.backend_name, self._engine.threads,
                 self._tick_period_ns() / NS_PER_MS, t.ticks, t.predictions, t.overruns,
                 t.skipped, skipped_recent, t.idle, self._engine.state_resets, t.errors,
                 t.last_error, self._latency.recent(), self._latency.since_start(),
             )
         out.append(diag.inference_status(name, hw, report, thresholds))
-        unknown, unknown_recent = self._ingest.unknown_categorical()
+        unknown, unknown_recent = (sum(counts) for counts in zip(
+            *(io.ingest.unknown_categorical() for io in self._machines.values())))
         out.append(diag.model_status(name, hw, self._model.report(
             self._engine.window_frames, unknown, unknown_recent)))
         out.extend(self._agreement.statuses(name, hw))
@@ -332,7 +285,9 @@ class StreamNode(Node):
 
     def final_stats(self) -> str:
         """One line summing up the run."""
-        totals = self._ingest.summary()
+        totals = Counter()
+        for io in self._machines.values():
+            totals.update(io.ingest.summary())
         t = self._ticks
         since = self._latency.since_start()
         latency = ("no predictions" if since is None else

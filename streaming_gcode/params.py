@@ -40,6 +40,7 @@ DEFAULT_STRIDE = 0                  # 0 = the checkpoint's stride
 DEFAULT_MODE = MODE_FULL_WINDOW
 DEFAULT_BACKEND = BACKEND_TORCH
 DEFAULT_NUM_THREADS = 1
+DEFAULT_MACHINES: tuple[str, ...] = ()
 DEFAULT_MAX_ARRAY_LENGTH = 4096
 DEFAULT_MAX_FUTURE_STAMP_S = 5.0
 DEFAULT_LOG_THROTTLE_S = 5.0
@@ -138,6 +139,10 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
               read_only=True, choices=BACKEND_CHOICES),
     ParamSpec("num_threads", DEFAULT_NUM_THREADS, "Intra-op threads of the inference backend.",
               minimum=1, maximum=256),
+    ParamSpec("machines", DEFAULT_MACHINES, "Machines (cells) this node serves, each with the "
+              "stream layout under its own namespace (<machine>/<topic>) and its own outputs "
+              "(~/<machine>/gcode, ~/<machine>/prediction); one batched model pass per tick. "
+              "Empty = one machine on the layout's topics.", read_only=True),
     ParamSpec("max_array_length", DEFAULT_MAX_ARRAY_LENGTH, "Largest array accepted in a "
               "sensor message (checked before any conversion).", read_only=True,
               minimum=1, maximum=10_000_000),
@@ -216,6 +221,7 @@ class NodeSettings:
     mode: str = DEFAULT_MODE
     backend: str = DEFAULT_BACKEND
     num_threads: int = DEFAULT_NUM_THREADS
+    machines: tuple[str, ...] = DEFAULT_MACHINES
     max_array_length: int = DEFAULT_MAX_ARRAY_LENGTH
     max_future_stamp_s: float = DEFAULT_MAX_FUTURE_STAMP_S
     log_throttle_s: float = DEFAULT_LOG_THROTTLE_S
@@ -264,7 +270,11 @@ def _coerced(values: Mapping[str, Any]) -> dict[str, Any]:
         spec = _NODE_SPECS.get(name)
         if spec is None:
             continue
-        out[name] = float(value) if spec.kind == "double" else value
+        if spec.kind == "double":
+            value = float(value)
+        elif spec.kind == "string_array":
+            value = tuple(value)
+        out[name] = value
     return out
 
 

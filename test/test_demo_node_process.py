@@ -10,8 +10,8 @@ import time
 import pytest
 
 from streaming_gcode.demo_node_process import (
-    DEMO_DOMAIN_RANGE, DISCOVERY_ENV, DOMAIN_ENV, local_dds_environment, node_command,
-    NodeProcess,
+    DEMO_DOMAIN_RANGE, demo_namespace, DISCOVERY_ENV, DOMAIN_ENV, hardware_id,
+    local_dds_environment, node_command, NodeProcess,
 )
 from streaming_gcode.errors import ConfigError
 
@@ -43,6 +43,14 @@ def test_node_command_passes_params_file_and_overrides():
         "--ros-args", "--params-file", "/cfg/stream.yaml",
         "-p", "allow_random_model:=true", "-p", "checkpoint:=/m/full.pt", "--log-level", "warn",
     ]
+
+
+def test_each_demo_run_has_its_own_namespace_and_hardware_id():
+    assert demo_namespace(4821) == "/demo_4821"
+    assert hardware_id("/demo_4821") == "cnc_demo_4821"
+    assert hardware_id("") == "cnc"
+    command = node_command(Path("/c.yaml"), {}, python="/py", namespace="/demo_7")
+    assert command[3:8] == ["--ros-args", "--params-file", "/c.yaml", "-r", "__ns:=/demo_7"]
 
 
 def test_node_process_stops_a_child_and_keeps_its_output():

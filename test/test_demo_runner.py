@@ -62,12 +62,14 @@ def test_first_run_prefers_a_held_out_face_run(checkpoint):
 def test_node_parameters_follow_model_and_source(checkpoint, tmp_path):
     trained = ModelInfo(checkpoint, "", LineScorer(), 8)
     recording = SourceChoice(KIND_RECORDING, tmp_path, "")
-    assert _node_parameters(trained, recording) == {
-        "checkpoint": str(checkpoint), "reference_topic": "/cnc/executed_line"}
+    assert _node_parameters(trained, recording, "/demo_9") == {
+        "checkpoint": str(checkpoint), "reference_topic": "/demo_9/cnc/executed_line",
+        "hardware_id": "cnc_demo_9"}
     untrained = ModelInfo(None, "", LineScorer(), 64)
     bag = SourceChoice(KIND_BAG, tmp_path, "")
-    assert _node_parameters(untrained, bag) == {
-        "allow_random_model": True, "use_sim_time": True, "reference_topic": "/cnc/executing_line"}
+    assert _node_parameters(untrained, bag, "/demo_9") == {
+        "allow_random_model": True, "use_sim_time": True,
+        "reference_topic": "/demo_9/cnc/executing_line", "hardware_id": "cnc_demo_9"}
 
 
 def test_params_file_must_exist(tmp_path):

@@ -222,6 +222,7 @@ def test_runtime_parameters_valid_apply_invalid_change_nothing(live) -> None:
 def test_sigterm_exits_zero_with_a_final_stats_line(live) -> None:
     graph, node = live
     graph.run(0.5)
-    assert node.stop(signal.SIGTERM) == 0
+    code = node.stop(signal.SIGTERM)
     text = node.text()
+    assert code == 0, text[-3000:]
     assert "final stats: ticks" in text and "Traceback" not in text

@@ -155,7 +155,7 @@ def test_an_overrunning_tick_makes_the_next_one_skip(context, tmp_path) -> None:
     }, context=context)
     try:
         def feed(k: int) -> None:
-            node._ingest.on_message(0, Float32MultiArray(data=[k, -k]),
+            node._machines[""].ingest.on_message(0, Float32MultiArray(data=[k, -k]),
                                     node._now_ns() - 1_000_000 + k)
 
         for k in range(6):

@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the validation report here")
     parser.add_argument("--confusion", type=Path, default=None,
                         help="write the validation command confusion PNG here")
+    parser.add_argument("--card", type=Path, default=None,
+                        help="write a markdown model card of the trained model here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     for name in ("d_model", "num_layers", "num_heads", "embedding_dim", "window", "window_stride",
                  "batch_size", "max_epochs", "patience", "seed", "threads", "tune_every"):
@@ -75,5 +77,9 @@ def run(args: argparse.Namespace) -> int:
             offline_eval.write_json(result.validation, args.json)
         if args.confusion:
             offline_eval.plot_confusion(result.validation, args.confusion)
+    if args.card:
+        from streaming_gcode.model_card import write_card
+
+        write_card(result.model, Path(args.out), args.card)
     print(f"\nsaved {result.model.path}")
     return 0
