@@ -53,16 +53,15 @@ BENCH_ARGS ?=
 DEMO_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: help env colcon-deps demo test bench soak
+.PHONY: help deps env colcon-deps demo test bench soak
 
 help:
 	@sed -n '4,12p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
-# Create the venv if missing (or unusable), sync it to the pinned requirements when
-# their hash changes, and (re)install the package in editable mode when setup.* change.
-env:
+# The venv with the pinned requirements: created if missing (or unusable), re-synced when
+# the requirements files' hash changes.
+deps:
 	@deps_key=$$(cat $(REQUIREMENT_FILES) | sha256sum | cut -d' ' -f1)
-	pkg_key=$$(cat $(PACKAGE_FILES) | sha256sum | cut -d' ' -f1)-$$(pwd)
 	if ! $(VENV_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
 	  command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (the ROS wheels need CPython 3.11; set PYTHON=...)" >&2; exit 1; }
 	  echo "Creating $(VENV) ($(ROS_DISTRO)) with $$($(PYTHON) -V)"
@@ -77,6 +76,10 @@ env:
 	  fi
 	  echo "$$deps_key" > $(VENV)/.requirements.sha256
 	fi
+
+# deps, plus the package itself (editable), reinstalled when setup.py/setup.cfg change.
+env: deps
+	@pkg_key=$$(cat $(PACKAGE_FILES) | sha256sum | cut -d' ' -f1)-$$(pwd)
 	if [ "$$(cat $(VENV)/.package.sha256 2>/dev/null)" != "$$pkg_key" ]; then
 	  echo "Installing streaming_gcode (editable) into $(VENV)"
 	  if ! $(PIP) install --no-deps --no-build-isolation -e . > $(VENV)/pip-package.log 2>&1; then

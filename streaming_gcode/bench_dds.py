@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -254,5 +254,7 @@ def run_end_to_end(quick: bool, log: Callable[[str], None] = print) -> dict:
                 publisher.kill()
         node_process.stop()
         executor.shutdown()
+        if spinner.is_alive():
+            spinner.join(10)
         node.destroy_node()
         rclpy.try_shutdown()

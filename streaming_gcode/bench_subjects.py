@@ -18,12 +18,12 @@ import numpy as np
 import torch
 
 from streaming_gcode.backends import (
-    BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, ModelRunner, OnnxRunner,
-    TorchRunner, export_onnx, quantize_onnx, set_torch_threads,
+    BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, export_onnx, ModelRunner,
+    OnnxRunner, quantize_onnx, set_torch_threads, TorchRunner,
 )
 from streaming_gcode.batching import BatchedInference
 from streaming_gcode.inference import InferenceEngine
-from streaming_gcode.model import ModelConfig, build_model
+from streaming_gcode.model import build_model, ModelConfig
 from streaming_gcode.params import MODE_FULL_WINDOW, MODE_INCREMENTAL
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from streaming_gcode.backends import ArrayState, ModelRunner, RunnerBackend, make_runner
-from streaming_gcode.feed_cursor import RESET_REQUESTED, FeedCursor, FeedPlan
+from streaming_gcode.backends import ArrayState, make_runner, ModelRunner, RunnerBackend
+from streaming_gcode.feed_cursor import FeedCursor, FeedPlan, RESET_REQUESTED
 from streaming_gcode.params import BACKEND_CHOICES, MODE_CHOICES, MODE_INCREMENTAL
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 

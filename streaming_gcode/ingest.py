@@ -17,6 +17,8 @@ import enum
 import threading
 from typing import Any, Hashable, Sequence
 
+import numpy as np
+
 from streaming_gcode.adapters import (
     DEFAULT_MAX_ARRAY_LENGTH,
     DEFAULT_MAX_FUTURE_NS,
@@ -30,6 +32,9 @@ from streaming_gcode.features import FeatureMap
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 from streaming_gcode.stats import NS_PER_S, RateMeter
 from streaming_gcode.stream_layout import StreamLayout
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Outcome(enum.Enum):
@@ -57,6 +62,13 @@ _VERDICT_OUTCOME = {
     SampleVerdict.LATE: Outcome.LATE,
     SampleVerdict.OUT_OF_ORDER: Outcome.OUT_OF_ORDER,
 }
+
+
+def _check_frame_range(stream: str, values: np.ndarray) -> None:
+    """Frames hold float32: a finite double beyond its range would turn into Inf there."""
+    if values.size and float(np.abs(values).max()) > FLOAT32_MAX:
+        raise MessageError(f"stream {stream!r}: value beyond the float32 range of frames "
+                           f"(+-{FLOAT32_MAX:.4g})")
 
 
 class StreamIngest:
@@ -110,6 +122,7 @@ class StreamIngest:
             self.rates[index].tick(now_ns)
             try:
                 sample = self.adapters[index].adapt(msg, now_ns)
+                _check_frame_range(name, sample.values)
             except MessageError as exc:
                 self.drops.on_malformed(name)
                 return IngestResult(Outcome.MALFORMED, str(exc), 0, lost)

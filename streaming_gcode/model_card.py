@@ -72,9 +72,11 @@ def render_card(model: LoadedModel, checkpoint: Path) -> str:
         " the run number: validation NNN % 4 == 0, tune NNN % 8 == 2, train the rest.",
         "- Normalisation statistics, categorical codes and the output vocabulary come from"
         " the train runs; early stopping and model selection used the tune runs only.",
-        f"- {training.get('epochs', len(history))} epochs,"
-        f" {training.get('minutes', float('nan')):.1f} minutes on 2 CPU threads,"
-        f" seed {training.get('config', {}).get('seed')}.",
+        f"- {training.get('epochs', len(history))} epochs in"
+        f" {training.get('minutes', float('nan')):.1f} minutes wall-clock"
+        f" ({training.get('cpu_minutes', float('nan')):.1f} CPU minutes,"
+        f" {training.get('config', {}).get('threads')} threads), seed"
+        f" {training.get('config', {}).get('seed')}.",
         "",
         f"## Validation ({meta.validation_metrics.get('mode', 'window')} mode; runs never used"
         " for any choice)",

@@ -242,6 +242,10 @@ class StreamNode(Node):
         out.append(diag.inference_status(name, hw, report, thresholds))
         unknown, unknown_recent = (sum(counts) for counts in zip(
             *(io.ingest.unknown_categorical() for io in self._machines.values())))
+        if unknown_recent:
+            self._warn_throttled("", "categorical", f"{unknown_recent} categorical value(s) "
+                                 "outside the model's vocabulary since the last report, read "
+                                 f"as 'unknown' ({unknown} in all)")
         out.append(diag.model_status(name, hw, self._model.report(
             self._engine.window_frames, unknown, unknown_recent)))
         out.extend(self._agreement.statuses(name, hw))

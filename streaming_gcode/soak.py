@@ -48,7 +48,7 @@ REPORT_KEYS: tuple[str, ...] = (
 
 
 def stream_tally(values: Mapping[str, str]) -> dict[str, int]:
-    """The counters of one stream's diagnostic values (missing or unparsable: 0)."""
+    """Read the counters of one stream's diagnostic values (missing or unparsable: 0)."""
     out = {}
     for key in TALLY_KEYS:
         try:
@@ -64,7 +64,7 @@ def counted_drops(tally: Mapping[str, int]) -> int:
 
 
 def unexplained_drops(published: int, tally: Mapping[str, int]) -> int:
-    """Published messages the node's counters do not account for (0 when all are).
+    """Count the published messages the node's counters do not account for.
 
     `published - (received + lost + rmw_lost)` are messages that vanished without
     a sequence gap or middleware event; `received - accepted - refused` are
@@ -102,7 +102,7 @@ class SoakSample:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (numpy's linear interpolation) or None without values."""
+    """Compute the q-th percentile with linear interpolation; None without values."""
     if len(values) == 0:
         return None
     return float(np.percentile(np.asarray(values, dtype=np.float64), q))
@@ -207,7 +207,7 @@ def plot_samples(samples: Sequence[SoakSample], path: Path, title: str) -> Path:
 
 
 def format_summary(report: Mapping[str, object]) -> str:
-    """A few lines for the terminal."""
+    """Summarise the report in a few lines for the terminal."""
     def fmt(value: object, spec: str) -> str:
         return "n/a" if value is None else format(value, spec)
 

@@ -43,8 +43,9 @@ NODE_READY_TIMEOUT_S = 180.0      # torch import and model load on a busy machin
 SUBSCRIBER_WAIT_S = 30.0          # the node subscribes to every stream and /clock
 PASS_DELAY_S = 1.0                # /clock runs this long before a pass's data (discovery)
 CLOCK_HZ = 40.0
-PASS_LINGER_S = 3.0               # publishers outlive a pass's last message this long (a
-                                  # reader discards the unread samples of a vanished writer)
+# Publishers outlive a pass's last message this long: a reader discards the unread
+# samples of a writer that goes away.
+PASS_LINGER_S = 3.0
 PASS_TIMEOUT_S = 600.0            # at the end, wait this long at most for the pass to end
 POLL_S = 0.1
 SPIN_TIMEOUT_S = 0.1
@@ -140,12 +141,12 @@ class SoakListener:
             self.diagnostics_received += 1
 
     def text(self, status: str, key: str) -> str:
-        """A value of a status as text ('' when not reported yet)."""
+        """Return one value of a status as a string, empty when not reported yet."""
         with self.lock:
             return self.statuses.get(status, {}).get(key, "")
 
     def value(self, status: str, key: str) -> int:
-        """An integer value of a status (0 when not reported yet)."""
+        """Return an integer value of a status (0 when not reported yet)."""
         with self.lock:
             try:
                 return int(self.statuses.get(status, {}).get(key, "0"))
@@ -171,8 +172,11 @@ class SoakListener:
 
     def wait_for_node(self, topics: Sequence[str], alive: Callable[[], bool],
                       timeout: float) -> bool:
-        """Wait until every topic has a subscriber (with sim time the node's timers and
-        diagnostics wait for /clock, so its subscriptions are what says it is up)."""
+        """Wait until every topic has a subscriber: the node is up.
+
+        With sim time the node's tick timer waits for /clock, so its subscriptions,
+        not its outputs, say that it is up.
+        """
         end = time.monotonic() + timeout
         while time.monotonic() < end and alive():
             if all(self.node.count_subscribers(t) > 0 for t in topics):

@@ -286,7 +286,7 @@ def train(
     progress: bool = True,
 ) -> TrainingResult:
     """Train a model on `config.data`, evaluate it on the validation runs, optionally save it."""
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     torch.manual_seed(config.seed)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, config.threads))
@@ -307,7 +307,8 @@ def train(
     meta = model.metadata
     meta.training_command = command
     meta.training.update({"epochs": len(history), "history": history,
-                          "minutes": (time.monotonic() - started) / 60})
+                          "minutes": (time.monotonic() - started) / 60,
+                          "cpu_minutes": (time.process_time() - cpu_started) / 60})
     if validation is not None:
         data = validation.to_json()
         meta.validation_metrics = {"mode": config.eval_mode, "overall": data["overall"],

@@ -5,7 +5,9 @@
 The DDS environment is set at import time, before any test module can import
 rclpy, so every participant of this run (including launched subprocesses,
 which inherit the environment) discovers only peers on this host and in this
-run's own domain.
+run's own domain. Tests in a module that imports rclpy, launch_ros or a message
+package are marked `ros` automatically, so `-m ros` selects everything that
+touches ROS 2 (CI runs that selection on the second distribution).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import random
+import re
 
 import pytest
 
@@ -22,8 +25,16 @@ DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "bantam_cnc"
 DOMAIN_ID_RANGE = (100, 199)  # inclusive; a run picks one so parallel runs do not meet
 DISCOVERY_RANGE = "LOCALHOST"
 
+# A test module importing any of these touches ROS 2 (see the module docstring).
+ROS_IMPORT_RE = re.compile(
+    r"^\s*(?:from|import)\s+(?:rclpy|launch_ros|launch_pytest|[a-z_]+_msgs)\b"
+    r"|importorskip\(\s*[\"']rclpy[\"']",
+    re.MULTILINE,
+)
+
 MARKERS: dict[str, str] = {
-    "ros": "live test over real DDS (rclpy); runs in this session's own ROS_DOMAIN_ID",
+    "ros": "touches ROS 2: live DDS (this run's own ROS_DOMAIN_ID), rclpy or message "
+           "packages; added automatically to modules that import them",
     "data": "needs the recorded Bantam CNC runs (../shared/data/bantam_cnc or $" + DATA_ENV + ")",
     "slow": "takes more than a few seconds",
     # Registered by the ament linters' pytest plugins when they are installed; declared
@@ -52,6 +63,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    touches_ros: dict[Path, bool] = {}
+    for item in items:
+        path = item.path
+        if path not in touches_ros:
+            touches_ros[path] = bool(ROS_IMPORT_RE.search(path.read_text(encoding="utf-8")))
+        if touches_ros[path]:
+            item.add_marker(pytest.mark.ros)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -64,7 +64,7 @@ STATUS = "streaming_gcode: "
 
 def small_checkpoint(path: Path, d_model: int = 16, num_layers: int = 1,
                      window: int = WINDOW, stride: int = STRIDE) -> Path:
-    """A checkpoint for the test layout (larger `d_model`/`window` make a slow model)."""
+    """Save a checkpoint for the test layout (larger `d_model`/`window`: a slow model)."""
     vocab = default_vocabulary()
     n = len(CONTINUOUS)
     config = ModelConfig(n_continuous=n, categorical_sizes=[4], head_sizes=vocab.head_sizes,

@@ -11,11 +11,11 @@ import torch
 
 from streaming_gcode.backends import (
     BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, BACKENDS, EXACT_BACKENDS,
-    INT8_ATOL, ONNX_ATOL, OnnxRunner, RunnerBackend, TorchRunner, export_onnx, make_runner,
+    export_onnx, INT8_ATOL, make_runner, ONNX_ATOL, OnnxRunner, RunnerBackend, TorchRunner,
 )
 from streaming_gcode.checkpoint import random_model
 from streaming_gcode.errors import ConfigError
-from streaming_gcode.model import ModelConfig, build_model
+from streaming_gcode.model import build_model, ModelConfig
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 
 torch.set_num_threads(1)

@@ -79,7 +79,7 @@ def _imu(stamp_ns: int, z: float = 0.5, x: float = 9.8) -> Imu:
 
 
 def _check_buffer(ingest: StreamIngest) -> None:
-    """What the model may read: bounded, ordered, finite, categorical indices in range."""
+    """Check what the model may read: bounded, ordered, finite, indices in range."""
     buffer = ingest.buffer
     assert 0 <= len(buffer) <= CAPACITY
     if not len(buffer):
@@ -115,8 +115,8 @@ def _message(draw, now_ns: int) -> tuple[int, object]:
     if kind == JS:
         names = draw(st.one_of(st.just(["x", "y"]), st.just(["y", "x"]), _names))
         length = draw(st.one_of(st.just(len(names)), st.integers(0, MAX_LENGTH + 2)))
-        return kind, _joint(stamp, names, draw(st.lists(_value, min_size=length,
-                                                         max_size=length)))
+        position = draw(st.lists(_value, min_size=length, max_size=length))
+        return kind, _joint(stamp, names, position)
     if kind == IMU:
         return kind, _imu(stamp, draw(_value), draw(_value))
     length = draw(st.one_of(st.just(2 if kind == F32 else 1), st.integers(0, MAX_LENGTH + 2)))
@@ -124,8 +124,8 @@ def _message(draw, now_ns: int) -> tuple[int, object]:
         data = draw(st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True),
                              min_size=length, max_size=length))
         return kind, Float32MultiArray(data=data)
-    return kind, Float64MultiArray(data=draw(st.lists(_value, min_size=length,
-                                                     max_size=length)))
+    data = draw(st.lists(_value, min_size=length, max_size=length))
+    return kind, Float64MultiArray(data=data)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -228,3 +228,10 @@ def test_enormous_names_and_arrays_are_refused_through_ingest_and_counted() -> N
                 ingest.on_message(F64, Float64MultiArray(data=[0.0] * 100_000), T0).outcome]
     assert outcomes == [Outcome.MALFORMED, Outcome.MALFORMED]
     assert ingest.drops.totals().malformed == 2
+
+
+def test_finite_values_beyond_the_frames_float32_range_are_refused() -> None:
+    ingest = _ingest()
+    result = ingest.on_message(F64, Float64MultiArray(data=[1e300]), T0)
+    assert result.outcome is Outcome.MALFORMED and "beyond the float32 range" in result.reason
+    assert ingest.drops.counters("f64").malformed == 1

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from streaming_gcode.backends import EXACT_BACKENDS, ONNX_ATOL, RunnerBackend, make_runner
+from streaming_gcode.backends import EXACT_BACKENDS, make_runner, ONNX_ATOL, RunnerBackend
 from streaming_gcode.batching import BatchedInference
 from streaming_gcode.errors import ConfigError
-from streaming_gcode.feed_cursor import RESET_GAP, FeedCursor
-from streaming_gcode.model import ModelConfig, build_model
+from streaming_gcode.feed_cursor import FeedCursor, RESET_GAP
+from streaming_gcode.model import build_model, ModelConfig
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 
 torch.set_num_threads(1)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from streaming_gcode.feed_cursor import (
-    RESET_CLOCK, RESET_DEGRADED, RESET_ERROR, RESET_GAP, RESET_LOST, RESET_MODE, FeedCursor,
+    FeedCursor, RESET_CLOCK, RESET_DEGRADED, RESET_ERROR, RESET_GAP, RESET_LOST, RESET_MODE,
 )
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 

@@ -31,6 +31,7 @@ RUNS = ("pocket_009", "adaptive_001")          # ~80 s and ~95 s of recording
 FAST_RATE = 20.0
 FAST_STRIDE = 8                                # 2 s of bag time = 0.1 s wall per tick at 20x
 SLOW_SECONDS = 12.0
+HELD_OUT_SECONDS = 90.0                        # of each held-out run, with the shipped model
 ACCURACY_MARGIN = 0.05
 REPORT_KEYS = ("overall", "runs", "online_equals_offline", "predictions", "lost_messages",
                "latency_ms")
@@ -129,7 +130,8 @@ def test_evaluate_live_with_the_shipped_model(tmp_path, data_dir):
     out = tmp_path / "live.json"
     assert cli_main(["evaluate", "--data", *map(str, runs), "--live",
                      "--checkpoint", str(SHIPPED_MODEL), "--node-param", f"stride={FAST_STRIDE}",
-                     "--rate", f"{FAST_RATE:g}", "--json", str(out), "--quiet"]) == 0
+                     "--rate", f"{FAST_RATE:g}", "--playback-duration", f"{HELD_OUT_SECONDS:g}",
+                     "--json", str(out), "--quiet"]) == 0
     report = json.loads(out.read_text())
     assert all(key in report for key in REPORT_KEYS)
     for run in report["runs"]:

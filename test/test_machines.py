@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from std_msgs.msg import Float32MultiArray
 import torch
 
 from streaming_gcode.errors import ConfigError
@@ -18,6 +17,8 @@ from streaming_gcode.machines import (
 from streaming_gcode.model import build_model, ModelConfig
 from streaming_gcode.stream_layout import StreamLayout
 
+Float32MultiArray = pytest.importorskip("std_msgs.msg", reason="ROS messages are not installed"
+                                        ).Float32MultiArray
 torch.set_num_threads(1)
 WINDOW, CAPACITY = 6, 16
 PERIOD = 50_000_000

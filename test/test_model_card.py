@@ -23,7 +23,8 @@ def test_card_shows_split_metrics_baseline_and_command(tmp_path) -> None:
         "majority_command": {"command": "G1", "share": 0.875},
     }
     meta.training = {"split": {"train": ["a", "b"], "tune": ["c"], "validation": ["face_004"]},
-                     "epochs": 3, "minutes": 1.5, "config": {"seed": 7}, "history": []}
+                     "epochs": 3, "minutes": 1.5, "cpu_minutes": 2.5,
+                     "config": {"seed": 7, "threads": 2}, "history": []}
     meta.training_command = "streaming-gcode train --data runs/ --out m.pt"
     checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.lm, model.config, meta)
     card = write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
@@ -33,4 +34,4 @@ def test_card_shows_split_metrics_baseline_and_command(tmp_path) -> None:
     assert "| face (1) | 40 | 90.0 % | 80.0 % | 25.0 % | 12.5 % |" in card
     assert "always `G1` scores 87.5 % command accuracy" in card
     assert "streaming-gcode train --data runs/ --out m.pt" in card
-    assert "seed 7" in card
+    assert "3 epochs in 1.5 minutes wall-clock (2.5 CPU minutes, 2 threads), seed 7" in card

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from streaming_gcode.inference import InferenceEngine
-from streaming_gcode.model import ModelConfig, build_model
+from streaming_gcode.model import build_model, ModelConfig
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 from streaming_gcode.seed_baseline import SeedBaseline
 

@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help=f"report file (default OUT/{JSON_NAME}); the plot goes next to it")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help=f"working folder: converted bags, report, plot (default {DEFAULT_OUT})")
+                        help="working folder: converted bags, report, plot "
+                        f"(default {DEFAULT_OUT})")
     parser.add_argument("--bags", nargs="+", type=Path, default=None, metavar="BAG",
                         help="bags to play (default: convert runs from --data)")
     parser.add_argument("--data", type=Path, default=None, metavar="PATH",
