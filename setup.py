@@ -42,7 +42,7 @@ setup(
     python_requires=">=3.10",
     entry_points={
         "console_scripts": [
-            "stream_node = streaming_gcode.node:main",
+            "stream_node = streaming_gcode.node_entry:main",
             "streaming-gcode = streaming_gcode.cli:main",
         ],
     },

@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import io
 import logging
-import warnings
 from pathlib import Path
 from typing import Protocol, Sequence
+import warnings
 
 import numpy as np
 import torch
@@ -56,7 +56,7 @@ EXACT_BACKENDS: tuple[str, ...] = (BACKEND_TORCH, BACKEND_ONNXRUNTIME)
 DEFAULT_THREADS = 1
 ONNX_OPSET = 17
 ONNX_ATOL = 1e-4      # max |onnxruntime - torch| on logits and state (float32)
-INT8_ATOL = 0.35      # max |onnxruntime_int8 - torch| on logits (int8 LSTM weights, see module doc)
+INT8_ATOL = 0.35      # max |onnxruntime_int8 - torch| on logits (int8 LSTM weights)
 INPUT_NAMES: tuple[str, ...] = ("continuous", "categorical", "h0", "c0")
 STATE_OUTPUTS: tuple[str, ...] = ("h1", "c1")
 _MAX_BINDINGS = 64    # cached IOBindings (one per distinct set of buffers and shapes)
@@ -123,8 +123,9 @@ class TorchRunner:
     ) -> tuple[dict[str, np.ndarray], ArrayState]:
         """Backbone over all frames, heads on the last frame only."""
         with torch.inference_mode():
-            start = None if state is None else (torch.from_numpy(state[0]),
-                                                 torch.from_numpy(state[1]))
+            start = None
+            if state is not None:
+                start = (torch.from_numpy(state[0]), torch.from_numpy(state[1]))
             hidden, (h, c) = self.backbone.step(
                 torch.from_numpy(continuous), torch.from_numpy(categorical), start
             )
@@ -250,7 +251,7 @@ class OnnxRunner:
             self.threads = threads
 
     def _ensure_batch(self, batch: int) -> None:
-        """Grow the output and zero-state buffers to hold `batch` rows (allocates only on growth)."""
+        """Grow the output and zero-state buffers to `batch` rows (allocates on growth only)."""
         if batch <= self._capacity:
             return
         layers, width = self.state_dims
@@ -258,12 +259,13 @@ class OnnxRunner:
         self._logits = [np.empty(self._capacity * size, np.float32) for size in self._head_sizes]
         state_size = layers * self._capacity * width
         # Two sets of state outputs, alternated so a call never writes the state it reads.
-        self._states = [[np.empty(state_size, np.float32) for _ in STATE_OUTPUTS] for _ in range(2)]
+        self._states = [[np.empty(state_size, np.float32) for _ in STATE_OUTPUTS]
+                        for _ in range(2)]
         self._zeros = np.zeros(state_size, np.float32)
         self._bindings.clear()
 
     def _binding(self, inputs: tuple[np.ndarray, ...], write: int, batch: int):
-        """An IOBinding over these exact buffers, reused while they stay the same."""
+        """Return an IOBinding over these exact buffers (reused while they stay the same)."""
         key = (write, batch) + tuple((a.__array_interface__["data"][0], a.shape) for a in inputs)
         binding = self._bindings.get(key)
         if binding is None:
@@ -281,7 +283,7 @@ class OnnxRunner:
         return binding
 
     def _output_views(self, write: int, batch: int) -> dict[str, np.ndarray]:
-        """Views [B,V] per head and [L,B,d] per state output of the preallocated buffers."""
+        """Return views [B,V] per head and [L,B,d] per state output of the output buffers."""
         layers, width = self.state_dims
         views = {name: flat[: batch * size].reshape(batch, size)
                  for name, size, flat in zip(self.heads, self._head_sizes, self._logits)}
@@ -342,7 +344,8 @@ class RunnerBackend:
         np.copyto(self._continuous[0, :n], window.continuous)
         np.copyto(self._categorical[0, :n], window.categorical)
 
-    def run(self, frames: int, state: ArrayState | None) -> tuple[dict[str, np.ndarray], ArrayState]:
+    def run(self, frames: int,
+            state: ArrayState | None) -> tuple[dict[str, np.ndarray], ArrayState]:
         """Logits [V] of the last loaded frame per head (copies) and the new state."""
         logits, new_state = self.runner.run(
             self._continuous[:, :frames], self._categorical[:, :frames], state
@@ -375,5 +378,6 @@ def make_runner(backend: str, backbone: torch.nn.Module, lm: torch.nn.Module,
     if backend == BACKEND_TORCH:
         return TorchRunner(backbone, lm, threads)
     if backend in (BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8):
-        return OnnxRunner.from_modules(backbone, lm, threads, int8=backend == BACKEND_ONNXRUNTIME_INT8)
+        return OnnxRunner.from_modules(backbone, lm, threads,
+                                       int8=backend == BACKEND_ONNXRUNTIME_INT8)
     raise ConfigError(f"backend {backend!r} unknown; expected one of {list(BACKENDS)}")

@@ -58,7 +58,8 @@ class BatchedInference:
         if not machines or len(set(machines)) != len(machines):
             raise ConfigError(f"machines must be distinct names, at least one: {list(machines)}")
         if window_frames < 1 or capacity < window_frames:
-            raise ConfigError(f"need 1 <= window_frames <= capacity, got {window_frames}, {capacity}")
+            raise ConfigError(
+                f"need 1 <= window_frames <= capacity, got {window_frames}, {capacity}")
         self.runner = runner
         self.machines = tuple(machines)
         self.cursors = [FeedCursor(window_frames, incremental, max_gap_ns) for _ in self.machines]
@@ -113,7 +114,8 @@ class BatchedInference:
                 raise
         return results
 
-    def _run_group(self, frames: int, members: list[tuple[int, FeedPlan]]) -> dict[str, InferenceResult]:
+    def _run_group(self, frames: int,
+                   members: list[tuple[int, FeedPlan]]) -> dict[str, InferenceResult]:
         batch = len(members)
         rows = np.fromiter((index for index, _ in members), np.intp, batch)
         n_continuous = self._stage_continuous.shape[2]

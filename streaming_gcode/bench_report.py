@@ -6,7 +6,8 @@ results.json, schema_version 1 (milliseconds unless named otherwise):
 
     quick, duration_s, machine{cpus, cpu_model, platform, python, torch, onnxruntime,
                                torch_default_threads, gpu}
-    sizes[]      {name, source, n_continuous, categorical_sizes, d_model, num_layers, heads, window}
+    sizes[]      {name, source, n_continuous, categorical_sizes, d_model, num_layers, heads,
+                  window}
     baseline     "seed_baseline"
     configs[]    {name, group, size, mode (seed|full_window|incremental), backend, threads,
                   window, stride, ticks, p50_ms, p95_ms, p99_ms, max_ms, mean_ms,
@@ -59,29 +60,34 @@ def _target(key: str, name: str, target: str, value, met) -> dict:
 
 
 def evaluate_targets(results: dict) -> list[dict]:
-    """The issue's targets against this run's numbers (met is None when not measured)."""
+    """Compare this run's numbers with the targets (met is None when not measured)."""
     targets = []
     for mode, goal in (("incremental", TARGET_INCREMENTAL), ("full_window", TARGET_FULL_WINDOW)):
         for kind, backends in (("exact", EXACT_BACKENDS), ("int8", (BACKEND_ONNXRUNTIME_INT8,))):
             best = _best(results["configs"], mode, backends)
             value = None if best is None else round(best["speedup_vs_baseline_p99"], 2)
             targets.append(_target(
-                f"{mode}_speedup_{kind}", f"{mode} p99 speedup over seed_baseline (seed size, stride 8, fastest {kind} backend"
+                f"{mode}_speedup_{kind}",
+                f"{mode} p99 speedup over seed_baseline (seed size, stride 8, fastest {kind} "
+                f"backend"
                 f"{'' if best is None else ': ' + best['backend']})",
                 f">= {goal}x", value, None if value is None else value >= goal))
     e2e = results.get("end_to_end") or {}
     p99 = (e2e.get("tick_to_receipt") or {}).get("p99_ms")
-    targets.append(_target("end_to_end_p99", "end-to-end tick-to-receipt p99 over DDS (default size)",
+    targets.append(_target("end_to_end_p99",
+                           "end-to-end tick-to-receipt p99 over DDS (default size)",
                            f"< {TARGET_E2E_P99_MS} ms", p99,
                            None if p99 is None else p99 < TARGET_E2E_P99_MS))
     rate = (e2e.get("ingestion") or {}).get("max_zero_loss_rate_hz")
-    targets.append(_target("ingestion_rate", "sensor messages/s ingested with zero loss (reliable QoS)",
+    targets.append(_target("ingestion_rate",
+                           "sensor messages/s ingested with zero loss (reliable QoS)",
                            f">= {TARGET_INGEST_RATE:g}/s", rate,
                            None if rate is None else rate >= TARGET_INGEST_RATE))
     rows = {(r["mode"], r["machines"]): r for r in results.get("batching", [])}
     row = rows.get(("incremental", TARGET_BATCH_MACHINES))
     ratio = None if row is None else round(row["latency_vs_1_p99"], 2)
-    targets.append(_target("batching_16", f"latency of {TARGET_BATCH_MACHINES} machines batched over 1 "
+    targets.append(_target("batching_16",
+                           f"latency of {TARGET_BATCH_MACHINES} machines batched over 1 "
                            "(incremental, p99)", f"<= {TARGET_BATCH_RATIO}x", ratio,
                            None if ratio is None else ratio <= TARGET_BATCH_RATIO))
     return targets
@@ -101,13 +107,16 @@ def markdown(results: dict) -> str:
             f"| {c['name']} | {c['threads']} | {_fmt(c['p50_ms'])} | "
             f"{_fmt(c['p95_ms'])} | {_fmt(c['p99_ms'])} | {_fmt(c['max_ms'])} | "
             f"{_fmt(c['cpu_ms_per_prediction'])} | {_fmt(c.get('setup_memory_mb'), 1)} | "
-            f"{_fmt(c.get('peak_memory_growth_mb'), 2)} | {_fmt(c.get('top1_agreement_vs_torch'), 3)} | "
+            f"{_fmt(c.get('peak_memory_growth_mb'), 2)} | "
+            f"{_fmt(c.get('top1_agreement_vs_torch'), 3)} | "
             f"{c['speedup_vs_baseline_p99']:.1f}x | {c['speedup_vs_baseline_p50']:.1f}x |")
     if results.get("batching"):
-        lines += ["", "| machines | mode | backend | p50 ms | p99 ms | per machine ms | predictions/s | "
+        lines += ["", "| machines | mode | backend | p50 ms | p99 ms | per machine ms | "
+                  "predictions/s | "
                   "latency vs 1 (p99) |", "|---|---|---|---|---|---|---|---|"]
         for r in results["batching"]:
-            lines.append(f"| {r['machines']} | {r['mode']} | {r['backend']} | {_fmt(r['p50_ms'])} | "
+            lines.append(f"| {r['machines']} | {r['mode']} | {r['backend']} | "
+                         f"{_fmt(r['p50_ms'])} | "
                          f"{_fmt(r['p99_ms'])} | {_fmt(r['per_machine_ms'], 3)} | "
                          f"{r['predictions_per_s']:.0f} | {r['latency_vs_1_p99']:.2f}x |")
     e2e = results.get("end_to_end")
@@ -117,18 +126,20 @@ def markdown(results: dict) -> str:
         for key in ("tick_to_receipt", "data_age"):
             s = e2e.get(key) or {}
             lines.append(f"| {key} | {_fmt(s.get('p50_ms'))} | {_fmt(s.get('p95_ms'))} | "
-                         f"{_fmt(s.get('p99_ms'))} | {_fmt(s.get('max_ms'))} | {s.get('count', '-')} |")
+                         f"{_fmt(s.get('p99_ms'))} | {_fmt(s.get('max_ms'))} | "
+                         f"{s.get('count', '-')} |")
     elif e2e:
         lines += ["", f"End to end over DDS: skipped ({e2e['skipped']})."]
     lines += ["", "| target | goal | this run | met |", "|---|---|---|---|"]
     for t in results.get("targets", []):
         met = {True: "yes", False: "no", None: "not measured"}[t["met"]]
-        lines.append(f"| {t['name']} | {t['target']} | {t['value'] if t['value'] is not None else '-'} | {met} |")
+        value = "-" if t["value"] is None else t["value"]
+        lines.append(f"| {t['name']} | {t['target']} | {value} | {met} |")
     return "\n".join(lines) + "\n"
 
 
 def plot(results: dict, out_dir: Path) -> list[Path]:
-    """latency_cdf.png (one panel per group) and batching.png (throughput and latency vs machines)."""
+    """Draw latency_cdf.png (a panel per group) and batching.png (throughput, latency)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -162,7 +173,8 @@ def plot(results: dict, out_dir: Path) -> list[Path]:
                 machines = [r["machines"] for r in sel]
                 ax.plot(machines, [r["predictions_per_s"] for r in sel], "b-" + marker,
                         label=f"throughput ({mode})")
-                twin.plot(machines, [r["p99_ms"] for r in sel], "r--" + marker, label=f"p99 latency ({mode})")
+                twin.plot(machines, [r["p99_ms"] for r in sel], "r--" + marker,
+                          label=f"p99 latency ({mode})")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("machines per batched pass")
         ax.set_ylabel("predictions/s", color="blue")

@@ -51,7 +51,7 @@ class ModelSize:
     _onnx: dict[str, bytes] = field(default_factory=dict)
 
     def onnx_model(self, backend: str) -> bytes:
-        """The ONNX export of these weights (int8-quantised for that backend), made once per size."""
+        """Return the ONNX export of these weights (int8 for that backend), made once."""
         if BACKEND_ONNXRUNTIME not in self._onnx:
             self._onnx[BACKEND_ONNXRUNTIME] = export_onnx(self.backbone, self.lm)
         if backend not in self._onnx:
@@ -59,12 +59,13 @@ class ModelSize:
         return self._onnx[backend]
 
     def runner(self, backend: str, threads: int) -> ModelRunner:
-        """A fresh runner of `backend` on these weights."""
+        """Make a fresh runner of `backend` on these weights."""
         if backend == BACKEND_TORCH:
             return TorchRunner(self.backbone, self.lm, threads)
         heads = tuple(self.lm.heads.keys())
-        return OnnxRunner(self.onnx_model(backend), heads, [self.config.head_sizes[h] for h in heads],
-                          self.config.num_layers, self.config.d_model, threads, backend)
+        return OnnxRunner(self.onnx_model(backend), heads,
+                          [self.config.head_sizes[h] for h in heads], self.config.num_layers,
+                          self.config.d_model, threads, backend)
 
     def describe(self) -> dict:
         """Facts for results.json."""
@@ -75,27 +76,30 @@ class ModelSize:
 
 
 def seed_size() -> ModelSize:
-    """The seed notebook's model: 155 + 4 inputs ([10, 10, 50, 50]), d_model 256, 4 layers, window 64."""
-    config = ModelConfig(n_continuous=155, categorical_sizes=[10, 10, 50, 50], head_sizes=SEED_HEADS,
-                         d_model=256, num_layers=4, num_heads=8, dropout=0.0, window=64)
+    """Build the seed's model: 155 + 4 inputs ([10, 10, 50, 50]), d 256, 4 layers, window 64."""
+    config = ModelConfig(n_continuous=155, categorical_sizes=[10, 10, 50, 50],
+                         head_sizes=SEED_HEADS, d_model=256, num_layers=4, num_heads=8,
+                         dropout=0.0, window=64)
     backbone, lm = build_model(config, seed=0)
-    return ModelSize(SEED_SIZE, backbone.eval(), lm.eval(), config, 64, "seed notebook sizes, random weights")
+    return ModelSize(SEED_SIZE, backbone.eval(), lm.eval(), config, 64,
+                     "seed notebook sizes, random weights")
 
 
 def default_size() -> ModelSize:
-    """The shipped models/full.pt when present, else a random model of the ModelConfig defaults."""
+    """Load the shipped models/full.pt, or else a random model of the ModelConfig defaults."""
     from streaming_gcode.checkpoint import load_checkpoint, random_model
     from streaming_gcode.params import default_checkpoint
 
     path = default_checkpoint("full")
     loaded = load_checkpoint(path) if path is not None else random_model("full", seed=0)
-    source = str(path) if path is not None else "random weights, ModelConfig defaults (no models/full.pt)"
+    source = (str(path) if path is not None
+              else "random weights, ModelConfig defaults (no models/full.pt)")
     return ModelSize(DEFAULT_SIZE, loaded.backbone, loaded.lm, loaded.config,
                      loaded.metadata.window, source)
 
 
 def custom_size(name: str, config: ModelConfig, seed: int = 0) -> ModelSize:
-    """A random model of any configuration (tests, experiments)."""
+    """Build a random model of any configuration (tests, experiments)."""
     backbone, lm = build_model(config, seed=seed)
     return ModelSize(name, backbone.eval(), lm.eval(), config, config.window, "random weights")
 
@@ -155,7 +159,7 @@ class Subject(Protocol):
         """Take frame `index` of the stream (not timed)."""
 
     def tick(self) -> dict[str, np.ndarray] | None:
-        """Predict the newest frame (timed): logits [V] per head, None if there was nothing to do."""
+        """Predict the newest frame (timed): logits [V] per head, None if nothing to do."""
 
 
 class SeedSubject:
@@ -163,7 +167,8 @@ class SeedSubject:
 
     mode, backend = MODE_SEED, BACKEND_TORCH
 
-    def __init__(self, name: str, size: ModelSize, stream: Stream, stride: int, threads: int) -> None:
+    def __init__(self, name: str, size: ModelSize, stream: Stream, stride: int,
+                 threads: int) -> None:
         from streaming_gcode.seed_baseline import SeedBaseline
 
         self.name = name
@@ -178,7 +183,7 @@ class SeedSubject:
                                  self.stream.categorical_tensors[row])
 
     def tick(self) -> dict[str, np.ndarray] | None:
-        """The seed's prediction: window recompute, newest frame's logits."""
+        """Predict as the seed does (window recompute); the newest frame's logits."""
         predictions = self.baseline.predict()
         if predictions is None:
             return None
@@ -186,7 +191,7 @@ class SeedSubject:
 
 
 def make_engine(size: ModelSize, mode: str, runner: ModelRunner, capacity: int) -> InferenceEngine:
-    """The node's InferenceEngine on `runner`."""
+    """Build the node's InferenceEngine on `runner`."""
     return InferenceEngine(size.backbone, size.lm, window_frames=size.window, capacity=capacity,
                            n_continuous=size.config.n_continuous,
                            n_categorical=size.config.n_categorical, mode=mode, backend=runner)
@@ -200,7 +205,8 @@ class EngineSubject:
         self.name, self.mode, self.backend, self.threads = name, mode, backend, threads
         self.stream = stream
         capacity = 2 * size.window
-        self.buffer = AlignedRingBuffer(capacity, size.config.n_continuous, size.config.n_categorical)
+        self.buffer = AlignedRingBuffer(capacity, size.config.n_continuous,
+                                        size.config.n_categorical)
         self.engine = make_engine(size, mode, size.runner(backend, threads), capacity)
 
     def ingest(self, index: int) -> None:
@@ -217,7 +223,7 @@ class EngineSubject:
 
 
 class BatchSubject:
-    """`machines` machines, each its own buffer fed its own part of the stream, one pass per tick."""
+    """`machines` machines, each a buffer fed its own part of the stream; one pass per tick."""
 
     def __init__(self, size: ModelSize, stream: Stream, machines: int, mode: str,
                  runner: ModelRunner, offset: int = 7) -> None:
@@ -228,7 +234,8 @@ class BatchSubject:
         capacity = 2 * size.window
         names = [f"cell_{i}" for i in range(machines)]
         c = size.config
-        self.buffers = {n: AlignedRingBuffer(capacity, c.n_continuous, c.n_categorical) for n in names}
+        self.buffers = {n: AlignedRingBuffer(capacity, c.n_continuous, c.n_categorical)
+                        for n in names}
         self.engine = BatchedInference(runner, names, size.window, capacity, c.n_continuous,
                                        c.n_categorical, incremental=mode == MODE_INCREMENTAL)
 

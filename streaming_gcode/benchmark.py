@@ -16,10 +16,10 @@ takes to set up and the peak memory growth while streaming. Then batching
 from __future__ import annotations
 
 import ctypes
+from dataclasses import dataclass, field
 import gc
 import platform
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -67,7 +67,8 @@ def summary_ms(latencies_ns: Sequence[float]) -> dict[str, float]:
 
 
 def lockstep(subjects: Sequence[bs.Subject], stream: bs.Stream, window: int, stride: int,
-             warmup: int, ticks: int, budget_s: float | None = None) -> dict[str, tuple[list, list, list]]:
+             warmup: int, ticks: int,
+             budget_s: float | None = None) -> dict[str, tuple[list, list, list]]:
     """Feed every subject the same frames and tick them in rotating order.
 
     Returns per subject the wall and CPU ns of each measured tick and its logits.
@@ -180,10 +181,14 @@ class Group:
         return variant if self.primary else f"{variant}@{self.size.name}_s{self.stride}"
 
 
-def _factories(group: Group, stream: bs.Stream, options: BenchOptions) -> dict[str, Callable[[], bs.Subject]]:
-    """Subject constructors: the seed baseline at the engines' thread count (the reference),
-    the seed at torch's default threads (full run, primary group: what the seed did as is),
-    then every mode x backend."""
+def _factories(group: Group, stream: bs.Stream,
+               options: BenchOptions) -> dict[str, Callable[[], bs.Subject]]:
+    """Return the subject constructors of a group.
+
+    The seed baseline at the engines' thread count (the reference), the seed at
+    torch's default threads (full run, primary group: the seed as it was), then
+    every mode x backend.
+    """
     size, stride, threads = group.size, group.stride, options.threads
     made: dict[str, Callable[[], bs.Subject]] = {}
     baselines = [(group.config_name(bs.BASELINE), threads)]
@@ -206,11 +211,13 @@ def _reference(group: Group, subject: bs.Subject) -> str:
 
 
 def agreement(logits: list[dict], reference: list[dict]) -> dict[str, float]:
-    """Top-1 agreement (all heads, all ticks) and largest logit difference against eager torch."""
+    """Measure agreement with eager torch: top-1 (all heads, ticks), largest logit gap."""
     pairs = [(a[h], b[h]) for a, b in zip(logits, reference) for h in a]
     if not pairs:
-        return {"top1_agreement_vs_torch": float("nan"), "max_abs_logit_diff_vs_torch": float("nan")}
-    return {"top1_agreement_vs_torch": float(np.mean([a.argmax() == b.argmax() for a, b in pairs])),
+        return {"top1_agreement_vs_torch": float("nan"),
+                "max_abs_logit_diff_vs_torch": float("nan")}
+    same = [a.argmax() == b.argmax() for a, b in pairs]
+    return {"top1_agreement_vs_torch": float(np.mean(same)),
             "max_abs_logit_diff_vs_torch": float(max(np.abs(a - b).max() for a, b in pairs))}
 
 
@@ -279,7 +286,8 @@ def plan_groups(sizes: list[bs.ModelSize], options: BenchOptions) -> list[Group]
     """Seed size at stride 8 (primary) and 16 (full run); other sizes at stride 8."""
     groups = []
     for size in sizes:
-        default = (PRIMARY_STRIDE,) if options.quick or size.name != bs.SEED_SIZE else (PRIMARY_STRIDE, 16)
+        both = not options.quick and size.name == bs.SEED_SIZE
+        default = (PRIMARY_STRIDE, 16) if both else (PRIMARY_STRIDE,)
         for stride in options.strides.get(size.name, default):
             groups.append(Group(size, stride, primary=not groups))
     return groups
@@ -301,7 +309,8 @@ def machine_facts() -> dict:
         pass
     return {"cpus": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
             "python": platform.python_version(), "torch": torch.__version__,
-            "onnxruntime": onnxruntime.__version__, "torch_default_threads": bs.TORCH_DEFAULT_THREADS,
+            "onnxruntime": onnxruntime.__version__,
+            "torch_default_threads": bs.TORCH_DEFAULT_THREADS,
             "gpu": False}
 
 
@@ -317,8 +326,10 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
     batching: list[dict] = []
     modes = (bs.MODE_INCREMENTAL,) if options.quick else bs.MODES
     for mode in modes:
-        log(f"batching {sizes[0].name}/{mode}/{BACKEND_ONNXRUNTIME}: machines {list(options.machines)}")
-        batching.extend(measure_batching(sizes[0], PRIMARY_STRIDE, mode, BACKEND_ONNXRUNTIME, options))
+        log(f"batching {sizes[0].name}/{mode}/{BACKEND_ONNXRUNTIME}: "
+            f"machines {list(options.machines)}")
+        batching.extend(measure_batching(sizes[0], PRIMARY_STRIDE, mode, BACKEND_ONNXRUNTIME,
+                                         options))
     end_to_end = None
     if options.dds:
         from streaming_gcode.bench_dds import run_end_to_end

@@ -189,10 +189,10 @@ class DemoSession:
 
         view = DemoView(self.out, time.monotonic_ns(), model.scorer, model.run_note)
         view.header(self._header(choice, source, model, node, env))
-        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
         graph: DemoGraph | None = None
         code = 0
         try:
+            rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
             graph = DemoGraph(layout, view, self._lock, self.request_stop, choice.kind,
                               node.namespace)
             if self._wait_for_node(node, graph, layout):
@@ -246,7 +246,8 @@ class DemoSession:
             if self.stop_event.wait(READY_POLL_S):
                 return False
         self.out.write(f"stream_node did not subscribe to {topic} within "
-                       f"{NODE_READY_TIMEOUT_S:.0f} s\n")
+                       f"{NODE_READY_TIMEOUT_S:.0f} s; its log: {node.log_path}\n")
+        self.stop_reason = "stream_node did not come up"
         return False
 
     def _stream(self, view: DemoView, node: NodeProcess, graph: Any) -> None:

@@ -60,7 +60,8 @@ class FeedPlan(NamedTuple):
 class FeedCursor:
     """Tracks, for one buffer, what the model has seen; pure logic, no model."""
 
-    def __init__(self, window_frames: int, incremental: bool, max_gap_ns: int | None = None) -> None:
+    def __init__(self, window_frames: int, incremental: bool,
+                 max_gap_ns: int | None = None) -> None:
         if window_frames < 1:
             raise ValueError(f"window_frames must be >= 1, got {window_frames}")
         if max_gap_ns is not None and max_gap_ns <= 0:
@@ -113,7 +114,7 @@ class FeedCursor:
         return None
 
     def plan(self, buffer: AlignedRingBuffer) -> FeedPlan | None:
-        """The frames to feed now; None while the buffer fills or when nothing is new."""
+        """Return the frames to feed now; None while the buffer fills or nothing is new."""
         window = buffer.window(self.window_frames)
         if window is None:
             return None
@@ -142,7 +143,7 @@ class FeedCursor:
         )
 
     def commit(self, plan: FeedPlan) -> None:
-        """Record that the model ran on `plan` (incremental: the state now ends at its newest frame)."""
+        """Record that the model ran on `plan` (incremental: the state ends at its newest)."""
         if not self._incremental:
             return
         if plan.from_zero_state:
@@ -152,5 +153,5 @@ class FeedCursor:
         self._fed_stamp = plan.newest_stamp_ns
 
     def fail(self) -> None:
-        """The run of the planned frames failed: drop the state (counted as an error reset)."""
+        """Drop the state after a failed run of the planned frames (an error reset)."""
         self.reset(RESET_ERROR)

@@ -48,7 +48,7 @@ class InferenceResult:
 
 
 def prepared_input(plan: FeedPlan) -> PreparedInput:
-    """What a feed plan loads, as the engine reports it."""
+    """Describe what a feed plan loads, as the engine reports it."""
     return PreparedInput(
         frames=len(plan.frames),
         from_zero_state=plan.from_zero_state,
@@ -151,7 +151,8 @@ class InferenceEngine:
             self._state = None
             raise
         plan = self._plan
-        if self.cursor.incremental and plan is not None and plan.newest_sequence == prepared.newest_sequence:
+        current = plan is not None and plan.newest_sequence == prepared.newest_sequence
+        if self.cursor.incremental and current:
             self._state = new_state
             self.cursor.commit(plan)
         return InferenceResult(logits, prepared)

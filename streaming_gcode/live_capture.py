@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import json
+import os
 from pathlib import Path
+import random
 import struct
 import subprocess
 import sys
@@ -37,6 +39,9 @@ POLL_S = 0.05
 EXECUTOR_THREADS = 4
 TAIL_LIMIT_S = 30.0            # wall time the clock may run on after the bag's end
 CLOCK_QOS_DEPTH = 10
+PROBE_SETTLE_S = 1.0           # discovery time when probing a domain for other users
+SPARE_DOMAINS = tuple(range(215, 233))   # Linux-safe domain IDs tried when the current is busy
+MAX_DOMAIN_PROBES = 4
 CDR_HEADER_BYTES = 4           # encapsulation kind and options before the message
 PLAYER_STARTUP_S = 60.0        # added to the player's timeout (process start, discovery)
 
@@ -53,6 +58,7 @@ class LiveOptions:
     tolerance: float = DEFAULT_TOLERANCE
     node_parameters: Mapping[str, Any] = field(default_factory=dict)
     timeline_dir: Path | None = None
+    domain_id: int | None = None               # None: ROS_DOMAIN_ID of the environment
 
 
 @dataclass
@@ -99,6 +105,43 @@ def node_parameters(
     })
     params.update(options.node_parameters)
     return params
+
+
+def busy_topics(domain_id: int, topics: Sequence[str],
+                settle_s: float = PROBE_SETTLE_S) -> list[str]:
+    """List which of `topics` other participants already use in a ROS domain.
+
+    Another process replaying or publishing the same topics in the evaluation's
+    domain (a cell on the network, a demo, a test) would mix its messages and
+    its /clock into the evaluation.
+    """
+    import rclpy
+    from rclpy.node import Node
+
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        probe = Node("streaming_gcode_domain_probe", context=context)
+        time.sleep(settle_s)  # discovery on this host
+        used = {name for name, _ in probe.get_topic_names_and_types()}
+        probe.destroy_node()
+    finally:
+        context.try_shutdown()
+    return sorted(used & set(topics))
+
+
+def quiet_domain(topics: Sequence[str], preferred: int | None = None) -> int:
+    """Return a ROS domain where nobody uses `topics`: `preferred` if it is quiet."""
+    current = preferred if preferred is not None else int(os.environ.get("ROS_DOMAIN_ID") or 0)
+    spares = [d for d in SPARE_DOMAINS if d != current]
+    random.shuffle(spares)
+    candidates = [current, *spares]
+    for domain in candidates[:MAX_DOMAIN_PROBES]:
+        if not busy_topics(domain, topics):
+            return domain
+    raise ConfigError(f"ROS domains {candidates[:MAX_DOMAIN_PROBES]} all have other "
+                      f"publishers or subscribers on {list(topics)}; set ROS_DOMAIN_ID to "
+                      "a quiet domain")
 
 
 def header_stamp_ns(cdr: bytes) -> int:
@@ -253,8 +296,11 @@ def clock_tail(node: Any, publisher: Any, played: Mapping[str, int], last_ns: in
 def _run_player(bag: Path, options: LiveOptions, topics: Sequence[str],
                 timeout_s: float) -> float:
     started = time.monotonic()
+    env = dict(os.environ)
+    if options.domain_id is not None:
+        env["ROS_DOMAIN_ID"] = str(options.domain_id)
     result = subprocess.run(player_command(bag, options, topics), capture_output=True,
-                            text=True, timeout=timeout_s, check=False)
+                            text=True, timeout=timeout_s, check=False, env=env)
     if result.returncode != 0:
         raise RecordingError(f"replaying {bag} failed (exit {result.returncode}): "
                              f"{result.stderr.strip()[-2000:]}")
@@ -276,7 +322,7 @@ def play_through_node(
     from streaming_gcode.node import create_node
 
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=options.domain_id)
     node = collector = executor = None
     spinner: threading.Thread | None = None
     try:

@@ -14,13 +14,14 @@ JSON keys (`overall`, `runs`, `families`, `info`) plus `online_equals_offline`,
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 from pathlib import Path
 import tempfile
 from typing import Any, Sequence
 
 from streaming_gcode.bag_reader import find_bags, open_bag
-from streaming_gcode.bag_writer import absolute_topic
+from streaming_gcode.bag_writer import absolute_topic, REFERENCE_TOPIC
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.live_capture import (
     DEFAULT_LIVE_CLOCK_HZ,
@@ -29,6 +30,7 @@ from streaming_gcode.live_capture import (
     LiveOptions,
     node_parameters,
     play_through_node,
+    quiet_domain,
 )
 from streaming_gcode.live_report import (
     compare_online_offline,
@@ -44,6 +46,8 @@ from streaming_gcode.live_report import (
 from streaming_gcode.stream_layout import load_params_file, NS_PER_S, StreamLayout
 
 LIVE_MODE = "live"
+CLOCK_TOPIC = "/clock"
+NODE_NAME = "streaming_gcode"   # node.NODE_NAME (not imported: that module needs rclpy)
 
 
 def layout_parameters(layout_path: Path | None) -> tuple[dict[str, Any], StreamLayout]:
@@ -88,6 +92,7 @@ def _live_entry(capture: LiveCapture, counters: dict[str, Any], comparison: Any,
         "lost_sensor_messages": lost_sensor,
         "lost_predictions": lost_predictions,
         "drops": counters["drops"],
+        "last_reset_reason": counters.get("last_reset_reason", ""),
         "ticks": counters["ticks"],
         "idle_ticks": counters["idle_ticks"],
         "frames": counters["frames"],
@@ -107,6 +112,12 @@ def played_topics(layout: StreamLayout, params: dict[str, Any]) -> list[str]:
     if params.get("reference_topic"):
         topics.append(absolute_topic(str(params["reference_topic"])))
     return topics
+
+
+def _watched_topics(layout: StreamLayout, flat: dict[str, Any]) -> list[str]:
+    """Return the topics no other process may use while bags are evaluated."""
+    topics = played_topics(layout, {"reference_topic": REFERENCE_TOPIC})
+    return topics + [CLOCK_TOPIC, f"/{NODE_NAME}/prediction", f"/{NODE_NAME}/gcode"]
 
 
 def _frame_topic(layout: StreamLayout) -> tuple[str, type] | None:
@@ -183,6 +194,8 @@ def evaluate_live(bags: Sequence[Path], checkpoint: Path, layout_path: Path | No
 
     model = load_checkpoint(checkpoint)
     flat, layout = layout_parameters(layout_path)
+    if options.domain_id is None:
+        options = replace(options, domain_id=quiet_domain(_watched_topics(layout, flat)))
     results, entries = [], []
     for bag in tqdm(list(bags), desc="live", unit="bag", disable=not progress):
         result, entry = evaluate_bag(Path(bag), model, Path(checkpoint), flat, layout, options)
@@ -191,7 +204,8 @@ def evaluate_live(bags: Sequence[Path], checkpoint: Path, layout_path: Path | No
     info = {"mode": LIVE_MODE, "feature_set": model.metadata.feature_set,
             "checkpoint": str(checkpoint), "window": model.metadata.window,
             "rate": options.rate, "clock_hz": options.clock_hz,
-            "qos": "reliable" if options.reliable else "best_effort", "depth": options.depth}
+            "qos": "reliable" if options.reliable else "best_effort", "depth": options.depth,
+            "ros_domain_id": options.domain_id}
     report = EvaluationReport(results, info)
     data = report.to_json()
     for run, entry in zip(data["runs"], entries):

@@ -255,6 +255,7 @@ def node_counters(statuses: Sequence[Any]) -> dict[str, Any]:
         elif task == "buffer":
             for key in BUFFER_DROP_KEYS + ("frames",):
                 (drops if key in drops else extra)[key] = _int(values[key])
+            extra["last_reset_reason"] = values.get("last_reset_reason", "")
         elif task == "model":
             extra["window_frames"] = _int(values["window_frames"])
     return {"received": received, "drops": drops, **extra}

@@ -43,6 +43,7 @@ from streaming_gcode.prediction import PREDICTION_FORMAT, prediction_record  # n
 from streaming_gcode.stats import LatencyStats, NS_PER_MS, NS_PER_S
 
 NODE_NAME = "streaming_gcode"
+STOPPED_DURING_STARTUP = "final stats: stopped during start-up, no message processed"
 GCODE_TOPIC = "~/gcode"
 PREDICTION_TOPIC = "~/prediction"
 DIAGNOSTICS_TOPIC = "/diagnostics"
@@ -325,8 +326,8 @@ def main(args: Sequence[str] | None = None) -> int:
     node: StreamNode | None = None
     executor: MultiThreadedExecutor | None = None
     status = 0
-    rclpy.init(args=list(args) if args is not None else None)
     try:
+        rclpy.init(args=list(args) if args is not None else None)
         node = StreamNode()
         executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
         executor.add_node(node)
@@ -343,6 +344,8 @@ def main(args: Sequence[str] | None = None) -> int:
         if node is not None:
             print(f"[{NODE_NAME}] {node.final_stats()}", file=sys.stderr, flush=True)
             node.destroy_node()
+        elif status == 0:
+            print(f"[{NODE_NAME}] {STOPPED_DURING_STARTUP}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
     return status
 

@@ -41,7 +41,7 @@ class SeedBaseline:
         self.categorical_buffer.append(categorical)
 
     def can_predict(self) -> bool:
-        """True once a full window is buffered."""
+        """Tell whether a full window is buffered."""
         return len(self.continuous_buffer) >= self.window_size
 
     def predict(self) -> dict[str, torch.Tensor] | None:

@@ -58,7 +58,7 @@ STOP_TIMEOUT_S = 30.0
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 BEST_EFFORT = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 CONTINUOUS = ["j1", "j2", "angular_velocity.z", "a0"]
-NODE_MAIN = "import sys; from streaming_gcode.node import main; sys.exit(main())"
+NODE_MAIN = "import sys; from streaming_gcode.node_entry import main; sys.exit(main())"
 STATUS = "streaming_gcode: "
 
 

@@ -96,7 +96,8 @@ def test_steps_equal_one_window_pass(runners, backend):
     window = ({h: v.copy() for h, v in window[0].items()}, tuple(s.copy() for s in window[1]))
     state = None
     for start in range(0, 24, 8):
-        logits, state = runner.run(continuous[:, start:start + 8], categorical[:, start:start + 8], state)
+        step = slice(start, start + 8)
+        logits, state = runner.run(continuous[:, step], categorical[:, step], state)
     _assert_close((logits, state), window, STEP_ATOL)
 
 
@@ -109,7 +110,8 @@ def test_onnx_agrees_on_a_checkpoint_model_after_set_threads():
     rng = np.random.default_rng(0)
     config = loaded.config
     continuous = rng.normal(size=(1, 16, config.n_continuous)).astype(np.float32)
-    categorical = np.stack([rng.integers(0, s, size=(1, 16)) for s in config.categorical_sizes], -1)
+    categorical = np.stack([rng.integers(0, s, size=(1, 16)) for s in config.categorical_sizes],
+                           -1)
     _assert_close(onnx_runner.run(continuous, categorical, None),
                   torch_runner.run(continuous, categorical, None), ONNX_ATOL)
 

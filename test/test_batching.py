@@ -24,7 +24,8 @@ BATCH_ATOL = ONNX_ATOL   # batched vs batch-1 runs: float32 summation order only
 
 @pytest.fixture(scope="module")
 def model():
-    config = ModelConfig(n_continuous=4, categorical_sizes=[5], head_sizes={"command": 6, "form": 2},
+    config = ModelConfig(n_continuous=4, categorical_sizes=[5],
+                         head_sizes={"command": 6, "form": 2},
                          d_model=16, num_layers=2, dropout=0.0)
     backbone, lm = build_model(config, seed=9)
     return backbone.eval(), lm.eval()
@@ -48,16 +49,18 @@ class Machine:
         for _ in range(n):
             self.stamp += gap
             gap = PERIOD
-            self.buffer.append(self.stamp, self.continuous[self.count], self.categorical[self.count], False)
+            self.buffer.append(self.stamp, self.continuous[self.count],
+                               self.categorical[self.count], False)
             self.count += 1
 
     def reference(self):
-        """The unbatched result for this tick (None when nothing new)."""
+        """Run this tick unbatched (None when nothing is new)."""
         plan = self.cursor.plan(self.buffer)
         if plan is None:
             return None
         self.backend.load(plan.frames)
-        logits, state = self.backend.run(len(plan.frames), None if plan.from_zero_state else self.state)
+        state = None if plan.from_zero_state else self.state
+        logits, state = self.backend.run(len(plan.frames), state)
         self.state = tuple(s.copy() for s in state)
         self.cursor.commit(plan)
         return logits
@@ -89,7 +92,8 @@ def test_batched_equals_unbatched_per_machine(model, backend, incremental):
             if expected is None:
                 continue
             for head, value in expected.items():
-                np.testing.assert_allclose(results[name].logits[head], value, atol=BATCH_ATOL, rtol=0)
+                np.testing.assert_allclose(results[name].logits[head], value, atol=BATCH_ATOL,
+                                           rtol=0)
             assert results[name].prepared.newest_stamp_ns == machine.stamp
     if incremental:                                        # mixed frame counts were exercised
         assert max(groups_seen) > 1 and batched.cursors[1].resets == {RESET_GAP: 1}

@@ -29,9 +29,11 @@ BATCH_KEYS = {"machines", "mode", "backend", "p50_ms", "p99_ms", "per_machine_ms
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    tiny = ModelConfig(n_continuous=6, categorical_sizes=[3, 4], head_sizes={"command": 5, "form": 2},
+    tiny = ModelConfig(n_continuous=6, categorical_sizes=[3, 4],
+                       head_sizes={"command": 5, "form": 2},
                        d_model=16, num_layers=2, dropout=0.0, window=12)
-    other = ModelConfig(n_continuous=4, head_sizes={"command": 3}, d_model=8, num_layers=1, window=8)
+    other = ModelConfig(n_continuous=4, head_sizes={"command": 3}, d_model=8, num_layers=1,
+                        window=8)
     options = BenchOptions(quick=True, ticks=4, machines=(1, 3), dds=False,
                            sizes=[custom_size("tiny", tiny), custom_size("other", other)])
     out = tmp_path_factory.mktemp("bench")
@@ -44,14 +46,15 @@ def test_results_json_has_every_configuration_with_the_documented_keys(results):
     document, _ = results
     configs = document["configs"]
     names = [c["name"] for c in configs]
-    assert len(names) == len(set(names)) == 14          # 2 groups x (baseline + 2 modes x 3 backends)
+    assert len(names) == len(set(names)) == 14   # 2 groups x (baseline + 2 modes x 3 backends)
     assert BASELINE in names and document["baseline"] == BASELINE
     for config in configs:
         assert CONFIG_KEYS <= set(config), config["name"]
         assert config["p50_ms"] <= config["p95_ms"] <= config["p99_ms"] <= config["max_ms"]
         assert config["ticks"] == len(config["latencies_ms"]) == 4
         base = next(c for c in configs if c["name"] == config["baseline"])
-        assert config["speedup_vs_baseline_p99"] == pytest.approx(base["p99_ms"] / config["p99_ms"])
+        speedup = base["p99_ms"] / config["p99_ms"]
+        assert config["speedup_vs_baseline_p99"] == pytest.approx(speedup)
     assert {c["mode"] for c in configs} == {"seed", "full_window", "incremental"}
     assert {c["backend"] for c in configs} == {"torch", "onnxruntime", "onnxruntime_int8"}
     assert [c["group"] for c in configs if "@" not in c["name"]] == ["tiny/stride8"] * 7
@@ -85,7 +88,8 @@ def test_outputs_are_written(results):
 
 
 def test_target_evaluation_reads_end_to_end_and_batching():
-    document = {"configs": [], "batching": [{"mode": "incremental", "machines": 16, "latency_vs_1_p99": 4.5}],
+    batch = {"mode": "incremental", "machines": 16, "latency_vs_1_p99": 4.5}
+    document = {"configs": [], "batching": [batch],
                 "end_to_end": {"tick_to_receipt": {"p99_ms": 3.2},
                                "ingestion": {"max_zero_loss_rate_hz": 4000.0}}}
     met = {t["id"]: t["met"] for t in evaluate_targets(document)}

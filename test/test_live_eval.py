@@ -63,18 +63,19 @@ def random_checkpoint(tmp_path_factory) -> Path:
 def _check_run(run: dict) -> None:
     """Assert online == offline, nothing lost or dropped, and the tick bookkeeping."""
     name = run["run"]
-    assert run["online_equals_offline"], (name, run["offline_mismatches"])
-    assert run["compared_with_offline"] == run["predictions"] > 0, name
-    assert run["lost_messages"] == 0, (name, run["node_final_stats"])
+    why = (name, run["drops"], run["last_reset_reason"], run["node_final_stats"])
+    assert run["online_equals_offline"], (*why, run["offline_mismatches"])
+    assert run["compared_with_offline"] == run["predictions"] > 0, why
+    assert run["lost_messages"] == 0, why
     drops = run["drops"]
-    assert drops["late"] == drops["out_of_order"] == drops["malformed"] == 0, (name, drops)
-    assert drops["lost"] == drops["rmw_lost"] == 0, (name, drops)
+    assert drops["late"] == drops["out_of_order"] == drops["malformed"] == 0, why
+    assert drops["lost"] == drops["rmw_lost"] == 0, why
     # every tick that found new data published exactly one prediction, and it arrived
     ran = run["ticks"] - run["idle_ticks"] - drops["skipped_ticks"]
-    assert abs(run["predictions"] - ran) <= 1, (name, run["node_final_stats"])
+    assert abs(run["predictions"] - ran) <= 1, why
     # ...and the number of predictions matches the stride ticks the frames allow
     lo, hi = run["expected_predictions"]
-    assert lo - 1 - drops["skipped_ticks"] <= run["predictions"] <= hi + 1, (name, run)
+    assert lo - 1 - drops["skipped_ticks"] <= run["predictions"] <= hi + 1, (*why, lo, hi)
 
 
 @pytest.mark.ros

@@ -156,7 +156,7 @@ def test_an_overrunning_tick_makes_the_next_one_skip(context, tmp_path) -> None:
     try:
         def feed(k: int) -> None:
             node._machines[""].ingest.on_message(0, Float32MultiArray(data=[k, -k]),
-                                    node._now_ns() - 1_000_000 + k)
+                                                 node._now_ns() - 1_000_000 + k)
 
         for k in range(6):
             feed(k)

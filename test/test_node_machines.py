@@ -55,7 +55,8 @@ def test_two_machines_publish_their_own_predictions(context, tmp_path) -> None:
         "checkpoint": str(_checkpoint(tmp_path / "m.pt")), "machines": list(MACHINES),
         "backend": "onnxruntime", "mode": "incremental",
         "stream_names": ["joints"], "streams.joints.topic": "cnc/joints",
-        "streams.joints.type": "sensor_msgs/msg/JointState", "streams.joints.channels": ["j1", "j2"],
+        "streams.joints.type": "sensor_msgs/msg/JointState",
+        "streams.joints.channels": ["j1", "j2"],
         "frame_clock": "joints", "sample_rate_hz": RATE_HZ, "alignment_timeout_s": 0.2,
     }, context=context)
     peer = rclpy.create_node("machines_test_peer", context=context)
@@ -68,7 +69,7 @@ def test_two_machines_publish_their_own_predictions(context, tmp_path) -> None:
                 received[machine].append(json.loads(msg.data))
         return callback
 
-    gcode_seen = {m: 0 for m in MACHINES}
+    gcode_seen = dict.fromkeys(MACHINES, 0)
     for machine in MACHINES:
         peer.create_subscription(String, f"/streaming_gcode/{machine}/prediction",
                                  on_prediction(machine), RELIABLE)

@@ -20,7 +20,8 @@ ATOL = 1e-5   # same weights, same frames, same PyTorch ops: float32 rounding on
 
 @pytest.fixture(scope="module")
 def model():
-    config = ModelConfig(n_continuous=6, categorical_sizes=[4, 7], head_sizes={"command": 5, "param_X": 9},
+    config = ModelConfig(n_continuous=6, categorical_sizes=[4, 7],
+                         head_sizes={"command": 5, "param_X": 9},
                          d_model=16, num_layers=2, dropout=0.1, window=WINDOW)
     backbone, lm = build_model(config, seed=4)
     backbone.set_normalisation(np.arange(6) * 0.5, np.full(6, 2.0))
@@ -39,7 +40,8 @@ def test_baseline_matches_full_window_engine_every_stride(model):
         continuous = rng.normal(size=6).astype(np.float32)
         categorical = rng.integers(0, 7, size=2) % np.array([4, 7])
         buffer.append(i * 1_000_000, continuous, categorical, False)
-        got = baseline.process_sample(torch.from_numpy(continuous.copy()), torch.from_numpy(categorical))
+        got = baseline.process_sample(torch.from_numpy(continuous.copy()),
+                                      torch.from_numpy(categorical))
         if i + 1 < WINDOW or (i + 1) % STRIDE:
             assert got is None, i
             continue

@@ -46,37 +46,40 @@ def _clean_exit(node: fs.NodeProcess, code: int) -> None:
     assert "Traceback" not in text, text[-3000:]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_while_starting_up(sig, checkpoints, graph) -> None:
+@pytest.mark.parametrize("sig,delay_s", [
+    (signal.SIGINT, 0.5), (signal.SIGTERM, 0.5), (signal.SIGINT, 3.0), (signal.SIGTERM, 3.0),
+], ids=["SIGINT-importing", "SIGTERM-importing", "SIGINT-later", "SIGTERM-later"])
+def test_signal_while_starting_up(sig, delay_s, checkpoints, graph) -> None:
     tmp, models = checkpoints
-    node = fs.NodeProcess(tmp, fs.node_params(models["small"]), f"start_{sig.name}")
+    node = fs.NodeProcess(tmp, fs.node_params(models["small"]), f"start_{sig.name}_{delay_s}")
     try:
-        time.sleep(0.5)        # importing torch and rclpy, or loading the model
+        time.sleep(delay_s)    # importing torch and rclpy, loading the model, or spinning
         _clean_exit(node, node.stop(sig))
     finally:
         node.kill()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_inference_with_a_model_slower_than_the_stride(sig, checkpoints,
-                                                                   graph) -> None:
+def test_sigterm_mid_inference_with_a_model_slower_than_the_stride(checkpoints, graph) -> None:
     tmp, models = checkpoints
-    node = fs.start(tmp, fs.node_params(models["slow"]), graph, f"busy_{sig.name}")
+    node = fs.start(tmp, fs.node_params(models["slow"]), graph, "busy")
     try:
         since = time.monotonic()
         graph.wait_for(lambda: len(graph.predictions_since(since)) >= 2, 30.0,
                        "predictions from the slow model", streams=("joints", "imu", "arr"))
         graph.publish()
-        _clean_exit(node, node.stop(sig))          # a tick is running most of the time
+        _clean_exit(node, node.stop(signal.SIGTERM))   # a tick runs most of the time
     finally:
         node.kill()
 
 
-def test_second_signal_during_shutdown_is_ignored(checkpoints, graph) -> None:
+def test_sigint_mid_inference_then_sigterm_during_shutdown(checkpoints, graph) -> None:
     tmp, models = checkpoints
     node = fs.start(tmp, fs.node_params(models["slow"]), graph, "twice")
     try:
-        graph.run(1.0)
+        since = time.monotonic()
+        graph.wait_for(lambda: len(graph.predictions_since(since)) >= 2, 30.0,
+                       "predictions from the slow model", streams=("joints", "imu", "arr"))
+        graph.publish()
         node.process.send_signal(signal.SIGINT)
         time.sleep(0.05)
         _clean_exit(node, node.stop(signal.SIGTERM))

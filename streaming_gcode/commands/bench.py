@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+import sys
 
 HELP = ("measure tick latency, CPU, memory and speedup over the seed baseline for every "
         "mode and backend, batching over machines, and end to end over DDS")
@@ -24,7 +24,8 @@ def _machines(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"machine counts must be >= 1, got {text!r}")
     return values
@@ -32,8 +33,9 @@ def _machines(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's arguments."""
-    parser.epilog = ("Writes DIR/results.json (or --json), DIR/results.md, DIR/latency_cdf.png and "
-                     "DIR/batching.png. DDS stays on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE="
+    parser.epilog = ("Writes DIR/results.json (or --json), DIR/results.md, DIR/latency_cdf.png "
+                     "and DIR/batching.png. DDS stays on this machine "
+                     "(ROS_AUTOMATIC_DISCOVERY_RANGE="
                      "LOCALHOST; ROS_DOMAIN_ID kept if set, else a random one in 100..199).")
     parser.add_argument("--quick", action="store_true",
                         help="fewer ticks, stride 8 only, incremental batching: under a minute")
@@ -47,11 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="intra-op threads of the engine's backends (default 1)")
     parser.add_argument("--machines", type=_machines, default=None, metavar="N,N,...",
                         help="machine counts for batching (default 1,4,16,64)")
-    parser.add_argument("--no-dds", action="store_true", help="skip the end-to-end DDS measurement")
+    parser.add_argument("--no-dds", action="store_true",
+                        help="skip the end-to-end DDS measurement")
 
 
 def _command_line(args: argparse.Namespace) -> str:
-    """The invocation, for the record in results.json."""
+    """Rebuild the invocation, for the record in results.json."""
     parts = ["streaming-gcode", "bench"]
     if args.quick:
         parts.append("--quick")
