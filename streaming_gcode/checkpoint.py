@@ -163,6 +163,17 @@ def _plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
+_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue",
+                      "Check the documentation of torch.load")
+
+
+def _unpickling_reason(exc: Exception) -> str:
+    """Pick the line of torch's weights_only refusal that says what was refused."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(_TORCH_BOILERPLATE)]
+    return (useful or lines or [type(exc).__name__])[0]
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -172,7 +183,7 @@ def _read(path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: refused: it holds objects other than tensors and plain data, which "
             f"weights_only loading does not execute (unsafe or foreign pickle: "
-            f"{str(exc).splitlines()[-1] if str(exc) else type(exc).__name__})"
+            f"{_unpickling_reason(exc)})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
         raise CheckpointError(

@@ -114,6 +114,8 @@ class DropTotals:
     skipped_ticks: int = 0
     frames_held: int = 0
     window_frames: int = 0
+    aligner_resets: int = 0
+    last_reset_reason: str = ""
     seen: bool = False
 
     @property
@@ -141,6 +143,8 @@ def drop_totals(statuses: Sequence[tuple[str, Mapping[str, str]]]) -> DropTotals
             totals.degraded_frames = _int(values.get("degraded_frames"))
             totals.frames_held = _int(values.get("frames_held"))
             totals.window_frames = _int(values.get("window_frames"))
+            totals.aligner_resets = _int(values.get("aligner_resets"))
+            totals.last_reset_reason = values.get("last_reset_reason", "")
         elif name.endswith(INFERENCE_STATUS_SUFFIX):
             totals.overruns = _int(values.get("overruns"))
             totals.skipped_ticks = _int(values.get("skipped_ticks"))
@@ -277,9 +281,15 @@ class DemoView:
         if not self.drops.seen:
             return "drops: waiting for /diagnostics"
         kinds = self.drops.per_kind
+        resets = ""
+        if self.drops.aligner_resets:
+            reason = self.drops.last_reset_reason
+            resets = (f", aligner resets {self.drops.aligner_resets}"
+                      f"{' (' + reason + ')' if reason else ''}")
         return (f"dropped {self.drops.dropped} (lost {kinds['lost'] + kinds['rmw_lost']}, "
                 f"late {kinds['late'] + kinds['out_of_order']}, malformed {kinds['malformed']})"
-                f", degraded {self.drops.degraded_frames}, overruns {self.drops.overruns}")
+                f", degraded {self.drops.degraded_frames}, overruns {self.drops.overruns}"
+                f"{resets}")
 
     def stats_line(self, now_ns: int) -> str:
         """Build the once-a-second status line."""

@@ -77,7 +77,7 @@ class FeedCursor:
 
     @property
     def incremental(self) -> bool:
-        """True when the recurrent state is carried between ticks."""
+        """Tell whether the recurrent state is carried between ticks."""
         return self._incremental
 
     @incremental.setter
@@ -88,7 +88,7 @@ class FeedCursor:
 
     @property
     def has_state(self) -> bool:
-        """True when a carried state exists (the next tick may feed new frames only)."""
+        """Tell whether a carried state exists (the next tick may feed new frames only)."""
         return self._fed != 0
 
     def reset(self, reason: str) -> None:

@@ -39,7 +39,7 @@ POLL_S = 0.05
 EXECUTOR_THREADS = 4
 TAIL_LIMIT_S = 30.0            # wall time the clock may run on after the bag's end
 CLOCK_QOS_DEPTH = 10
-PROBE_SETTLE_S = 1.0           # discovery time when probing a domain for other users
+PROBE_SETTLE_S = 3.0           # discovery time when probing a domain for other users
 SPARE_DOMAINS = tuple(range(215, 233))   # Linux-safe domain IDs tried when the current is busy
 MAX_DOMAIN_PROBES = 4
 CDR_HEADER_BYTES = 4           # encapsulation kind and options before the message
@@ -122,12 +122,16 @@ def busy_topics(domain_id: int, topics: Sequence[str],
     rclpy.init(context=context, domain_id=domain_id)
     try:
         probe = Node("streaming_gcode_domain_probe", context=context)
-        time.sleep(settle_s)  # discovery on this host
-        used = {name for name, _ in probe.get_topic_names_and_types()}
+        deadline = time.monotonic() + settle_s  # discovery on this host
+        while True:
+            used = {name for name, _ in probe.get_topic_names_and_types()} & set(topics)
+            if used or time.monotonic() > deadline:
+                break
+            time.sleep(POLL_S)
         probe.destroy_node()
     finally:
         context.try_shutdown()
-    return sorted(used & set(topics))
+    return sorted(used)
 
 
 def quiet_domain(topics: Sequence[str], preferred: int | None = None) -> int:

@@ -98,7 +98,7 @@ class MachineEngine:
 
     @property
     def backend_name(self) -> str:
-        """The backend's name."""
+        """Return the backend's name."""
         return self.runner.name
 
     @property

@@ -24,7 +24,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from streaming_gcode import soak
-from streaming_gcode.bag_writer import absolute_topic, bag_path_for, write_run_bag
+from streaming_gcode.bag_writer import absolute_topic
 from streaming_gcode.demo_node_process import local_dds_environment, node_command, NodeProcess
 from streaming_gcode.errors import ConfigError
 from streaming_gcode.stream_layout import StreamLayout
@@ -47,10 +47,10 @@ CLOCK_HZ = 40.0
 # samples of a writer that goes away.
 PASS_LINGER_S = 3.0
 PASS_TIMEOUT_S = 600.0            # at the end, wait this long at most for the pass to end
+DRAIN_DIAGNOSTICS_S = 10.0        # wait this long for the diagnostics after the drain
 POLL_S = 0.1
 SPIN_TIMEOUT_S = 0.1
 PREDICTION_DEPTH = 500
-DEFAULT_RUNS = 4                  # runs converted when no bag is given
 
 
 @dataclass(frozen=True)
@@ -67,42 +67,17 @@ class SoakOptions:
     command: str = ""
 
 
-def select_runs(runs: Sequence[Path], count: int) -> list[Path]:
-    """`count` runs spread evenly over the sorted list (so several families are played)."""
-    ordered = sorted(runs)
-    if count >= len(ordered):
-        return ordered
-    step = len(ordered) / count
-    return [ordered[int(i * step)] for i in range(count)]
-
-
-def prepare_bags(runs: Sequence[Path], layout: StreamLayout, out_dir: Path,
-                 progress: Callable[[str], Any] = print) -> list[Path]:
-    """Convert runs to bags under `out_dir/bags`, reusing bags converted before."""
-    from streaming_gcode.recording import load_run
-
-    bags = []
-    for run_file in runs:
-        name = run_file.name.split("_aligned")[0]
-        path = bag_path_for(out_dir / "bags", name)
-        if not (path / "metadata.yaml").is_file():
-            progress(f"converting {run_file.name} -> {path}")
-            write_run_bag(load_run(run_file), layout, path, overwrite=True)
-        bags.append(path)
-    return bags
-
-
 class SoakListener:
     """Keeps the node's latest diagnostics and the latency of every prediction."""
 
-    def __init__(self, context: Any, started: float) -> None:
+    def __init__(self, context: Any) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from std_msgs.msg import String
 
-        self._started = started
+        self._started = time.monotonic()
         self.lock = threading.Lock()
         self.statuses: dict[str, dict[str, str]] = {}
         self.diagnostics_received = 0
@@ -117,6 +92,12 @@ class SoakListener:
         self._thread = threading.Thread(target=self._spin, name="soak-listener", daemon=True)
         self._stop = threading.Event()
         self._thread.start()
+
+    def restart_clock(self) -> float:
+        """Measure prediction times from now on; returns the new origin (monotonic s)."""
+        with self.lock:
+            self._started = time.monotonic()
+            return self._started
 
     def _spin(self) -> None:
         while not self._stop.is_set():
@@ -291,68 +272,68 @@ def _start_node(options: SoakOptions) -> NodeProcess:
     return NodeProcess(node_command(options.config, parameters, log_level="warn"), os.environ)
 
 
-def run_soak(options: SoakOptions, progress: Callable[[str], Any] = print) -> dict[str, object]:
-    """Run the soak and return the report (see `soak.REPORT_KEYS`)."""
-    import psutil
-    import rclpy
+@dataclass
+class _Finish:
+    """What the soak knows once the node has drained."""
 
-    if not options.bags:
-        raise ConfigError("a soak needs at least one bag")
-    layout = StreamLayout.from_yaml(options.config)
-    node = _start_node(options)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    started = time.monotonic()
-    listener = SoakListener(context, started)
-    loop = BagLoop(options.bags, layout, options.rate, context)
-    exit_code: int | None = None
-    try:
-        topics = (*loop.topics, CLOCK_TOPIC)
-        if not listener.wait_for_node(topics, node.running, NODE_READY_TIMEOUT_S):
-            raise ConfigError("the node did not come up:\n  " + "\n  ".join(node.log_tail()))
-        loop.poll()
-        if not listener.wait_for_diagnostics(0, NODE_READY_TIMEOUT_S) or not node.running():
-            raise ConfigError("the node publishes no diagnostics:\n  "
+    samples: list[soak.SoakSample]
+    tallies: dict[str, dict[str, int]]
+    latencies: list[tuple[float, float]]
+    inference: dict[str, int]
+    checkpoint: str
+    random_weights: bool
+
+
+def _wait_until_up(node: NodeProcess, listener: SoakListener, loop: BagLoop) -> None:
+    if not listener.wait_for_node((*loop.topics, CLOCK_TOPIC), node.running,
+                                  NODE_READY_TIMEOUT_S):
+        raise ConfigError("the node did not come up:\n  " + "\n  ".join(node.log_tail()))
+    loop.poll()   # sim time starts: the node's tick timer runs from now on
+    if not listener.wait_for_diagnostics(0, NODE_READY_TIMEOUT_S) or not node.running():
+        raise ConfigError("the node publishes no diagnostics:\n  "
+                          + "\n  ".join(node.log_tail()))
+
+
+def _soak(options: SoakOptions, node: NodeProcess, listener: SoakListener,
+          loop: BagLoop) -> _Finish:
+    """Play and sample for `options.seconds`, end on a pass boundary, drain."""
+    import psutil
+
+    process = psutil.Process(node.pid)
+    started = listener.restart_clock()
+    samples, seen = [], 0
+    next_sample = started
+    while time.monotonic() - started < options.seconds:
+        if not node.running():
+            raise ConfigError("the node died during the soak:\n  "
                               + "\n  ".join(node.log_tail()))
-        progress(f"node up (pid {node.pid}); soaking for {options.seconds:.0f} s at "
-                 f"{options.rate:g}x over {len(options.bags)} bag(s)")
-        process = psutil.Process(node.pid)
-        started = time.monotonic()
-        listener._started = started
-        samples, seen = [], 0
-        next_sample = started
-        while time.monotonic() - started < options.seconds:
-            if not node.running():
-                raise ConfigError("the node died during the soak:\n  "
-                                  + "\n  ".join(node.log_tail()))
-            loop.poll()
-            now = time.monotonic()
-            if now >= next_sample:
-                sample, seen = _sample(now - started, process.memory_info().rss, listener,
-                                       loop, seen)
-                samples.append(sample)
-                next_sample += options.sample_period_s
-            time.sleep(POLL_S)
-        loop.finish(PASS_TIMEOUT_S)
-        with listener.lock:
-            received = listener.diagnostics_received
-        listener.wait_for_diagnostics(received + 1, 10.0)  # counters after the drain
-        sample, seen = _sample(time.monotonic() - started, process.memory_info().rss,
-                               listener, loop, seen)
-        samples.append(sample)
-        tallies = listener.tallies()
-        node_predictions = listener.value(INFERENCE_STATUS, "predictions")
-        overruns = listener.value(INFERENCE_STATUS, "overruns")
-        errors = listener.value(INFERENCE_STATUS, "errors")
-        model = (listener.text(MODEL_STATUS, "checkpoint"),
-                 listener.text(MODEL_STATUS, "random_weights") == "true")
-        with listener.lock:
-            latencies = list(listener.latencies)
-    finally:
-        loop.stop()
-        exit_code = node.stop()
-        listener.close()
-        rclpy.try_shutdown(context=context)
+        loop.poll()
+        now = time.monotonic()
+        if now >= next_sample:
+            sample, seen = _sample(now - started, process.memory_info().rss, listener, loop,
+                                   seen)
+            samples.append(sample)
+            next_sample += options.sample_period_s
+        time.sleep(POLL_S)
+    loop.finish(PASS_TIMEOUT_S)
+    with listener.lock:
+        received = listener.diagnostics_received
+    listener.wait_for_diagnostics(received + 1, DRAIN_DIAGNOSTICS_S)  # counters after it
+    sample, seen = _sample(time.monotonic() - started, process.memory_info().rss, listener,
+                           loop, seen)
+    samples.append(sample)
+    with listener.lock:
+        latencies = list(listener.latencies)
+    inference = {key: listener.value(INFERENCE_STATUS, key)
+                 for key in ("predictions", "overruns", "errors")}
+    return _Finish(samples, listener.tallies(), latencies, inference,
+                   listener.text(MODEL_STATUS, "checkpoint"),
+                   listener.text(MODEL_STATUS, "random_weights") == "true")
+
+
+def _report(options: SoakOptions, done: _Finish, loop: BagLoop, exit_code: int | None,
+            node: NodeProcess) -> dict[str, object]:
+    samples = done.samples
     end_s = samples[-1].elapsed_s
     warmup = options.warmup_s if options.warmup_s is not None else soak.warmup_seconds(end_s)
     report: dict[str, object] = {
@@ -362,24 +343,49 @@ def run_soak(options: SoakOptions, progress: Callable[[str], Any] = print) -> di
         "warmup_s": warmup,
         "rate": options.rate,
         "bags": [str(b) for b in options.bags],
-        "checkpoint": model[0],
-        "random_weights": model[1],
+        "checkpoint": done.checkpoint,
+        "random_weights": done.random_weights,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine()},
         "command": options.command,
         "passes": loop.passes,
-        "predictions": node_predictions,
-        "predictions_received": len(latencies),
+        "predictions": done.inference["predictions"],
+        "predictions_received": len(done.latencies),
         "skipped_ticks": samples[-1].skipped_ticks,
-        "overruns": overruns,
-        "inference_errors": errors,
+        "overruns": done.inference["overruns"],
+        "inference_errors": done.inference["errors"],
         "aligner_resets": samples[-1].aligner_resets,
         "node_exit_code": exit_code,
         "final_stats": _final_stats(node.log_path),
         "node_log": str(node.log_path),
     }
-    report.update(soak.drop_summary(loop.published, tallies))
+    report.update(soak.drop_summary(loop.published, done.tallies))
     report.update(soak.memory_summary(samples, warmup))
-    report.update(soak.latency_summary(latencies, warmup, end_s))
+    report.update(soak.latency_summary(done.latencies, warmup, end_s))
     report["samples"] = [s.as_dict() for s in samples]
     return report
+
+
+def run_soak(options: SoakOptions, progress: Callable[[str], Any] = print) -> dict[str, object]:
+    """Run the soak and return the report (see `soak.REPORT_KEYS`)."""
+    import rclpy
+
+    if not options.bags:
+        raise ConfigError("a soak needs at least one bag")
+    layout = StreamLayout.from_yaml(options.config)
+    node = _start_node(options)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    listener = SoakListener(context)
+    loop = BagLoop(options.bags, layout, options.rate, context)
+    try:
+        _wait_until_up(node, listener, loop)
+        progress(f"node up (pid {node.pid}); soaking for {options.seconds:.0f} s at "
+                 f"{options.rate:g}x over {len(options.bags)} bag(s)")
+        done = _soak(options, node, listener, loop)
+    finally:
+        loop.stop()
+        exit_code = node.stop()
+        listener.close()
+        rclpy.try_shutdown(context=context)
+    return _report(options, done, loop, exit_code, node)

@@ -198,7 +198,9 @@ def test_live_agreement_follows_the_reference_topic(tmp_path, data_dir):
     from streaming_gcode.bag_writer import write_run_bag
     from streaming_gcode.checkpoint import random_model, save_checkpoint
     from streaming_gcode.decoding import decode_frames
-    from streaming_gcode.live_capture import LiveOptions, node_parameters, play_through_node
+    from streaming_gcode.live_capture import (
+        LiveOptions, node_parameters, play_through_node, quiet_domain,
+    )
     from streaming_gcode.live_eval import layout_parameters, played_topics
     from streaming_gcode.offline_eval import frame_logits
     from streaming_gcode.recording import load_run
@@ -217,7 +219,9 @@ def test_live_agreement_follows_the_reference_topic(tmp_path, data_dir):
     by_stamp = {int(s): g.text for s, g in zip(prepared.table.stamps, guesses)}
     agreeing = _with_reference(original, tmp_path / "agreeing",
                                lambda stamp, line: by_stamp.get(stamp, line))
-    options = LiveOptions(rate=20.0, node_parameters=AGREEMENT_PARAMS)
+    topics = played_topics(layout, AGREEMENT_PARAMS) + ["/clock", "/streaming_gcode/prediction"]
+    options = LiveOptions(rate=20.0, node_parameters=AGREEMENT_PARAMS,
+                          domain_id=quiet_domain(topics))
     levels = {}
     for bag in (agreeing, original):
         params = node_parameters(flat, checkpoint, options)

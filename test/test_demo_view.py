@@ -111,7 +111,8 @@ def test_diagnostics_give_drops_and_window_fill():
                                                 "stale_frames": "5"}),
         ("streaming_gcode: stream motor_currents", {"lost": "1", "late": "0", "malformed": "0"}),
         ("streaming_gcode: buffer", {"degraded_frames": "6", "frames_held": "20",
-                                     "window_frames": "64"}),
+                                     "window_frames": "64", "aligner_resets": "1",
+                                     "last_reset_reason": "clock jumped back"}),
         ("streaming_gcode: inference", {"overruns": "7", "skipped_ticks": "8",
                                         "latency_recent_p50_ms": "9.5",
                                         "latency_recent_p99_ms": "20"}),
@@ -123,7 +124,8 @@ def test_diagnostics_give_drops_and_window_fill():
     assert view.drops_text() == "drops: waiting for /diagnostics"
     view.on_diagnostics(statuses)
     assert view.accuracy_text() == "node filling its model window: 20/64 frames"
-    assert view.drops_text() == "dropped 11 (lost 4, late 3, malformed 4), degraded 6, overruns 7"
+    assert view.drops_text() == ("dropped 11 (lost 4, late 3, malformed 4), degraded 6, "
+                                 "overruns 7, aligner resets 1 (clock jumped back)")
 
 
 def test_a_new_run_is_announced_with_its_note():

@@ -180,6 +180,7 @@ def test_node_comes_up_and_publishes() -> None:
     # SIGTERM_TIMEOUT_S. The node must exit 0 on SIGINT alone.
     assert EXITS.codes, "launch reported no process exit"
     assert all(code == 0 for code in EXITS.codes.values()), EXITS.codes
+    assert EXITS.seconds_after_shutdown.keys() == EXITS.codes.keys(), "exit before shutdown"
     slow = {name: round(seconds, 1) for name, seconds in EXITS.seconds_after_shutdown.items()
             if seconds >= SIGTERM_TIMEOUT_S}
-    assert not slow, f"still running {SIGTERM_TIMEOUT_S} s after SIGINT (launch sent SIGTERM): {slow}"
+    assert not slow, f"running {SIGTERM_TIMEOUT_S} s after SIGINT (launch sent SIGTERM): {slow}"

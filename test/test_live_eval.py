@@ -179,3 +179,35 @@ def test_cli_arguments():
     assert handles(Args()) is False
     Args.live = True
     assert handles(Args()) is True
+
+
+OTHER_PUBLISHER = """
+import sys, time
+import rclpy
+from rclpy.node import Node
+from std_msgs.msg import String
+rclpy.init(domain_id=int(sys.argv[1]))
+node = Node("someone_else")
+node.create_publisher(String, "/cnc/executing_line", 10)
+time.sleep(60)
+"""
+
+
+@pytest.mark.ros
+def test_evaluation_avoids_a_domain_where_others_publish():
+    pytest.importorskip("rclpy")
+    import subprocess
+    import sys
+
+    from streaming_gcode.live_capture import busy_topics, quiet_domain
+
+    domain = 232  # the last spare domain: test sessions use 100..199
+    other = subprocess.Popen([sys.executable, "-c", OTHER_PUBLISHER, str(domain)])
+    try:
+        topics = ["/cnc/executing_line", "/clock"]
+        assert busy_topics(domain, topics, settle_s=30.0) == ["/cnc/executing_line"]
+        chosen = quiet_domain(["/cnc/executing_line"], preferred=domain)
+        assert chosen != domain and not busy_topics(chosen, ["/cnc/executing_line"])
+    finally:
+        other.kill()
+        other.wait()

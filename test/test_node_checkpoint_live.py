@@ -52,9 +52,11 @@ def _bad_checkpoints(tmp: Path, marker: Path) -> dict[str, tuple[Path, str]]:
     torch.save(payload, hostile)
     return {
         "truncated": (truncated, "unreadable checkpoint (truncated or corrupt file"),
-        "corrupt": (corrupt, "unreadable checkpoint (truncated or corrupt file"),
+        "corrupt": (corrupt, "(unsafe or foreign pickle: Unsupported operand"),
         "version": (old, "format version 99, this software reads version 1"),
-        "hostile": (hostile, "refused: it holds objects other than tensors and plain data"),
+        "hostile": (hostile, "refused: it holds objects other than tensors and plain data, "
+                    "which weights_only loading does not execute (unsafe or foreign pickle: "
+                    "Trying to load unsupported GLOBAL posix.system"),
     }
 
 

@@ -133,9 +133,13 @@ class _Recorder:
 
 @pytest.fixture
 def ros_context():
+    """Give an rclpy context in a domain where no other process uses the test's topics."""
     rclpy = pytest.importorskip("rclpy")
+    from streaming_gcode.live_capture import quiet_domain
+
+    domain = quiet_domain(["/clock", "/cnc/ctrl", "/cnc/cur", "/cnc/controller_state", "/m1/cur"])
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=domain)
     yield context
     context.try_shutdown()
 

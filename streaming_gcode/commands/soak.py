@@ -10,21 +10,49 @@ from pathlib import Path
 import shlex
 import sys
 import tempfile
+from typing import Any, Callable, Sequence, TYPE_CHECKING
 
 from streaming_gcode import soak
 from streaming_gcode.errors import ConfigError
+
+if TYPE_CHECKING:
+    from streaming_gcode.stream_layout import StreamLayout
 
 HELP = ("replay recorded bags in a loop at high rate against the live node and report "
         "memory growth, latency and drops over time (JSON + PNG)")
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "streaming_gcode_soak"
 JSON_NAME = "soak.json"
-PLOT_NAME = "soak.png"
+DEFAULT_RUNS = 4                  # runs converted when no bag is given
+
+
+def select_runs(runs: Sequence[Path], count: int) -> list[Path]:
+    """Pick `count` runs spread over the sorted list (so several families are played)."""
+    ordered = sorted(runs)
+    if count >= len(ordered):
+        return ordered
+    step = len(ordered) / count
+    return [ordered[int(i * step)] for i in range(count)]
+
+
+def prepare_bags(runs: Sequence[Path], layout: StreamLayout, out_dir: Path,
+                 progress: Callable[[str], Any] = print) -> list[Path]:
+    """Convert runs to bags under `out_dir/bags`, reusing bags converted before."""
+    from streaming_gcode.bag_writer import bag_path_for, write_run_bag
+    from streaming_gcode.recording import load_run
+
+    bags = []
+    for run_file in runs:
+        name = run_file.name.split("_aligned")[0]
+        path = bag_path_for(out_dir / "bags", name)
+        if not (path / "metadata.yaml").is_file():
+            progress(f"converting {run_file.name} -> {path}")
+            write_run_bag(load_run(run_file), layout, path, overwrite=True)
+        bags.append(path)
+    return bags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's arguments."""
-    from streaming_gcode.soak_run import DEFAULT_RUNS
-
     parser.add_argument("--seconds", type=float, default=soak.DEFAULT_SOAK_SECONDS,
                         help=f"how long to soak (default {soak.DEFAULT_SOAK_SECONDS:g})")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
@@ -56,7 +84,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _bags(args: argparse.Namespace, layout, out: Path) -> list[Path]:
     from streaming_gcode.demo_sources import default_dataset
     from streaming_gcode.recording import find_runs
-    from streaming_gcode.soak_run import prepare_bags, select_runs
 
     if args.bags:
         missing = [str(b) for b in args.bags if not b.exists()]
@@ -86,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     bags = _bags(args, StreamLayout.from_yaml(config), out)
     json_path = args.json or out / JSON_NAME
-    command = "streaming-gcode soak " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])
+    invoked = sys.argv[1:2] == ["soak"]   # else called in-process (tests)
+    command = "streaming-gcode soak " + shlex.join(sys.argv[2:]) if invoked else ""
     options = SoakOptions(seconds=args.seconds, bags=tuple(bags), config=Path(config),
                           checkpoint=args.checkpoint, rate=args.rate,
                           sample_period_s=args.sample_period, warmup_s=args.warmup,
