@@ -22,6 +22,9 @@ from streaming_gcode.stream_layout import StreamLayout
 
 DEFAULT_HISTORY = 64
 MAX_PENDING_FRAMES = 4096
+# `now` read by two threads (a tick and a message callback) can arrive slightly out of
+# order; only a step back larger than this is a clock jump (sim time restarted).
+CLOCK_JUMP_TOLERANCE_NS = 1_000_000_000
 
 
 class SampleVerdict(enum.Enum):
@@ -164,7 +167,10 @@ class FrameAligner:
     def advance(self, now_ns: int) -> int:
         """Finalise frames that are complete or whose timeout passed; return how many."""
         if self._last_now is not None and now_ns < self._last_now:
-            self.reset("clock jumped back")
+            if self._last_now - now_ns > CLOCK_JUMP_TOLERANCE_NS:
+                self.reset("clock jumped back")
+            else:
+                now_ns = self._last_now
         self._last_now = now_ns
         starting = self._started_ns is not None and now_ns < self._started_ns + self._timeout
         emitted = 0

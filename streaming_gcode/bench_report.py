@@ -5,7 +5,8 @@
 results.json, schema_version 1 (milliseconds unless named otherwise):
 
     quick, duration_s, machine{cpus, cpu_model, platform, python, torch, onnxruntime,
-                               torch_default_threads, gpu}
+                               torch_default_threads, gpu,
+                               load_average_1min [at start, at end]}
     sizes[]      {name, source, n_continuous, categorical_sizes, d_model, num_layers, heads,
                   window}
     baseline     "seed_baseline"
@@ -13,7 +14,8 @@ results.json, schema_version 1 (milliseconds unless named otherwise):
                   window, stride, ticks, p50_ms, p95_ms, p99_ms, max_ms, mean_ms,
                   cpu_ms_per_prediction, setup_memory_mb, peak_memory_growth_mb,
                   baseline (name of the entry compared with), speedup_vs_baseline_p99,
-                  speedup_vs_baseline_p50, top1_agreement_vs_torch and
+                  speedup_vs_baseline_p50, speedup_vs_baseline_cpu (CPU time per
+                  prediction), top1_agreement_vs_torch and
                   max_abs_logit_diff_vs_torch (against eager torch in the same mode, same
                   ticks; the baseline against full-window torch), latencies_ms (every
                   measured tick, in order)}

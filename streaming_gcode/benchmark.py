@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass, field
 import gc
+import os
 import platform
 import time
 from typing import Callable, Sequence
@@ -251,6 +252,8 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
     for entry in entries:
         entry["speedup_vs_baseline_p99"] = base["p99_ms"] / entry["p99_ms"]
         entry["speedup_vs_baseline_p50"] = base["p50_ms"] / entry["p50_ms"]
+        entry["speedup_vs_baseline_cpu"] = (base["cpu_ms_per_prediction"]
+                                            / entry["cpu_ms_per_prediction"])
         log(f"  {entry['name']:<44} p50 {entry['p50_ms']:8.3f} ms  p99 {entry['p99_ms']:8.3f} ms  "
             f"x{entry['speedup_vs_baseline_p99']:.1f} (p99)")
     return entries
@@ -295,8 +298,6 @@ def plan_groups(sizes: list[bs.ModelSize], options: BenchOptions) -> list[Group]
 
 def machine_facts() -> dict:
     """Where the numbers come from."""
-    import os
-
     import onnxruntime
     import torch
 
@@ -314,9 +315,18 @@ def machine_facts() -> dict:
             "gpu": False}
 
 
+def _load_average() -> float | None:
+    """Return the host's 1-minute load average (how busy the shared machine was), if known."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> dict:
     """Run every measurement; returns the results document (see bench_report for the schema)."""
     started = time.perf_counter()
+    load_before = _load_average()
     sizes = options.sizes or [bs.seed_size(), bs.default_size()]
     gc.freeze()   # imports and weights are permanent: keep full collections short
     configs: list[dict] = []
@@ -335,7 +345,8 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> 
         from streaming_gcode.bench_dds import run_end_to_end
 
         end_to_end = run_end_to_end(options.quick, log)
-    return {"schema_version": 1, "quick": options.quick, "machine": machine_facts(),
+    machine = {**machine_facts(), "load_average_1min": [load_before, _load_average()]}
+    return {"schema_version": 1, "quick": options.quick, "machine": machine,
             "sizes": [s.describe() for s in sizes], "baseline": bs.BASELINE,
             "memory_method": MEMORY_METHOD,
             "configs": configs, "batching": batching, "end_to_end": end_to_end,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import enum
 import threading
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -82,8 +82,12 @@ class StreamIngest:
         max_array_length: int = DEFAULT_MAX_ARRAY_LENGTH,
         max_future_ns: int = DEFAULT_MAX_FUTURE_NS,
         qos_descriptions: Sequence[str] | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.layout = layout
+        # With a clock, "now" is read under the lock: a time read before waiting for it
+        # can be older than one another thread already used, which is not a clock jump.
+        self._clock = clock
         self.feature_map = feature_map
         self.lock = threading.Lock()
         self.adapters = tuple(
@@ -113,6 +117,7 @@ class StreamIngest:
         """Account, adapt, validate and align one message received at `now_ns`."""
         name = self.layout.streams[index].name
         with self.lock:
+            now_ns = self._now(now_ns)
             lost = self.drops.on_message(name, publisher, sequence)
             if now_ns <= 0:
                 self.drops.on_before_clock(name)
@@ -156,7 +161,10 @@ class StreamIngest:
     def advance(self, now_ns: int) -> int:
         """Finalise frames whose alignment timeout passed (called by the tick)."""
         with self.lock:
-            return self._advance(now_ns)
+            return self._advance(self._now(now_ns))
+
+    def _now(self, now_ns: int) -> int:
+        return now_ns if self._clock is None else self._clock()
 
     def on_message_lost(self, index: int, count_change: int) -> None:
         """Middleware message-lost event for stream `index`."""

@@ -45,7 +45,7 @@ class MachineIO:
         self.ingest = StreamIngest(
             self.layout, feature_map, capacity, settings.max_array_length,
             int(settings.max_future_stamp_s * NS_PER_S),
-            [conv.describe_qos(spec) for spec in self.layout.streams],
+            [conv.describe_qos(spec) for spec in self.layout.streams], clock=now_ns,
         )
         self._now_ns = now_ns
         self._warn = warn
@@ -100,7 +100,6 @@ class MachineIO:
 
     def _ingest_one(self, index: int, msg: Any, info: Any) -> None:
         """Cheap: account, adapt, validate, align. Never raises."""
-        name = self.label(self.layout.streams[index].name)
         try:
             gid = info.get("publisher_gid") if isinstance(info, dict) else None
             result = self.ingest.on_message(
@@ -108,9 +107,11 @@ class MachineIO:
                 info.get("publication_sequence_number") if isinstance(info, dict) else None,
             )
             if result.outcome is not Outcome.ACCEPTED:
-                self._warn(name, result.outcome.value, result.reason)
+                self._warn(self.label(self.layout.streams[index].name), result.outcome.value,
+                           result.reason)
         except Exception as exc:  # noqa: BLE001 - a callback must never take the node down
-            self._warn(name, "internal", f"message handling failed: {exc!r}")
+            self._warn(self.label(self.layout.streams[index].name), "internal",
+                       f"message handling failed: {exc!r}")
 
     def _on_incompatible_qos(self, index: int, info: Any) -> None:
         policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))

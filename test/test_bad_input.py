@@ -235,3 +235,23 @@ def test_finite_values_beyond_the_frames_float32_range_are_refused() -> None:
     result = ingest.on_message(F64, Float64MultiArray(data=[1e300]), T0)
     assert result.outcome is Outcome.MALFORMED and "beyond the float32 range" in result.reason
     assert ingest.drops.counters("f64").malformed == 1
+
+
+@pytest.mark.parametrize("with_clock", [False, True])
+def test_a_time_read_before_the_lock_is_not_a_clock_jump_when_the_clock_is_given(
+        with_clock) -> None:
+    """A tick reads `now`, then waits for the lock while ingestion moves time on."""
+    current = [T0]
+    layout = _layout()
+    fmap = FeatureMap.build(layout, ["x", "y", "angular_velocity.z", "linear_acceleration.x",
+                                     "a", "b"], ["mode"], {"mode": VOCAB})
+    ingest = StreamIngest(layout, fmap, CAPACITY, clock=(lambda: current[0]) if with_clock
+                          else None)
+    stale = T0
+    for k in range(1, 40):
+        current[0] = T0 + k * 100 * MS
+        ingest.on_message(JS, _joint(current[0]), current[0])
+    ingest.advance(stale)                   # read 3.9 s ago, before waiting for the lock
+    resets = ingest.aligner.counters.resets
+    assert resets == (0 if with_clock else 1)
+    assert (len(ingest.buffer) > 0) == with_clock

@@ -123,7 +123,7 @@ class _Recorder:
             self.node.create_subscription(cls, topic, self.received[topic].append, qos)
         self.node.create_subscription(
             Clock, "/clock",
-            lambda m: self.clock.append(m.clock.sec * NS_PER_S + m.clock.nanosec), 10)
+            lambda m: self.clock.append(m.clock.sec * NS_PER_S + m.clock.nanosec), qos)
 
     def spin_until(self, executor: Any, done: Any) -> None:
         deadline = time.monotonic() + RECEIVE_TIMEOUT_S
@@ -174,8 +174,14 @@ def test_replays_a_real_run_fast_with_every_message_and_clock(tmp_path, data_dir
     options = ReplayOptions(rate=40.0, clock_hz=100.0, reliability={"*": RELIABLE}, depth=1000,
                             wait_for_subscribers_s=10.0)
     total = sum(len(v) for v in expected.values())
+    stamps = sorted({s for topic_stamps in expected.values() for s in topic_stamps})
+
+    def everything() -> bool:
+        complete = sum(map(len, recorder.received.values())) >= total
+        return complete and bool(recorder.clock) and recorder.clock[-1] >= stamps[-1]
+
     with BagPlayer(bag, options, context=ros_context) as player:
-        recorder.spin_until(executor, lambda: sum(map(len, recorder.received.values())) >= total)
+        recorder.spin_until(executor, everything)
         assert player.wait(RECEIVE_TIMEOUT_S)
     executor.shutdown()
     assert player.stats.total == total
@@ -187,7 +193,9 @@ def test_replays_a_real_run_fast_with_every_message_and_clock(tmp_path, data_dir
     lines = [m.data for m in recorder.received["/cnc/executing_line"]]
     assert lines == load_run(run_file).gcode
     clock = np.array(recorder.clock)
-    assert len(clock) > 100 and np.all(np.diff(clock) >= 0)
+    # a /clock before each new stamp, never going back, ending on the last stamp
+    assert len(clock) >= len(stamps)
+    assert np.all(np.diff(clock) >= 0) and clock[-1] == stamps[-1]
     assert clock[0] >= info.start_ns and clock[-1] <= info.end_ns
 
 
