@@ -119,7 +119,7 @@ class ReferenceAgreement:
 
     @property
     def enabled(self) -> bool:
-        """True when a reference topic is configured."""
+        """Return true when a reference topic is configured."""
         return self.monitor is not None
 
     def _on_reference(self, message: Any) -> None:

@@ -10,9 +10,9 @@ in docs/architecture.md ("Alignment semantics").
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from dataclasses import dataclass, field
+import enum
 from typing import Iterable, Protocol
 
 import numpy as np
@@ -217,7 +217,7 @@ class FrameAligner:
             self._next_grid += self._period
 
     def _complete(self, stamp_ns: int, starting: bool) -> bool:
-        """True when every live stream has delivered a sample at or after `stamp_ns`.
+        """Tell whether every live stream has delivered a sample at or after `stamp_ns`.
 
         While `starting` (within one alignment timeout of the first sample after a
         reset), streams not seen yet are waited for too, so the first frames do not
@@ -254,7 +254,8 @@ class FrameAligner:
                 if self._policy == "zero_fill":
                     slot = None
             if slot is None:
-                self._continuous[gather.continuous_dst] = fmap.continuous_fill[gather.continuous_dst]
+                dst = gather.continuous_dst
+                self._continuous[dst] = fmap.continuous_fill[dst]
                 self._categorical[gather.categorical_dst] = 0
                 continue
             values = history.values[slot]
@@ -278,7 +279,7 @@ class FrameTable:
     degraded: np.ndarray     # bool [N]
 
     def __len__(self) -> int:
-        """Number of frames."""
+        """Return the number of frames."""
         return len(self.stamps)
 
 
@@ -301,7 +302,7 @@ class FrameCollector:
         self.degraded.append(bool(degraded))
 
     def table(self, n_continuous: int, n_categorical: int) -> FrameTable:
-        """The collected frames as arrays."""
+        """Return the collected frames as arrays."""
         if not self.stamps:
             return FrameTable(
                 np.zeros(0, np.int64),

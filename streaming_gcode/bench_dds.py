@@ -35,10 +35,10 @@ import numpy as np
 import yaml
 
 NODE = "streaming_gcode"
-LATENCY_RATE_HZ = 100.0           # frames/s of the latency phase (every stream at this rate)
-STRIDE = 8                        # frames per prediction: 12.5 predictions/s at 100 Hz
+LATENCY_RATE_HZ = 50.0            # frames/s of the latency phase (every stream at this rate)
+STRIDE = 4                        # frames per prediction: 12.5 predictions/s at 50 Hz
 STREAM_DEPTH = 200                # reliable keep-last depth of every stream, both ends
-QUICK_LATENCY_S, FULL_LATENCY_S = 4.0, 30.0
+QUICK_LATENCY_S, FULL_LATENCY_S = 3.0, 30.0
 WARMUP_S = 1.0                    # predictions of the first second are not counted
 QUICK_RAMP_HZ: tuple[float, ...] = (100.0, 500.0)
 FULL_RAMP_HZ: tuple[float, ...] = (100.0, 250.0, 500.0, 750.0, 1000.0, 1500.0, 2000.0)
@@ -253,6 +253,7 @@ def run_end_to_end(quick: bool, log: Callable[[str], None] = print) -> dict:
             except (OSError, subprocess.TimeoutExpired):
                 publisher.kill()
         node_process.stop()
+        log("  node and publishers stopped")
         executor.shutdown()
         if spinner.is_alive():
             spinner.join(10)

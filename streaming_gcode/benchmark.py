@@ -31,14 +31,15 @@ from streaming_gcode.params import MODE_FULL_WINDOW
 
 NS_PER_MS = 1e6
 MB = 1024.0 * 1024.0
-QUICK_TICKS, FULL_TICKS = 30, 300
+QUICK_TICKS, FULL_TICKS = 20, 300
 QUICK_WARMUP, FULL_WARMUP = 3, 10
-QUICK_MEMORY_TICKS, FULL_MEMORY_TICKS = 10, 60
-QUICK_BATCH_TICKS, FULL_BATCH_TICKS = 8, 60
+QUICK_MEMORY_TICKS, FULL_MEMORY_TICKS = 5, 60
+QUICK_BATCH_TICKS, FULL_BATCH_TICKS = 5, 60
 MIN_BUDGET_TICKS = 5              # a time budget never cuts a measurement below this
 BATCH_BUDGET_S = 20.0             # per machine count, full run
 MACHINE_COUNTS: tuple[int, ...] = (1, 4, 16, 64)
 PRIMARY_STRIDE = 8
+AS_IS_TICKS = 40                  # the seed with torch's default threads, measured alone
 
 
 @dataclass
@@ -186,17 +187,13 @@ def _factories(group: Group, stream: bs.Stream,
                options: BenchOptions) -> dict[str, Callable[[], bs.Subject]]:
     """Return the subject constructors of a group.
 
-    The seed baseline at the engines' thread count (the reference), the seed at
-    torch's default threads (full run, primary group: the seed as it was), then
-    every mode x backend.
+    The seed baseline at the engines' thread count (the reference: equal threads,
+    so the ratios measure the approach), then every mode x backend.
     """
     size, stride, threads = group.size, group.stride, options.threads
-    made: dict[str, Callable[[], bs.Subject]] = {}
-    baselines = [(group.config_name(bs.BASELINE), threads)]
-    if group.primary and not options.quick and bs.TORCH_DEFAULT_THREADS != threads:
-        baselines.append((bs.BASELINE_DEFAULT_THREADS, bs.TORCH_DEFAULT_THREADS))
-    for name, count in baselines:
-        made[name] = lambda n=name, t=count: bs.SeedSubject(n, size, stream, stride, t)
+    name = group.config_name(bs.BASELINE)
+    made: dict[str, Callable[[], bs.Subject]] = {
+        name: lambda: bs.SeedSubject(name, size, stream, stride, threads)}
     for mode in bs.MODES:
         for backend in bs.BACKEND_ORDER:
             variant = group.config_name(f"{mode}_{backend}")
@@ -240,7 +237,7 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
                  "mode": subject.mode, "backend": subject.backend, "threads": subject.threads,
                  "window": window, "stride": stride, "ticks": len(wall), **summary_ms(wall),
                  "cpu_ms_per_prediction": float(np.mean(cpu)) / NS_PER_MS,
-                 "baseline": baseline_name,
+                 "baseline": baseline_name, "lockstep": True,
                  **agreement(logits, timings[_reference(group, subject)][2]),
                  "latencies_ms": [round(w / NS_PER_MS, 4) for w in wall]}
         entries.append(entry)
@@ -248,6 +245,8 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
     memory_ticks = QUICK_MEMORY_TICKS if options.quick else FULL_MEMORY_TICKS
     for entry, make in zip(entries, factories.values()):
         entry.update(measure_memory(make, window, stride, memory_ticks))
+    if group.primary and not options.quick and bs.TORCH_DEFAULT_THREADS != options.threads:
+        entries.append(_seed_as_is(group, stream, warmup, min(ticks, AS_IS_TICKS)))
     base = next(e for e in entries if e["name"] == baseline_name)
     for entry in entries:
         entry["speedup_vs_baseline_p99"] = base["p99_ms"] / entry["p99_ms"]
@@ -257,6 +256,24 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
         log(f"  {entry['name']:<44} p50 {entry['p50_ms']:8.3f} ms  p99 {entry['p99_ms']:8.3f} ms  "
             f"x{entry['speedup_vs_baseline_p99']:.1f} (p99)")
     return entries
+
+
+def _seed_as_is(group: Group, stream: bs.Stream, warmup: int, ticks: int) -> dict:
+    """Measure the seed with torch's default threads, alone (not in lockstep).
+
+    Informational: on a shared 2-core host its two OpenMP threads spin against
+    everything else, which would also disturb the subjects ticking next to it.
+    """
+    subject = bs.SeedSubject(bs.BASELINE_DEFAULT_THREADS, group.size, stream, group.stride,
+                             bs.TORCH_DEFAULT_THREADS)
+    wall, cpu, _ = lockstep([subject], stream, group.size.window, group.stride, warmup,
+                            ticks)[subject.name]
+    return {"name": subject.name, "group": group.label, "size": group.size.name,
+            "mode": subject.mode, "backend": subject.backend, "threads": subject.threads,
+            "window": group.size.window, "stride": group.stride, "ticks": len(wall),
+            **summary_ms(wall), "cpu_ms_per_prediction": float(np.mean(cpu)) / NS_PER_MS,
+            "baseline": group.config_name(bs.BASELINE), "lockstep": False,
+            "latencies_ms": [round(w / NS_PER_MS, 4) for w in wall]}
 
 
 def measure_batching(size: bs.ModelSize, stride: int, mode: str, backend: str,

@@ -93,7 +93,7 @@ class ModelMetadata:
 
     @cached_property
     def output_vocabulary(self) -> OutputVocabulary:
-        """The output vocabulary as an object."""
+        """Return the output vocabulary as an object."""
         return OutputVocabulary.from_dict(self.vocabulary, "checkpoint metadata")
 
     @property

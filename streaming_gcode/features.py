@@ -105,12 +105,12 @@ class FeatureMap:
 
     @property
     def n_continuous(self) -> int:
-        """Number of continuous model inputs."""
+        """Return the number of continuous model inputs."""
         return len(self.continuous_names)
 
     @property
     def n_categorical(self) -> int:
-        """Number of categorical model inputs."""
+        """Return the number of categorical model inputs."""
         return len(self.categorical_names)
 
     @classmethod

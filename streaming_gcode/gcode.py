@@ -54,7 +54,7 @@ class ParsedLine:
 
     @property
     def motion(self) -> str | None:
-        """The last motion word of the line (G0..G3), if any."""
+        """Return the last motion word of the line (G0..G3), if any."""
         found = [c for c in self.commands if c in MOTION_COMMANDS]
         return found[-1] if found else None
 

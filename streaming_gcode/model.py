@@ -101,7 +101,7 @@ class ModelConfig:
 
     @property
     def n_categorical(self) -> int:
-        """Number of categorical inputs (K, may be 0)."""
+        """Return the number of categorical inputs (K, may be 0)."""
         return len(self.categorical_sizes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
@@ -49,6 +49,10 @@ PREDICTION_TOPIC = "~/prediction"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 EXECUTOR_THREADS = 3          # ingestion, inference, diagnostics/parameters
 MIN_BUFFER_MARGIN = 64        # frames kept beyond the window for incremental catch-up
+# Python hands the GIL between threads every this many seconds (default 5 ms): with busy
+# ingestion callbacks, a tick waits up to one interval each time it gets the GIL back from
+# the model (which releases it), so a shorter interval cuts tick latency tails.
+GIL_SWITCH_INTERVAL_S = 0.001
 GAP_RESET_FRAMES = 4          # incremental state resets after a gap this many periods long
 
 
@@ -321,14 +325,22 @@ def _ignore_signals() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def main(args: Sequence[str] | None = None) -> int:
-    """Run the node until SIGINT/SIGTERM; exit 0 with a final stats line, 2 on bad config."""
+def main(args: Sequence[str] | None = None,
+         stop_requested: Callable[[], bool] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; exit 0 with a final stats line, 2 on bad config.
+
+    `stop_requested` tells whether a signal came before rclpy handled signals
+    (the `stream_node` entry point, node_entry.py, records them from the start).
+    """
     node: StreamNode | None = None
     executor: MultiThreadedExecutor | None = None
     status = 0
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         rclpy.init(args=list(args) if args is not None else None)
         node = StreamNode()
+        if stop_requested is not None and stop_requested():
+            return status
         executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
         executor.add_node(node)
         executor.spin()

@@ -4,10 +4,12 @@
 
 Importing the node (rclpy, torch) takes seconds. A signal in that window would
 otherwise end the process with a KeyboardInterrupt traceback (SIGINT) or the
-default SIGTERM death (exit -15). Here a signal during the imports ends
-start-up cleanly (exit 0, a final stats line); once they are done both signals
-raise KeyboardInterrupt until `node.main` hands them to rclpy, which stops the
-executor on either.
+default SIGTERM death (exit -15). Here both signals are only recorded: raising
+from a signal handler while a native extension is initialising aborts the
+process, so nothing is raised. After the imports a recorded signal ends
+start-up cleanly (exit 0, a final stats line); `node.main` checks again once
+the node exists, and from `rclpy.init` on rclpy stops the executor on either
+signal (calling this handler too).
 """
 
 from __future__ import annotations
@@ -21,29 +23,35 @@ NODE_NAME = "streaming_gcode"
 STOPPED_WHILE_IMPORTING = "final stats: stopped during start-up, no message processed"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-
-class _StopRequested(BaseException):
-    """Unwinds the imports when a signal arrives before the node exists."""
+_received: list[int] = []
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise _StopRequested(signum)
+def _record(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+
+
+def stop_requested() -> bool:
+    """Tell whether SIGINT or SIGTERM has arrived."""
+    return bool(_received)
 
 
 def main(args: Sequence[str] | None = None) -> int:
     """Import and run the node; a signal at any moment gives a clean exit 0."""
     for signum in SIGNALS:
-        signal.signal(signum, _stop)
-    try:
-        from streaming_gcode import node
-        for signum in SIGNALS:
-            signal.signal(signum, signal.default_int_handler)
-    except _StopRequested:
-        for signum in SIGNALS:
-            signal.signal(signum, signal.SIG_IGN)
+        signal.signal(signum, _record)
+    from streaming_gcode import node
+
+    if stop_requested():
         print(f"[{NODE_NAME}] {STOPPED_WHILE_IMPORTING}", file=sys.stderr, flush=True)
         return 0
-    return node.main(args)
+    try:
+        return node.main(args, stop_requested=stop_requested)
+    except Exception:
+        # A signal shuts the rclpy context down under a node being built; node.main
+        # has already printed its final line.
+        if stop_requested():
+            return 0
+        raise
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ node receives when that bag is replayed.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 import gzip
 import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -43,17 +43,17 @@ class RecordedRun:
     line_numbers: np.ndarray         # int64 [N] program line numbers (-1 = empty)
 
     def __len__(self) -> int:
-        """Number of rows."""
+        """Return the number of rows."""
         return len(self.stamps_ns)
 
     @property
     def family(self) -> str:
-        """Operation family (`face`, `pocket150025`, ...) from the file name."""
+        """Return the operation family named by the file, e.g. `face` or `pocket150025`."""
         return self.name.rsplit("_", 1)[0]
 
 
 def run_name(path: Path) -> str:
-    """`face_001` for `face_001_aligned.csv.gz`."""
+    """Return the run name: `face_001` for `face_001_aligned.csv.gz`."""
     for suffix in RUN_SUFFIXES:
         if path.name.endswith(suffix):
             return path.name[: -len(suffix)]
@@ -204,7 +204,7 @@ def run_samples(run: RecordedRun, layout: StreamLayout) -> Iterator[tuple[int, i
 
 
 def labels_at(run: RecordedRun, stamps_ns: np.ndarray) -> list[str]:
-    """The executing G-code line of the row stamped exactly at each frame stamp."""
+    """Return the executing G-code line of the row stamped exactly at each frame stamp."""
     return [run.gcode[r] for r in rows_at(run, stamps_ns)]
 
 

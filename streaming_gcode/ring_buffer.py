@@ -45,7 +45,7 @@ class AlignedRingBuffer:
         self._size = 0
 
     def __len__(self) -> int:
-        """Number of frames held (at most the capacity)."""
+        """Return the number of frames held (at most the capacity)."""
         return self._size
 
     @property
@@ -83,7 +83,7 @@ class AlignedRingBuffer:
         self._size = min(self._size + 1, self.capacity)
 
     def newest(self, count: int) -> Window | None:
-        """The newest `count` frames, or None if fewer are held."""
+        """Return the newest `count` frames, or None if fewer are held."""
         if count < 1 or count > self._size:
             return None
         end = (self.total_appended - 1) % self.capacity + self.capacity + 1
@@ -97,7 +97,7 @@ class AlignedRingBuffer:
         )
 
     def window(self, length: int) -> Window | None:
-        """The newest full window of `length` frames, or None while filling."""
+        """Return the newest full window of `length` frames, or None while filling."""
         return self.newest(length)
 
     def since(self, sequence: int) -> Window | None:

@@ -9,8 +9,8 @@ channels and alignment settings.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 from pathlib import Path
 from typing import Any, Mapping
 

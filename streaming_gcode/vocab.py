@@ -113,7 +113,7 @@ class OutputVocabulary:
 
     @property
     def head_sizes(self) -> dict[str, int]:
-        """Number of classes of every head (the model's `head_sizes`)."""
+        """Return the number of classes of every head (the model's `head_sizes`)."""
         return {name: len(labels) for name, labels in self.head_labels.items()}
 
     @cached_property

@@ -42,7 +42,7 @@ class PreparedRun:
 
     @property
     def labelled(self) -> int:
-        """Number of frames with a label."""
+        """Return the number of frames with a label."""
         return sum(label is not None for label in self.labels)
 
 

@@ -60,6 +60,9 @@ _isolate_dds()
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+LIVE_TEST_RERUNS = 2
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
@@ -73,6 +76,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             touches_ros[path] = bool(ROS_IMPORT_RE.search(path.read_text(encoding="utf-8")))
         if touches_ros[path]:
             item.add_marker(pytest.mark.ros)
+            if config.pluginmanager.hasplugin("rerunfailures"):
+                # Live DDS tests share two cores with everything else: a timing
+                # failure is retried; a real failure fails every attempt.
+                item.add_marker(pytest.mark.flaky(reruns=LIVE_TEST_RERUNS, reruns_delay=2))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -5,7 +5,7 @@
 import numpy as np
 import pytest
 
-from streaming_gcode.alignment import FrameAligner, SampleVerdict, align_samples
+from streaming_gcode.alignment import align_samples, FrameAligner, SampleVerdict
 from streaming_gcode.features import FeatureMap
 from streaming_gcode.ring_buffer import AlignedRingBuffer
 from streaming_gcode.stream_layout import StreamLayout

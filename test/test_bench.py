@@ -91,8 +91,13 @@ def test_target_evaluation_reads_end_to_end_and_batching():
     batch = {"mode": "incremental", "machines": 16, "latency_vs_1_p99": 4.5}
     document = {"configs": [], "batching": [batch],
                 "end_to_end": {"tick_to_receipt": {"p99_ms": 3.2},
-                               "ingestion": {"max_zero_loss_rate_hz": 4000.0}}}
+                               "ingestion": {"steps": [{"zero_loss": True}],
+                                             "max_zero_loss_rate_hz": 4000.0}}}
     met = {t["id"]: t["met"] for t in evaluate_targets(document)}
+    document["end_to_end"]["ingestion"] = {"steps": [{"zero_loss": False}],
+                                           "max_zero_loss_rate_hz": None}
+    lossy = {t["id"]: t["met"] for t in evaluate_targets(document)}
+    assert lossy["ingestion_rate"] is False
     assert met == {"incremental_speedup_exact": None, "incremental_speedup_int8": None,
                    "full_window_speedup_exact": None, "full_window_speedup_int8": None,
                    "end_to_end_p99": True, "ingestion_rate": False, "batching_16": False}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from streaming_gcode.errors import FeatureMappingError
-from streaming_gcode.features import FEATURE_SETS, FeatureMap, feature_set
+from streaming_gcode.features import feature_set, FEATURE_SETS, FeatureMap
 from streaming_gcode.stream_layout import StreamLayout
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streaming_gcode.errors import ConfigError
-from streaming_gcode.stream_layout import JOINT_STATE, StreamLayout, load_params_file
+from streaming_gcode.stream_layout import JOINT_STATE, load_params_file, StreamLayout
 
 REPO = Path(__file__).resolve().parents[1]
 

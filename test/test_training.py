@@ -129,3 +129,18 @@ def test_tiny_training_beats_the_majority_baseline(data_dir, tmp_path) -> None:
     assert loaded.metadata.validation_metrics["overall"] == overall
     assert loaded.metadata.training["split"] == result.split
     assert loaded.metadata.training_command == "test"
+
+
+@pytest.mark.data
+def test_same_seed_same_weights(data_dir) -> None:
+    torch.set_num_threads(1)
+    config = TrainingConfig(
+        data=[str(data_dir / f"pocket_00{n}_aligned.csv.gz") for n in (1, 2)],
+        feature_set="physical", d_model=8, num_layers=1, window=16, window_stride=16,
+        batch_size=16, max_epochs=1, threads=1, tune_every=8,
+    )
+    first, second = (train(config, _layout(), progress=False).model for _ in range(2))
+    for a, b in zip(first.backbone.state_dict().values(), second.backbone.state_dict().values()):
+        assert torch.equal(a, b)
+    other = train(TrainingConfig(**{**vars(config), "seed": 1}), _layout(), progress=False).model
+    assert not torch.equal(other.lm.heads["command"].weight, first.lm.heads["command"].weight)

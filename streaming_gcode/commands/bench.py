@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 import sys
+import time
 
 HELP = ("measure tick latency, CPU, memory and speedup over the seed baseline for every "
         "mode and backend, batching over machines, and end to end over DDS")
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "(ROS_AUTOMATIC_DISCOVERY_RANGE="
                      "LOCALHOST; ROS_DOMAIN_ID kept if set, else a random one in 100..199).")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer ticks, stride 8 only, incremental batching: under a minute")
+                        help="fewer ticks, stride 8 only, incremental batching: about a minute")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="results file (default: DIR/results.json)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
@@ -76,12 +77,15 @@ def run(args: argparse.Namespace) -> int:
     options = BenchOptions(quick=args.quick, threads=args.threads, ticks=args.ticks,
                            machines=args.machines or MACHINE_COUNTS, dds=not args.no_dds)
 
+    started = time.perf_counter()
+
     def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        print(f"[{time.perf_counter() - started:6.1f} s] {line}", file=sys.stderr, flush=True)
 
     results = run_benchmark(options, log)
+    log("writing results, table and plots")
     results["command"] = _command_line(args)
     written = write_outputs(results, args.json or args.out / "results.json", args.out)
     print(markdown(results))
-    print("wrote " + ", ".join(str(p) for p in written))
+    log("wrote " + ", ".join(str(p) for p in written))
     return 0
