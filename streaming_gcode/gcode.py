@@ -10,7 +10,7 @@ Modal resolution. A line without a G0/G1/G2/G3 word (`X3.275 Y0.3746 R0.083`)
 continues the active motion mode. The recordings hold one line per controller
 status report (about 4 Hz), so most program lines between two rows are never
 seen and "the last motion word seen in the recording" is often not the active
-mode (in the Bantam data it disagrees with the controller on 12.7k of 21.1k
+mode (in the Bantam data it disagrees with the controller on 13.4k of 21.1k
 continuation rows). The controller's reported motion mode (`momo`: 0=G0, 1=G1,
 2=G2, 3=G3) is exact there: it agrees with every continuation row's own words
 (an `R` word always comes with mode 2 or 3) and with 99.99 % of the explicit
