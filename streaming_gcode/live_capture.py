@@ -323,8 +323,9 @@ def play_through_node(
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
-    from streaming_gcode.node import create_node
+    from streaming_gcode.node import create_node, use_node_switch_interval
 
+    switch_interval = use_node_switch_interval()
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=options.domain_id)
     node = collector = executor = None
@@ -364,3 +365,4 @@ def play_through_node(
             if each is not None:
                 each.destroy_node()
         context.try_shutdown()
+        sys.setswitchinterval(switch_interval)

@@ -313,6 +313,17 @@ class StreamNode(Node):
         )
 
 
+def use_node_switch_interval() -> float:
+    """Set the GIL switch interval the node runs with (GIL_SWITCH_INTERVAL_S); return the old one.
+
+    In-process runs of the node (live evaluation, tests) call this too, so they
+    time it as `stream_node` runs.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    return previous
+
+
 def create_node(parameters: dict[str, Any] | None = None, **node_kwargs: Any) -> StreamNode:
     """Build a `StreamNode` in-process with parameter overrides (rclpy must be initialised)."""
     overrides = [Parameter(name, value=value) for name, value in (parameters or {}).items()]
@@ -335,7 +346,7 @@ def main(args: Sequence[str] | None = None,
     node: StreamNode | None = None
     executor: MultiThreadedExecutor | None = None
     status = 0
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    use_node_switch_interval()
     try:
         rclpy.init(args=list(args) if args is not None else None)
         node = StreamNode()

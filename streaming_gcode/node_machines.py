@@ -31,7 +31,7 @@ from streaming_gcode.stats import NS_PER_S
 from streaming_gcode.stream_layout import StreamLayout
 
 Warn = Callable[[str, str, str], None]     # (stream label, problem kind, text)
-DRAIN_LIMIT = 64   # queued messages one callback may take after its own (then yields)
+DRAIN_LIMIT = 64   # rounds over the streams' queues one callback may take (then yields)
 
 
 class MachineIO:
@@ -78,25 +78,36 @@ class MachineIO:
             ) from None
 
     def _on_message(self, index: int, msg: Any, info: Any) -> None:
-        """Ingest the message, then the ones already queued behind it (up to DRAIN_LIMIT).
+        """Ingest the message, then what is already queued on all of this machine's streams.
 
-        Taking the queued messages here instead of one executor round each saves
-        the executor's per-message work, which is what limits the ingestion rate
-        in Python. Order is kept: the ingestion callback group is mutually
+        One executor round costs far more in Python than ingesting a message, and
+        a frame arrives as one message per stream: taking the queued messages of
+        every stream here (round-robin, up to DRAIN_LIMIT per stream) instead of
+        one executor round each is what lets ingestion keep up with fast replays.
+        Each stream's order is kept: the ingestion callback group is mutually
         exclusive, so the executor takes nothing from these subscriptions meanwhile.
         """
         self._ingest_one(index, msg, info)
-        subscription = self.subscriptions[index] if index < len(self.subscriptions) else None
-        for _ in range(DRAIN_LIMIT if subscription is not None else 0):
-            try:
-                with subscription.handle:
-                    taken = subscription.handle.take_message(subscription.msg_type,
-                                                             subscription.raw)
-            except Exception:  # noqa: BLE001 - shutting down: the executor takes the rest
+        count = len(self.subscriptions)
+        order = [(index + k) % count for k in range(count)] if index < count else []
+        for _ in range(DRAIN_LIMIT):
+            taken_any = False
+            for stream in order:
+                taken = self._take(stream)
+                if taken is not None:
+                    taken_any = True
+                    self._ingest_one(stream, *taken)
+            if not taken_any:
                 return
-            if taken is None:
-                return
-            self._ingest_one(index, *taken)
+
+    def _take(self, index: int) -> tuple[Any, Any] | None:
+        """Take one queued message of a stream's subscription, None when there is none."""
+        subscription = self.subscriptions[index]
+        try:
+            with subscription.handle:
+                return subscription.handle.take_message(subscription.msg_type, subscription.raw)
+        except Exception:  # noqa: BLE001 - shutting down: the executor takes the rest
+            return None
 
     def _ingest_one(self, index: int, msg: Any, info: Any) -> None:
         """Cheap: account, adapt, validate, align. Never raises."""
