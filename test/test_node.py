@@ -176,3 +176,43 @@ def test_an_overrunning_tick_makes_the_next_one_skip(context, tmp_path) -> None:
         assert "2 tick(s) skipped after overruns" in inference.message
     finally:
         node.destroy_node()
+
+
+def test_one_ingestion_callback_takes_what_every_stream_has_queued(context, tmp_path) -> None:
+    """The drain: a frame arrives as one message per stream, one executor round takes all."""
+    from rclpy.duration import Duration
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    node = create_node({
+        "checkpoint": str(_two_channel_checkpoint(tmp_path / "two.pt")),
+        "stream_names": ["a", "b"], "frame_clock": "a",
+        "streams.a.topic": "drain_a", "streams.a.type": "std_msgs/Float32MultiArray",
+        "streams.a.channels": ["a0"], "streams.a.reliable": True, "streams.a.depth": 50,
+        "streams.b.topic": "drain_b", "streams.b.type": "std_msgs/Float32MultiArray",
+        "streams.b.channels": ["a1"], "streams.b.reliable": True, "streams.b.depth": 50,
+    }, context=context)
+    sender = rclpy.create_node("drain_sender", context=context)
+    try:
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        publishers = [sender.create_publisher(Float32MultiArray, t, qos)
+                      for t in ("drain_a", "drain_b")]
+        io = node._machines[""]
+        for _ in range(200):  # discovery: both subscriptions matched
+            if all(p.get_subscription_count() == 1 for p in publishers):
+                break
+            rclpy.spin_once(sender, timeout_sec=0.05)
+        frames = 5
+        for k in range(frames):
+            for p in publishers:
+                p.publish(Float32MultiArray(data=[float(k)]))
+        for p in publishers:  # every message is in the node's reader queues
+            assert p.wait_for_all_acked(Duration(seconds=10))
+        first = io.subscriptions[0].handle.take_message(Float32MultiArray, False)
+        assert first is not None
+        io._on_message(0, *first)
+        accepted = [r.total.accepted for r in io.ingest.stream_reports(node._now_ns(), 0)]
+        assert accepted == [frames, frames]
+        assert all(io._take(i) is None for i in range(2))   # nothing left for the executor
+    finally:
+        sender.destroy_node()
+        node.destroy_node()
