@@ -110,11 +110,14 @@ class StreamIngest:
         self,
         index: int,
         msg: Any,
-        now_ns: int,
+        now_ns: int | None,
         publisher: Hashable | None = None,
         sequence: int | None = None,
     ) -> IngestResult:
-        """Account, adapt, validate and align one message received at `now_ns`."""
+        """Account, adapt, validate and align one message received at `now_ns`.
+
+        With a clock, `now_ns` is ignored (pass None): the clock is read under the lock.
+        """
         name = self.layout.streams[index].name
         with self.lock:
             now_ns = self._now(now_ns)
@@ -158,13 +161,17 @@ class StreamIngest:
             self.buffer.clear()
         return frames
 
-    def advance(self, now_ns: int) -> int:
+    def advance(self, now_ns: int | None) -> int:
         """Finalise frames whose alignment timeout passed (called by the tick)."""
         with self.lock:
             return self._advance(self._now(now_ns))
 
-    def _now(self, now_ns: int) -> int:
-        return now_ns if self._clock is None else self._clock()
+    def _now(self, now_ns: int | None) -> int:
+        if self._clock is not None:
+            return self._clock()
+        if now_ns is None:
+            raise ValueError("an ingest without a clock needs the receipt time")
+        return now_ns
 
     def on_message_lost(self, index: int, count_change: int) -> None:
         """Middleware message-lost event for stream `index`."""

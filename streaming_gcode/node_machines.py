@@ -47,7 +47,6 @@ class MachineIO:
             int(settings.max_future_stamp_s * NS_PER_S),
             [conv.describe_qos(spec) for spec in self.layout.streams], clock=now_ns,
         )
-        self._now_ns = now_ns
         self._warn = warn
         prefix = output_prefix(machine)
         self.gcode_pub = node.create_publisher(String, prefix + "gcode", conv.PREDICTION_QOS_DEPTH)
@@ -113,8 +112,8 @@ class MachineIO:
         """Cheap: account, adapt, validate, align. Never raises."""
         try:
             gid = info.get("publisher_gid") if isinstance(info, dict) else None
-            result = self.ingest.on_message(
-                index, msg, self._now_ns(), gid.get("data") if gid else None,
+            result = self.ingest.on_message(  # the ingest reads the node clock itself
+                index, msg, None, gid.get("data") if gid else None,
                 info.get("publication_sequence_number") if isinstance(info, dict) else None,
             )
             if result.outcome is not Outcome.ACCEPTED:

@@ -15,15 +15,11 @@ from rclpy.parameter import Parameter  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
 import torch  # noqa: E402
 
-from streaming_gcode.checkpoint import (  # noqa: E402
-    default_vocabulary,
-    ModelMetadata,
-    random_model,
-    save_checkpoint,
-)
+from streaming_gcode.checkpoint import random_model, save_checkpoint  # noqa: E402
 from streaming_gcode.errors import ConfigError, FeatureMappingError  # noqa: E402
-from streaming_gcode.model import build_model, ModelConfig  # noqa: E402
 from streaming_gcode.node import create_node, StreamNode  # noqa: E402
+
+from model_support import continuous_checkpoint  # noqa: E402, I100
 
 pytestmark = pytest.mark.ros
 torch.set_num_threads(1)
@@ -138,13 +134,7 @@ def test_missing_features_are_listed_in_one_error(context, checkpoint) -> None:
 
 
 def _two_channel_checkpoint(path: Path) -> Path:
-    vocab = default_vocabulary()
-    config = ModelConfig(n_continuous=2, head_sizes=vocab.head_sizes, d_model=8, num_layers=1,
-                         dropout=0.0, window=4)
-    backbone, lm = build_model(config, seed=2)
-    meta = ModelMetadata(["a0", "a1"], [], {}, [0.0, 0.0], [1.0, 1.0], vocab.to_dict(),
-                         window=4, stride=1, feature_set="test")
-    return save_checkpoint(path, backbone, lm, config, meta)
+    return continuous_checkpoint(path, ["a0", "a1"])
 
 
 def test_an_overrunning_tick_makes_the_next_one_skip(context, tmp_path) -> None:

@@ -18,9 +18,9 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 import torch  # noqa: E402
 
-from streaming_gcode.checkpoint import default_vocabulary, ModelMetadata, save_checkpoint  # noqa
-from streaming_gcode.model import build_model, ModelConfig  # noqa: E402
 from streaming_gcode.node import create_node  # noqa: E402
+
+from model_support import continuous_checkpoint  # noqa: E402, I100
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -33,13 +33,7 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _checkpoint(path):
-    vocab = default_vocabulary()
-    config = ModelConfig(n_continuous=2, head_sizes=vocab.head_sizes, d_model=8, num_layers=1,
-                         dropout=0.0, window=4)
-    backbone, lm = build_model(config, seed=1)
-    meta = ModelMetadata(["j1", "j2"], [], {}, [0.0, 0.0], [1.0, 1.0], vocab.to_dict(),
-                         window=4, stride=2, feature_set="test")
-    return save_checkpoint(path, backbone, lm, config, meta)
+    return continuous_checkpoint(path, ["j1", "j2"], stride=2, seed=1)
 
 
 @pytest.fixture()

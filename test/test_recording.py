@@ -16,24 +16,18 @@ from streaming_gcode.recording import (
 )
 from streaming_gcode.stream_layout import StreamLayout
 
+from recording_support import HEADER, two_stream_layout, write_run  # noqa: I100
+
 REPO = Path(__file__).resolve().parents[1]
-HEADER = "t_console,stat,momo,spindle,posx,gcode_line,gcode_string\n"
 
 
 @pytest.fixture(scope="module")
 def layout():
-    return StreamLayout.from_parameters({
-        "stream_names": ["ctrl", "cur"], "frame_clock": "ctrl",
-        "streams.ctrl.topic": "c", "streams.ctrl.type": "sensor_msgs/JointState",
-        "streams.ctrl.channels": ["stat", "momo", "posx"],
-        "streams.cur.topic": "i", "streams.cur.type": "sensor_msgs/JointState",
-        "streams.cur.channels": ["spindle"],
-    })
+    return two_stream_layout()
 
 
 def _write(path: Path, body: str) -> Path:
-    path.write_text(HEADER + body)
-    return path
+    return write_run(path, body)
 
 
 def test_parse_clock_formats():

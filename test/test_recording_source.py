@@ -14,9 +14,10 @@ from streaming_gcode.recording_source import (
 )
 from streaming_gcode.stream_layout import NS_PER_S, StreamLayout
 
+from recording_support import two_stream_layout, write_run  # noqa: I100
+
 REPO = Path(__file__).resolve().parents[1]
 START = 1_760_000_000 * NS_PER_S
-HEADER = "t_console,stat,momo,spindle,posx,gcode_line,gcode_string\n"
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +27,11 @@ def layout() -> StreamLayout:
 
 @pytest.fixture(scope="module")
 def small_layout() -> StreamLayout:
-    return StreamLayout.from_parameters({
-        "stream_names": ["ctrl", "cur"], "frame_clock": "ctrl",
-        "streams.ctrl.topic": "c", "streams.ctrl.type": "sensor_msgs/JointState",
-        "streams.ctrl.channels": ["stat", "momo", "posx"],
-        "streams.cur.topic": "i", "streams.cur.type": "sensor_msgs/JointState",
-        "streams.cur.channels": ["spindle"],
-    })
+    return two_stream_layout()
 
 
 def _write(path: Path, rows: str) -> Path:
-    path.write_text(HEADER + rows)
-    return path
+    return write_run(path, rows)
 
 
 @pytest.fixture()
