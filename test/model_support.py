@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from streaming_gcode.checkpoint import ModelMetadata, save_checkpoint
+from streaming_gcode.checkpoint import default_vocabulary, ModelMetadata, save_checkpoint
 from streaming_gcode.model import build_model, ModelConfig
-from streaming_gcode.vocab import default_vocabulary
 
 
 def continuous_checkpoint(path: Path, features: Sequence[str], window: int = 4,
