@@ -36,7 +36,7 @@ STREAM_TASK_PREFIX = "stream "
 STREAM_KEYS: tuple[str, ...] = (
     "topic", "type", "qos", "rate_hz", "age_s", "messages", "accepted", "lost", "rmw_lost",
     "late", "out_of_order", "malformed", "before_clock", "stale_frames", "incompatible_qos",
-    "incompatible_policy", "publishers", "sequence_resets", "drop_ratio_recent",
+    "incompatible_policy", "publishers", "sequence_resets", "untracked", "drop_ratio_recent",
 )
 BUFFER_KEYS: tuple[str, ...] = (
     "capacity", "frames_held", "fill", "window_frames", "frames", "frames_recent",
@@ -177,7 +177,8 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
         ("stale_frames", r.total.stale),
         ("incompatible_qos", r.total.incompatible_qos),
         ("incompatible_policy", r.incompatible_policy), ("publishers", r.total.publishers),
-        ("sequence_resets", r.total.sequence_resets), ("drop_ratio_recent", ratio),
+        ("sequence_resets", r.total.sequence_resets), ("untracked", r.total.untracked),
+        ("drop_ratio_recent", ratio),
     )
     return _status(node, STREAM_TASK_PREFIX + r.name, hardware_id, problems,
                    f"receiving at {rate}", values)

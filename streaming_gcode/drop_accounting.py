@@ -36,6 +36,7 @@ class DropCounters:
     incompatible_qos: int = 0    # incompatible-QoS events (a publisher we cannot hear)
     sequence_resets: int = 0     # sequence went backwards on a known publisher
     publishers: int = 0          # distinct publisher identities seen
+    untracked: int = 0           # delivered without publisher gid or sequence: no gap inferable
 
     @property
     def dropped(self) -> int:
@@ -105,6 +106,7 @@ class DropAccounting:
         state = self._state(stream)
         state.counts["received"] += 1
         if publisher is None or not sequence:
+            state.counts["untracked"] += 1
             return 0
         history = state.last_sequence
         previous = history.get(publisher)

@@ -71,6 +71,7 @@ def test_missing_sequence_information_is_not_a_gap() -> None:
     assert acc.on_message("imu", GID_A, None) == 0
     assert acc.on_message("imu", GID_A, 0) == 0
     assert acc.counters("imu").received == 3 and acc.counters("imu").lost == 0
+    assert acc.counters("imu").untracked == 3  # shown, so nobody reads 0 lost as "none lost"
 
 
 def test_publisher_memory_is_bounded_and_evicted_publishers_start_fresh() -> None:
