@@ -111,7 +111,7 @@ demo: env
 
 test: env colcon-deps
 	@echo "ROS_DISTRO=$(ROS_DISTRO) ROS_DOMAIN_ID=$(ROS_DOMAIN_ID) (localhost only)"
-	$(VENV_PYTHON) -m pytest -q -rfEs $(PYTEST_ARGS)
+	$(VENV_PYTHON) -m pytest -q -rfEs --durations=12 $(PYTEST_ARGS)
 
 bench: env
 	@exec $(CLI) bench $(BENCH_ARGS)
