@@ -134,14 +134,18 @@ def busy_topics(domain_id: int, topics: Sequence[str],
     return sorted(used)
 
 
-def quiet_domain(topics: Sequence[str], preferred: int | None = None) -> int:
-    """Return a ROS domain where nobody uses `topics`: `preferred` if it is quiet."""
+def quiet_domain(topics: Sequence[str], preferred: int | None = None,
+                 settle_s: float = PROBE_SETTLE_S) -> int:
+    """Return a ROS domain where nobody uses `topics`: `preferred` if it is quiet.
+
+    Each domain is watched up to `settle_s` for discovery of another user.
+    """
     current = preferred if preferred is not None else int(os.environ.get("ROS_DOMAIN_ID") or 0)
     spares = [d for d in SPARE_DOMAINS if d != current]
     random.shuffle(spares)
     candidates = [current, *spares]
     for domain in candidates[:MAX_DOMAIN_PROBES]:
-        if not busy_topics(domain, topics):
+        if not busy_topics(domain, topics, settle_s):
             return domain
     raise ConfigError(f"ROS domains {candidates[:MAX_DOMAIN_PROBES]} all have other "
                       f"publishers or subscribers on {list(topics)}; set ROS_DOMAIN_ID to "
