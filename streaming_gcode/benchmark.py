@@ -233,14 +233,8 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
     entries = []
     for subject in subjects:
         wall, cpu, logits = timings[subject.name]
-        entry = {"name": subject.name, "group": group.label, "size": group.size.name,
-                 "mode": subject.mode, "backend": subject.backend, "threads": subject.threads,
-                 "window": window, "stride": stride, "ticks": len(wall), **summary_ms(wall),
-                 "cpu_ms_per_prediction": float(np.mean(cpu)) / NS_PER_MS,
-                 "baseline": baseline_name, "lockstep": True,
-                 **agreement(logits, timings[_reference(group, subject)][2]),
-                 "latencies_ms": [round(w / NS_PER_MS, 4) for w in wall]}
-        entries.append(entry)
+        entries.append(_entry(group, subject, wall, cpu, lockstep=True,
+                              **agreement(logits, timings[_reference(group, subject)][2])))
     del subjects
     memory_ticks = QUICK_MEMORY_TICKS if options.quick else FULL_MEMORY_TICKS
     for entry, make in zip(entries, factories.values()):
@@ -268,11 +262,17 @@ def _seed_as_is(group: Group, stream: bs.Stream, warmup: int, ticks: int) -> dic
                              bs.TORCH_DEFAULT_THREADS)
     wall, cpu, _ = lockstep([subject], stream, group.size.window, group.stride, warmup,
                             ticks)[subject.name]
+    return _entry(group, subject, wall, cpu, lockstep=False)
+
+
+def _entry(group: Group, subject: bs.Subject, wall: Sequence[int], cpu: Sequence[int],
+           lockstep: bool, **extra: float) -> dict:
+    """One configuration's results entry (results.json `configs[]`, see bench_report)."""
     return {"name": subject.name, "group": group.label, "size": group.size.name,
             "mode": subject.mode, "backend": subject.backend, "threads": subject.threads,
             "window": group.size.window, "stride": group.stride, "ticks": len(wall),
             **summary_ms(wall), "cpu_ms_per_prediction": float(np.mean(cpu)) / NS_PER_MS,
-            "baseline": group.config_name(bs.BASELINE), "lockstep": False,
+            "baseline": group.config_name(bs.BASELINE), "lockstep": lockstep, **extra,
             "latencies_ms": [round(w / NS_PER_MS, 4) for w in wall]}
 
 

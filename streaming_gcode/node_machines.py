@@ -54,6 +54,10 @@ class MachineIO:
                                                     conv.PREDICTION_QOS_DEPTH)
         self.subscriptions = [self._subscribe(node, i, callback_group)
                               for i in range(len(self.layout.streams))]
+        count = len(self.subscriptions)
+        # the streams a callback for stream i drains, starting with its own
+        self._drain_orders = tuple(tuple((i + k) % count for k in range(count))
+                                   for i in range(count))
 
     def label(self, stream: str) -> str:
         """Return a stream's name for logs: `<machine>/<stream>` with several machines."""
@@ -87,8 +91,7 @@ class MachineIO:
         exclusive, so the executor takes nothing from these subscriptions meanwhile.
         """
         self._ingest_one(index, msg, info)
-        count = len(self.subscriptions)
-        order = [(index + k) % count for k in range(count)] if index < count else []
+        order = self._drain_orders[index] if index < len(self._drain_orders) else ()
         for _ in range(DRAIN_LIMIT):
             taken_any = False
             for stream in order:
