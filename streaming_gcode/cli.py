@@ -15,7 +15,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from streaming_gcode.errors import StreamingGcodeError
+from streaming_gcode.core.errors import StreamingGcodeError
 
 SUBCOMMANDS: tuple[str, ...] = (
     "train",

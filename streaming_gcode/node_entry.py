@@ -39,7 +39,7 @@ def main(args: Sequence[str] | None = None) -> int:
     """Import and run the node; a signal at any moment gives a clean exit 0."""
     for signum in SIGNALS:
         signal.signal(signum, _record)
-    from streaming_gcode import node
+    from streaming_gcode.node import stream_node as node
 
     if stop_requested():
         print(f"[{NODE_NAME}] {STOPPED_WHILE_IMPORTING}", file=sys.stderr, flush=True)

@@ -42,10 +42,10 @@ from sensor_msgs.msg import Imu, JointState  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 import yaml  # noqa: E402
 
-from streaming_gcode.checkpoint import (  # noqa: E402
+from streaming_gcode.model.checkpoint import (  # noqa: E402
     default_vocabulary, ModelMetadata, save_checkpoint,
 )
-from streaming_gcode.model import build_model, ModelConfig  # noqa: E402
+from streaming_gcode.model.network import build_model, ModelConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 S = 1_000_000_000

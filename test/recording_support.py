@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streaming_gcode.stream_layout import StreamLayout
+from streaming_gcode.core.stream_layout import StreamLayout
 
 HEADER = "t_console,stat,momo,spindle,posx,gcode_line,gcode_string\n"
 

@@ -38,9 +38,12 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource  # n
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from streaming_gcode.sim_cell import SimulatedCell  # noqa: E402
-from streaming_gcode.source_publisher import SourcePlayer, SourcePublisher  # noqa: E402
-from streaming_gcode.stream_layout import StreamLayout  # noqa: E402
+from streaming_gcode.core.stream_layout import StreamLayout  # noqa: E402
+from streaming_gcode.tools.demo.sim_cell import SimulatedCell  # noqa: E402
+from streaming_gcode.tools.harness.source_publisher import (  # noqa: E402
+    SourcePlayer,
+    SourcePublisher,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

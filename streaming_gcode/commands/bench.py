@@ -71,8 +71,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and write its outputs."""
-    from streaming_gcode.bench_report import markdown, write_outputs
-    from streaming_gcode.benchmark import MACHINE_COUNTS, BenchOptions, run_benchmark
+    from streaming_gcode.tools.bench.driver import MACHINE_COUNTS, BenchOptions, run_benchmark
+    from streaming_gcode.tools.bench.report import markdown, write_outputs
 
     options = BenchOptions(quick=args.quick, threads=args.threads, ticks=args.ticks,
                            machines=args.machines or MACHINE_COUNTS, dds=not args.no_dds)

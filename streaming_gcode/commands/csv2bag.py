@@ -7,16 +7,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from streaming_gcode.bag_writer import (
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.recordings.bag_writer import (
     DEFAULT_STORAGE,
     RECORDING_DATE,
     REFERENCE_TOPIC,
     STORAGES,
     write_run_bags,
 )
-from streaming_gcode.errors import ConfigError
-from streaming_gcode.recording import find_runs
-from streaming_gcode.stream_layout import StreamLayout
+from streaming_gcode.recordings.csv_runs import find_runs
 
 HELP = "convert recorded runs (*_aligned.csv[.gz]) into rosbag2 bags, one per run"
 
@@ -24,7 +24,7 @@ HELP = "convert recorded runs (*_aligned.csv[.gz]) into rosbag2 bags, one per ru
 def default_config() -> Path | None:
     """Return the shipped stream layout, if the package can find it."""
     try:
-        from streaming_gcode.params import default_stream_config
+        from streaming_gcode.core.package import default_stream_config
     except ImportError:
         return None
     return default_stream_config()

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from streaming_gcode.demo_sources import DATA_ENV
-from streaming_gcode.errors import ConfigError
-from streaming_gcode.recording_source import MAX_SPEED
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.tools.demo.recording_source import MAX_SPEED
+from streaming_gcode.tools.demo.sources import DATA_ENV
 
 HELP = ("run stream_node on a recording (or a simulated cell) and show its G-code "
         "predictions, accuracy, latency and drops live")
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 on a normal stop (Ctrl-C, duration, end of data)."""
-    from streaming_gcode.demo_runner import DemoOptions, DemoSession
+    from streaming_gcode.tools.demo.session import DemoOptions, DemoSession
 
     if args.speed > MAX_SPEED:
         raise ConfigError(f"--speed must be at most {MAX_SPEED:g}, got {args.speed:g}")

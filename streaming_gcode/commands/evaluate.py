@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from streaming_gcode import live_eval
+from streaming_gcode.tools.live_eval import session as live_eval
 
 HELP = "Evaluate a model on recorded runs: per-run and overall accuracy, JSON and confusion plot."
 DEFAULT_MODEL = "full"
@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_checkpoint(path: Path | None) -> Path:
     """Return the given checkpoint or the shipped default model."""
-    from streaming_gcode.errors import CheckpointError
-    from streaming_gcode.params import default_checkpoint
+    from streaming_gcode.core.errors import CheckpointError
+    from streaming_gcode.core.package import default_checkpoint
 
     if path is not None:
         return path
@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the JSON and the confusion plot when asked."""
     if live_eval.handles(args):
         return live_eval.run_live(args)
-    from streaming_gcode import offline_eval
-    from streaming_gcode.checkpoint import load_checkpoint
     from streaming_gcode.commands.train import resolve_layout
+    from streaming_gcode.model.checkpoint import load_checkpoint
+    from streaming_gcode.offline import evaluation as offline_eval
 
     model = load_checkpoint(resolve_checkpoint(args.checkpoint))
     prepared = offline_eval.prepare_paths(model, args.data, resolve_layout(args.layout),

@@ -9,8 +9,9 @@ from pathlib import Path
 import sys
 from typing import Sequence
 
-from streaming_gcode.errors import StreamingGcodeError
-from streaming_gcode.replay import (
+from streaming_gcode.core.errors import StreamingGcodeError
+from streaming_gcode.core.stream_layout import NS_PER_S
+from streaming_gcode.tools.harness.bag_player import (
     ALL_TOPICS,
     BagPlayer,
     BEST_EFFORT,
@@ -20,7 +21,6 @@ from streaming_gcode.replay import (
     RELIABLE,
     ReplayOptions,
 )
-from streaming_gcode.stream_layout import NS_PER_S
 
 HELP = "play a rosbag2 bag (folder or .mcap/.db3) into ROS 2, like `ros2 bag play`"
 PROGRESS_PERIOD_S = 0.2

@@ -12,11 +12,11 @@ import sys
 import tempfile
 from typing import Any, Callable, Sequence, TYPE_CHECKING
 
-from streaming_gcode import soak
-from streaming_gcode.errors import ConfigError
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.tools.soak import analysis as soak
 
 if TYPE_CHECKING:
-    from streaming_gcode.stream_layout import StreamLayout
+    from streaming_gcode.core.stream_layout import StreamLayout
 
 HELP = ("replay recorded bags in a loop at high rate against the live node and report "
         "memory growth, latency and drops over time (JSON + PNG)")
@@ -37,8 +37,8 @@ def select_runs(runs: Sequence[Path], count: int) -> list[Path]:
 def prepare_bags(runs: Sequence[Path], layout: StreamLayout, out_dir: Path,
                  progress: Callable[[str], Any] = print) -> list[Path]:
     """Convert runs to bags under `out_dir/bags`, reusing bags converted before."""
-    from streaming_gcode.bag_writer import bag_path_for, write_run_bag
-    from streaming_gcode.recording import load_run
+    from streaming_gcode.recordings.bag_writer import bag_path_for, write_run_bag
+    from streaming_gcode.recordings.csv_runs import load_run
 
     bags = []
     for run_file in runs:
@@ -82,8 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _bags(args: argparse.Namespace, layout, out: Path) -> list[Path]:
-    from streaming_gcode.demo_sources import default_dataset
-    from streaming_gcode.recording import find_runs
+    from streaming_gcode.recordings.csv_runs import find_runs
+    from streaming_gcode.tools.demo.sources import default_dataset
 
     if args.bags:
         missing = [str(b) for b in args.bags if not b.exists()]
@@ -100,9 +100,9 @@ def _bags(args: argparse.Namespace, layout, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Soak, write the JSON report and the plot; exit 1 when the node misbehaved."""
-    from streaming_gcode.params import default_stream_config
-    from streaming_gcode.soak_run import run_soak, SoakOptions
-    from streaming_gcode.stream_layout import StreamLayout
+    from streaming_gcode.core.package import default_stream_config
+    from streaming_gcode.core.stream_layout import StreamLayout
+    from streaming_gcode.tools.soak.session import run_soak, SoakOptions
 
     if not args.seconds > 0 or not args.rate > 0 or not args.sample_period > 0:
         raise ConfigError("--seconds, --rate and --sample-period must be > 0")

@@ -15,8 +15,8 @@ HELP = "Train a streaming G-code model on recorded runs (run-level split, early 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the train subcommand (defaults are TrainingConfig's)."""
-    from streaming_gcode.features import FEATURE_SETS
-    from streaming_gcode.training import TrainingConfig
+    from streaming_gcode.core.features import FEATURE_SETS
+    from streaming_gcode.offline.training import TrainingConfig
 
     defaults = vars(TrainingConfig(data=[]))
     parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
@@ -47,9 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_layout(path: str | None):
     """Read the stream layout from `path` or the shipped config/stream.yaml."""
-    from streaming_gcode.errors import ConfigError
-    from streaming_gcode.params import default_stream_config
-    from streaming_gcode.stream_layout import StreamLayout
+    from streaming_gcode.core.errors import ConfigError
+    from streaming_gcode.core.package import default_stream_config
+    from streaming_gcode.core.stream_layout import StreamLayout
 
     chosen = Path(path) if path else default_stream_config()
     if chosen is None:
@@ -59,8 +59,8 @@ def resolve_layout(path: str | None):
 
 def run(args: argparse.Namespace) -> int:
     """Train, print the validation table, save the checkpoint (and report files)."""
-    from streaming_gcode import offline_eval
-    from streaming_gcode.training import TrainingConfig, train
+    from streaming_gcode.offline import evaluation as offline_eval
+    from streaming_gcode.offline.training import TrainingConfig, train
 
     names = {f.name for f in fields(TrainingConfig)}
     config = TrainingConfig(**{k: v for k, v in vars(args).items() if k in names})
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         if args.confusion:
             offline_eval.plot_confusion(result.validation, args.confusion)
     if args.card:
-        from streaming_gcode.model_card import write_card
+        from streaming_gcode.offline.model_card import write_card
 
         write_card(result.model, Path(args.out), args.card)
     print(f"\nsaved {result.model.path}")

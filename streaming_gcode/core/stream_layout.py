@@ -1,0 +1,273 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""The sensor streams of a cell and how they are aligned into frames.
+
+One layout serves the live node (from ROS parameters), training and offline
+evaluation (from the same params YAML), so every consumer sees the same streams,
+channels and alignment settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from streaming_gcode.core.errors import ConfigError
+
+NS_PER_S = 1_000_000_000
+
+FLOAT32_ARRAY = "std_msgs/msg/Float32MultiArray"
+FLOAT64_ARRAY = "std_msgs/msg/Float64MultiArray"
+JOINT_STATE = "sensor_msgs/msg/JointState"
+IMU = "sensor_msgs/msg/Imu"
+SUPPORTED_MESSAGE_TYPES: tuple[str, ...] = (FLOAT32_ARRAY, FLOAT64_ARRAY, JOINT_STATE, IMU)
+
+JOINT_STATE_FIELDS: tuple[str, ...] = ("position", "velocity", "effort")
+IMU_CHANNELS: tuple[str, ...] = tuple(
+    f"{group}.{axis}"
+    for group, axes in (
+        ("orientation", "xyzw"),
+        ("angular_velocity", "xyz"),
+        ("linear_acceleration", "xyz"),
+    )
+    for axis in axes
+)
+
+STALE_POLICIES: tuple[str, ...] = ("skip", "hold_last", "zero_fill")
+
+DEFAULT_DEPTH = 10
+DEFAULT_SAMPLE_RATE_HZ = 4.0
+DEFAULT_MAX_STALENESS_S = 1.0
+DEFAULT_STALE_POLICY = "hold_last"
+DEFAULT_ALIGNMENT_TIMEOUT_S = 0.5
+DEFAULT_NODE_NAME = "streaming_gcode"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One input topic: what it carries and how to subscribe to it."""
+
+    name: str
+    topic: str
+    msg_type: str
+    channels: tuple[str, ...]
+    field: str = "position"
+    reliable: bool = False
+    depth: int = DEFAULT_DEPTH
+
+
+@dataclass(frozen=True)
+class AlignmentSettings:
+    """How samples of all streams become frames (see docs/architecture.md)."""
+
+    frame_clock: str | None
+    sample_rate_hz: float
+    max_staleness_ns: int
+    stale_policy: str
+    alignment_timeout_ns: int
+
+    @property
+    def frame_period_ns(self) -> int:
+        """Nominal frame period: the grid step, or the frame clock's nominal period."""
+        return int(round(NS_PER_S / self.sample_rate_hz))
+
+
+@dataclass(frozen=True)
+class StreamLayout:
+    """All streams of one machine plus the alignment settings."""
+
+    streams: tuple[StreamSpec, ...]
+    alignment: AlignmentSettings
+
+    @property
+    def frame_period_ns(self) -> int:
+        """Nominal frame period in nanoseconds."""
+        return self.alignment.frame_period_ns
+
+    @property
+    def clock_index(self) -> int | None:
+        """Index of the frame-clock stream, or None on a fixed grid."""
+        if self.alignment.frame_clock is None:
+            return None
+        return self.stream_names.index(self.alignment.frame_clock)
+
+    @property
+    def stream_names(self) -> tuple[str, ...]:
+        """Stream names in layout order."""
+        return tuple(s.name for s in self.streams)
+
+    def stream(self, name: str) -> StreamSpec:
+        """Return the stream called `name`."""
+        for spec in self.streams:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"no stream named {name!r}; streams are {list(self.stream_names)}")
+
+    @classmethod
+    def from_parameters(cls, params: Mapping[str, Any], where: str = "parameters") -> StreamLayout:
+        """Build a layout from flat ROS parameters (`streams.<name>.topic`, ...)."""
+        return _parse_layout(params, where)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, node_name: str = DEFAULT_NODE_NAME) -> StreamLayout:
+        """Read the layout from a ROS params file (the node's `ros__parameters`)."""
+        return cls.from_parameters(load_params_file(path, node_name), where=str(path))
+
+
+def load_params_file(path: str | Path, node_name: str = DEFAULT_NODE_NAME) -> dict[str, Any]:
+    """Return the flat parameters for `node_name` from a ROS 2 params YAML file."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"params file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"params file {path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"params file {path} must be a mapping of node names")
+    flat: dict[str, Any] = {}
+    for key in ("/**", node_name, f"/{node_name}", f"/**/{node_name}"):
+        section = document.get(key)
+        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+            flat.update(_flatten(section["ros__parameters"]))
+    if not flat:
+        raise ConfigError(
+            f"params file {path} has no 'ros__parameters' for node {node_name!r} or '/**'"
+        )
+    return flat
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def normalise_message_type(msg_type: str) -> str:
+    """Accept `pkg/Type` and `pkg/msg/Type`; return the canonical `pkg/msg/Type`."""
+    parts = msg_type.strip().split("/")
+    if len(parts) == 2:
+        parts = [parts[0], "msg", parts[1]]
+    return "/".join(parts)
+
+
+def _seconds_to_ns(value: Any, key: str, where: str, allow_zero: bool) -> int:
+    seconds = _number(value, key, where)
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        expected = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{where}: {key} must be {expected} seconds, got {value!r}")
+    return int(round(seconds * NS_PER_S))
+
+
+def _number(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _parse_stream(params: Mapping[str, Any], name: str, where: str) -> StreamSpec:
+    prefix = f"streams.{name}."
+    topic = params.get(prefix + "topic")
+    if not isinstance(topic, str) or not topic:
+        raise ConfigError(f"{where}: {prefix}topic must be a non-empty string")
+    raw_type = params.get(prefix + "type")
+    if not isinstance(raw_type, str):
+        raise ConfigError(f"{where}: {prefix}type is missing")
+    msg_type = normalise_message_type(raw_type)
+    if msg_type not in SUPPORTED_MESSAGE_TYPES:
+        raise ConfigError(
+            f"{where}: {prefix}type {raw_type!r} is not supported; "
+            f"expected one of {list(SUPPORTED_MESSAGE_TYPES)}"
+        )
+    channels = params.get(prefix + "channels")
+    if (
+        not isinstance(channels, (list, tuple))
+        or not channels
+        or not all(isinstance(c, str) and c for c in channels)
+    ):
+        raise ConfigError(f"{where}: {prefix}channels must be a non-empty list of names")
+    if len(set(channels)) != len(channels):
+        raise ConfigError(f"{where}: {prefix}channels has duplicates")
+    field = params.get(prefix + "field", "position")
+    if msg_type == JOINT_STATE and field not in JOINT_STATE_FIELDS:
+        raise ConfigError(
+            f"{where}: {prefix}field must be one of {list(JOINT_STATE_FIELDS)}, got {field!r}"
+        )
+    if msg_type == IMU:
+        unknown = [c for c in channels if c not in IMU_CHANNELS]
+        if unknown:
+            raise ConfigError(
+                f"{where}: {prefix}channels {unknown} are not Imu channels; "
+                f"expected names from {list(IMU_CHANNELS)}"
+            )
+    reliable = params.get(prefix + "reliable", False)
+    if not isinstance(reliable, bool):
+        raise ConfigError(f"{where}: {prefix}reliable must be true or false")
+    depth = params.get(prefix + "depth", DEFAULT_DEPTH)
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ConfigError(f"{where}: {prefix}depth must be an integer >= 1, got {depth!r}")
+    return StreamSpec(name, topic, msg_type, tuple(channels), str(field), reliable, depth)
+
+
+def _parse_alignment(params: Mapping[str, Any], names: list[str], where: str) -> AlignmentSettings:
+    frame_clock = params.get("frame_clock", "") or None
+    if frame_clock is not None and frame_clock not in names:
+        raise ConfigError(
+            f"{where}: frame_clock {frame_clock!r} is not a stream; expected one of {names} "
+            "or '' for a fixed grid"
+        )
+    rate = _number(params.get("sample_rate_hz", DEFAULT_SAMPLE_RATE_HZ), "sample_rate_hz", where)
+    if rate <= 0:
+        raise ConfigError(f"{where}: sample_rate_hz must be > 0, got {rate}")
+    policy = params.get("stale_policy", DEFAULT_STALE_POLICY)
+    if policy not in STALE_POLICIES:
+        raise ConfigError(
+            f"{where}: stale_policy must be one of {list(STALE_POLICIES)}, got {policy!r}"
+        )
+    return AlignmentSettings(
+        frame_clock=frame_clock,
+        sample_rate_hz=rate,
+        max_staleness_ns=_seconds_to_ns(
+            params.get("max_staleness_s", DEFAULT_MAX_STALENESS_S), "max_staleness_s", where,
+            allow_zero=False,
+        ),
+        stale_policy=str(policy),
+        alignment_timeout_ns=_seconds_to_ns(
+            params.get("alignment_timeout_s", DEFAULT_ALIGNMENT_TIMEOUT_S),
+            "alignment_timeout_s", where, allow_zero=True,
+        ),
+    )
+
+
+def _parse_layout(params: Mapping[str, Any], where: str) -> StreamLayout:
+    names = params.get("stream_names")
+    if not isinstance(names, (list, tuple)) or not names or not all(
+        isinstance(n, str) and n for n in names
+    ):
+        raise ConfigError(f"{where}: stream_names must be a non-empty list of stream names")
+    names = list(names)
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: stream_names has duplicates: {names}")
+    streams = tuple(_parse_stream(params, name, where) for name in names)
+    topics = [s.topic for s in streams]
+    if len(set(topics)) != len(topics):
+        raise ConfigError(f"{where}: two streams share a topic: {topics}")
+    seen: dict[str, str] = {}
+    for spec in streams:
+        for channel in spec.channels:
+            if channel in seen:
+                raise ConfigError(
+                    f"{where}: channel {channel!r} is in both stream {seen[channel]!r} "
+                    f"and {spec.name!r}"
+                )
+            seen[channel] = spec.name
+    return StreamLayout(streams, _parse_alignment(params, names, where))

@@ -1,0 +1,221 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Sensor messages to `(stamp_ns or None, float64 values)`, validated before use.
+
+Adapters are duck-typed on the ROS message objects (no rclpy import), so the
+pure core and its tests stay free of ROS while the node hands in real messages.
+Every rejection raises `MessageError` saying what was wrong and what was
+expected; the node counts it and logs it throttled, never letting it escape a
+callback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol, Sequence
+
+import numpy as np
+
+from streaming_gcode.core.errors import ConfigError, MessageError
+from streaming_gcode.core.stream_layout import (
+    FLOAT32_ARRAY,
+    FLOAT64_ARRAY,
+    IMU,
+    IMU_CHANNELS,
+    JOINT_STATE,
+    JOINT_STATE_FIELDS,
+    normalise_message_type,
+    NS_PER_S,
+    StreamSpec,
+)
+
+DEFAULT_MAX_ARRAY_LENGTH = 4096
+DEFAULT_MAX_FUTURE_NS = 5 * NS_PER_S
+MAX_NANOSEC = NS_PER_S - 1
+
+
+class AdaptedSample(NamedTuple):
+    """One validated sample: header stamp (None for headerless types) and values."""
+
+    stamp_ns: int | None
+    values: np.ndarray  # float64 [n_channels], in the stream's channel order
+
+
+class MessageAdapter(Protocol):
+    """Turns one message of a stream into an `AdaptedSample` or raises `MessageError`."""
+
+    stream: str
+    stamped: bool
+
+    def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
+        """Validate `msg` (received at `now_ns` on the node clock) and extract its values."""
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """Convert a `builtin_interfaces/Time`-like object to integer nanoseconds."""
+    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
+
+
+class _Limits(NamedTuple):
+    max_length: int
+    max_future_ns: int
+
+
+def _checked_stamp(stream: str, header: Any, now_ns: int, limits: _Limits) -> int:
+    stamp = header.stamp
+    nanosec = int(stamp.nanosec)
+    if not 0 <= nanosec <= MAX_NANOSEC:
+        raise MessageError(f"stream {stream!r}: header.stamp.nanosec {nanosec} out of range")
+    stamp_ns = stamp_to_ns(stamp)
+    if stamp_ns <= 0:
+        raise MessageError(
+            f"stream {stream!r}: header stamp is {stamp_ns} ns; expected a positive time "
+            "(an unset stamp is zero)"
+        )
+    if stamp_ns > now_ns + limits.max_future_ns:
+        ahead = (stamp_ns - now_ns) / NS_PER_S
+        raise MessageError(
+            f"stream {stream!r}: header stamp is {ahead:.3f} s ahead of the node clock; "
+            f"at most {limits.max_future_ns / NS_PER_S:.3f} s is accepted"
+        )
+    return stamp_ns
+
+
+def _checked_length(stream: str, what: str, length: int, expected: int, limits: _Limits) -> None:
+    if length > limits.max_length:
+        raise MessageError(
+            f"stream {stream!r}: {what} has {length} elements, over the limit of "
+            f"{limits.max_length}"
+        )
+    if length == 0:
+        raise MessageError(f"stream {stream!r}: {what} is empty; expected {expected} values")
+    if length != expected:
+        raise MessageError(
+            f"stream {stream!r}: {what} has {length} values; expected {expected}"
+        )
+
+
+def _finite(stream: str, values: np.ndarray, channels: Sequence[str]) -> np.ndarray:
+    finite = np.isfinite(values)
+    if not finite.all():
+        bad = [channels[i] for i in np.flatnonzero(~finite)[:5]]
+        raise MessageError(f"stream {stream!r}: non-finite value (NaN/Inf) in channels {bad}")
+    return values
+
+
+class ArrayAdapter:
+    """`std_msgs/Float32MultiArray` and `Float64MultiArray`: values in channel order."""
+
+    stamped = False
+
+    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits) -> None:
+        self.stream = stream
+        self.channels = tuple(channels)
+        self._limits = limits
+
+    def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
+        """Check length before converting, then reject non-finite values."""
+        data = msg.data
+        _checked_length(self.stream, "data", len(data), len(self.channels), self._limits)
+        values = np.array(data, dtype=np.float64)
+        return AdaptedSample(None, _finite(self.stream, values, self.channels))
+
+
+class JointStateAdapter:
+    """`sensor_msgs/JointState`: values picked by joint name from one field."""
+
+    stamped = True
+
+    def __init__(
+        self, stream: str, channels: Sequence[str], field: str, limits: _Limits
+    ) -> None:
+        if field not in JOINT_STATE_FIELDS:
+            raise ConfigError(
+                f"stream {stream!r}: JointState field {field!r} is not one of "
+                f"{list(JOINT_STATE_FIELDS)}"
+            )
+        self.stream = stream
+        self.channels = tuple(channels)
+        self.field = field
+        self._limits = limits
+        self._names: tuple[str, ...] | None = None
+        self._order = np.zeros(0, dtype=np.intp)
+
+    def _gather_order(self, names: Sequence[str]) -> np.ndarray:
+        key = tuple(names)
+        if key == self._names:
+            return self._order
+        if len(set(key)) != len(key):
+            raise MessageError(f"stream {self.stream!r}: JointState has duplicate names {key}")
+        unknown = [n for n in key if n not in self.channels]
+        missing = [c for c in self.channels if c not in key]
+        if unknown or missing:
+            raise MessageError(
+                f"stream {self.stream!r}: JointState names do not match the configured "
+                f"channels: unknown {unknown}, missing {missing}"
+            )
+        index = {name: i for i, name in enumerate(key)}
+        self._order = np.array([index[c] for c in self.channels], dtype=np.intp)
+        self._names = key
+        return self._order
+
+    def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
+        """Check stamp, names and the field's length, then gather by name."""
+        stamp_ns = _checked_stamp(self.stream, msg.header, now_ns, self._limits)
+        names = msg.name
+        _checked_length(self.stream, "name", len(names), len(self.channels), self._limits)
+        data = getattr(msg, self.field)
+        _checked_length(self.stream, self.field, len(data), len(names), self._limits)
+        order = self._gather_order(names)
+        values = np.array(data, dtype=np.float64)[order]
+        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
+
+
+class ImuAdapter:
+    """`sensor_msgs/Imu`: channels named `<vector>.<axis>`, e.g. `angular_velocity.z`."""
+
+    stamped = True
+
+    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits) -> None:
+        unknown = [c for c in channels if c not in IMU_CHANNELS]
+        if unknown:
+            raise ConfigError(
+                f"stream {stream!r}: {unknown} are not Imu channels; expected names from "
+                f"{list(IMU_CHANNELS)}"
+            )
+        self.stream = stream
+        self.channels = tuple(channels)
+        self._paths = tuple(tuple(c.split(".")) for c in self.channels)
+        self._limits = limits
+
+    def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
+        """Check the stamp and read each configured vector component."""
+        stamp_ns = _checked_stamp(self.stream, msg.header, now_ns, self._limits)
+        values = np.array(
+            [getattr(getattr(msg, group), axis) for group, axis in self._paths],
+            dtype=np.float64,
+        )
+        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
+
+
+def make_adapter(
+    spec: StreamSpec,
+    max_array_length: int = DEFAULT_MAX_ARRAY_LENGTH,
+    max_future_ns: int = DEFAULT_MAX_FUTURE_NS,
+) -> MessageAdapter:
+    """Build the adapter for a stream's message type (ConfigError if unsupported)."""
+    if max_array_length < 1:
+        raise ConfigError(f"max_array_length must be >= 1, got {max_array_length}")
+    if max_future_ns < 0:
+        raise ConfigError(f"max_future_ns must be >= 0, got {max_future_ns}")
+    limits = _Limits(int(max_array_length), int(max_future_ns))
+    msg_type = normalise_message_type(spec.msg_type)
+    if msg_type in (FLOAT32_ARRAY, FLOAT64_ARRAY):
+        return ArrayAdapter(spec.name, spec.channels, limits)
+    if msg_type == JOINT_STATE:
+        return JointStateAdapter(spec.name, spec.channels, spec.field, limits)
+    if msg_type == IMU:
+        return ImuAdapter(spec.name, spec.channels, limits)
+    raise ConfigError(
+        f"stream {spec.name!r}: message type {spec.msg_type!r} is not supported; expected "
+        f"one of {[FLOAT32_ARRAY, FLOAT64_ARRAY, JOINT_STATE, IMU]}"
+    )

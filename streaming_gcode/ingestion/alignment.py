@@ -1,0 +1,342 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Timestamp alignment of several sensor streams into model frames.
+
+The same `FrameAligner` runs in the live node (samples from subscriptions, `now`
+from the node clock) and offline (samples from a recording, `now` = newest stamp
+seen), so training, evaluation and the node see identical frames. The rules are
+in docs/architecture.md ("Alignment semantics").
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+import enum
+from typing import Iterable, Protocol
+
+import numpy as np
+
+from streaming_gcode.core.features import FeatureMap
+from streaming_gcode.core.stream_layout import StreamLayout
+
+DEFAULT_HISTORY = 64
+MAX_PENDING_FRAMES = 4096
+# `now` read by two threads (a tick and a message callback) can arrive slightly out of
+# order; only a step back larger than this is a clock jump (sim time restarted).
+CLOCK_JUMP_TOLERANCE_NS = 1_000_000_000
+
+
+class SampleVerdict(enum.Enum):
+    """What the aligner did with one sample."""
+
+    ACCEPTED = "accepted"
+    LATE = "late"                  # stamped before the newest finalised frame
+    OUT_OF_ORDER = "out_of_order"  # stamped before its stream's newest sample
+
+
+class FrameSink(Protocol):
+    """Anything frames can be appended to (the ring buffer, an offline collector)."""
+
+    def append(
+        self, stamp_ns: int, continuous: np.ndarray, categorical: np.ndarray, degraded: bool
+    ) -> None:
+        """Take one finalised frame (copied by the sink)."""
+
+
+@dataclass
+class AlignmentCounters:
+    """Everything the aligner dropped, flagged or reset, for diagnostics."""
+
+    frames: int = 0
+    degraded_frames: int = 0
+    skipped_frames: int = 0
+    timed_out_frames: int = 0
+    resets: int = 0
+    last_reset_reason: str = ""
+    accepted: list[int] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)
+    out_of_order: list[int] = field(default_factory=list)
+    stale_frames: list[int] = field(default_factory=list)
+
+
+class _StreamHistory:
+    """The newest samples of one stream in preallocated storage, sorted by stamp."""
+
+    def __init__(self, n_channels: int, depth: int) -> None:
+        self.stamps = np.zeros(depth, dtype=np.int64)
+        self.values = np.zeros((depth, n_channels), dtype=np.float64)
+        self.depth = depth
+        self.count = 0  # total pushed; slot of sample i is i % depth
+
+    @property
+    def newest_stamp(self) -> int | None:
+        if self.count == 0:
+            return None
+        return int(self.stamps[(self.count - 1) % self.depth])
+
+    def push(self, stamp_ns: int, values: np.ndarray) -> None:
+        slot = self.count % self.depth
+        self.stamps[slot] = stamp_ns
+        self.values[slot] = values
+        self.count += 1
+
+    def newest_at_or_before(self, stamp_ns: int) -> int | None:
+        """Slot of the newest retained sample stamped <= stamp_ns."""
+        for back in range(min(self.count, self.depth)):
+            slot = (self.count - 1 - back) % self.depth
+            if self.stamps[slot] <= stamp_ns:
+                return slot
+        return None
+
+    def clear(self) -> None:
+        self.count = 0
+
+
+class FrameAligner:
+    """Turns per-stream samples into frames on a frame clock or a fixed grid."""
+
+    def __init__(
+        self,
+        layout: StreamLayout,
+        feature_map: FeatureMap,
+        sink: FrameSink,
+        history_depth: int = DEFAULT_HISTORY,
+    ) -> None:
+        self.layout = layout
+        self.feature_map = feature_map
+        self.sink = sink
+        settings = layout.alignment
+        self._clock = layout.clock_index
+        self._period = settings.frame_period_ns
+        self._staleness = settings.max_staleness_ns
+        self._timeout = settings.alignment_timeout_ns
+        self._policy = settings.stale_policy
+        self._histories = [_StreamHistory(len(s.channels), history_depth) for s in layout.streams]
+        self._pending: deque[int] = deque()
+        self._next_grid: int | None = None
+        self._watermark: int | None = None
+        self._last_now: int | None = None
+        self._started_ns: int | None = None
+        self._continuous = np.zeros(feature_map.n_continuous, dtype=np.float32)
+        self._categorical = np.zeros(feature_map.n_categorical, dtype=np.int64)
+        n = len(layout.streams)
+        self.counters = AlignmentCounters(
+            accepted=[0] * n, late=[0] * n, out_of_order=[0] * n, stale_frames=[0] * n
+        )
+
+    @property
+    def watermark_ns(self) -> int | None:
+        """Stamp of the newest finalised frame."""
+        return self._watermark
+
+    @property
+    def pending_frames(self) -> int:
+        """Frames waiting for slower streams."""
+        return len(self._pending)
+
+    def newest_stamp(self, stream_index: int) -> int | None:
+        """Stamp of a stream's newest accepted sample."""
+        return self._histories[stream_index].newest_stamp
+
+    def push(self, stream_index: int, stamp_ns: int, values: np.ndarray) -> SampleVerdict:
+        """Take one validated sample; late and out-of-order samples are dropped and counted."""
+        history = self._histories[stream_index]
+        if self._watermark is not None and (
+            stamp_ns < self._watermark
+            or (stream_index == self._clock and stamp_ns == self._watermark)
+        ):
+            self.counters.late[stream_index] += 1
+            return SampleVerdict.LATE
+        newest = history.newest_stamp
+        if newest is not None and (
+            stamp_ns < newest or (stream_index == self._clock and stamp_ns == newest)
+        ):
+            self.counters.out_of_order[stream_index] += 1
+            return SampleVerdict.OUT_OF_ORDER
+        history.push(stamp_ns, values)
+        if self._started_ns is None:
+            self._started_ns = stamp_ns
+        self.counters.accepted[stream_index] += 1
+        if stream_index == self._clock:
+            self._add_pending(stamp_ns)
+        elif self._clock is None:
+            self._extend_grid(stamp_ns)
+        return SampleVerdict.ACCEPTED
+
+    def advance(self, now_ns: int) -> int:
+        """Finalise frames that are complete or whose timeout passed; return how many."""
+        if self._last_now is not None and now_ns < self._last_now:
+            if self._last_now - now_ns > CLOCK_JUMP_TOLERANCE_NS:
+                self.reset("clock jumped back")
+            else:
+                now_ns = self._last_now
+        self._last_now = now_ns
+        starting = self._started_ns is not None and now_ns < self._started_ns + self._timeout
+        emitted = 0
+        while self._pending:
+            stamp = self._pending[0]
+            if not self._complete(stamp, starting):
+                if now_ns < stamp + self._timeout:
+                    break
+                self.counters.timed_out_frames += 1
+            self._pending.popleft()
+            emitted += self._emit(stamp)
+        return emitted
+
+    def flush(self) -> int:
+        """Finalise every pending frame (end of a recording)."""
+        emitted = 0
+        while self._pending:
+            emitted += self._emit(self._pending.popleft())
+        return emitted
+
+    def reset(self, reason: str) -> None:
+        """Forget all samples and pending frames (clock jump, restart); counted."""
+        for history in self._histories:
+            history.clear()
+        self._pending.clear()
+        self._next_grid = None
+        self._watermark = None
+        self._last_now = None
+        self._started_ns = None
+        self.counters.resets += 1
+        self.counters.last_reset_reason = reason
+
+    def _add_pending(self, stamp_ns: int) -> None:
+        if len(self._pending) >= MAX_PENDING_FRAMES:
+            self.counters.timed_out_frames += 1
+            self._emit(self._pending.popleft())
+        self._pending.append(stamp_ns)
+
+    def _extend_grid(self, stamp_ns: int) -> None:
+        if self._next_grid is None:
+            self._next_grid = -(-stamp_ns // self._period) * self._period
+        while self._next_grid <= stamp_ns:
+            self._add_pending(self._next_grid)
+            self._next_grid += self._period
+
+    def _complete(self, stamp_ns: int, starting: bool) -> bool:
+        """Tell whether every live stream has delivered a sample at or after `stamp_ns`.
+
+        While `starting` (within one alignment timeout of the first sample after a
+        reset), streams not seen yet are waited for too, so the first frames do not
+        depend on which stream's message happened to arrive first.
+        """
+        for index, history in enumerate(self._histories):
+            if index == self._clock:
+                continue
+            newest = history.newest_stamp
+            if newest is None:
+                if starting:
+                    return False
+                continue
+            if newest >= stamp_ns:
+                continue
+            if stamp_ns - newest <= self._staleness:
+                return False
+        return True
+
+    def _emit(self, stamp_ns: int) -> int:
+        degraded = False
+        fmap = self.feature_map
+        for index, history in enumerate(self._histories):
+            gather = fmap.gathers[index]
+            slot = history.newest_at_or_before(stamp_ns)
+            fresh = slot is not None and stamp_ns - int(history.stamps[slot]) <= self._staleness
+            if not fresh:
+                self.counters.stale_frames[index] += 1
+                if self._policy == "skip":
+                    self.counters.skipped_frames += 1
+                    self._watermark = stamp_ns
+                    return 0
+                degraded = True
+                if self._policy == "zero_fill":
+                    slot = None
+            if slot is None:
+                dst = gather.continuous_dst
+                self._continuous[dst] = fmap.continuous_fill[dst]
+                self._categorical[gather.categorical_dst] = 0
+                continue
+            values = history.values[slot]
+            self._continuous[gather.continuous_dst] = values[gather.continuous_src]
+            for src, dst in zip(gather.categorical_src, gather.categorical_dst):
+                self._categorical[dst] = fmap.category_index(int(dst), float(values[src]))
+        self.sink.append(stamp_ns, self._continuous, self._categorical, degraded)
+        self._watermark = stamp_ns
+        self.counters.frames += 1
+        self.counters.degraded_frames += int(degraded)
+        return 1
+
+
+@dataclass
+class FrameTable:
+    """All frames of a recording, for training and offline evaluation."""
+
+    stamps: np.ndarray       # int64 [N]
+    continuous: np.ndarray   # float32 [N, C]
+    categorical: np.ndarray  # int64 [N, K]
+    degraded: np.ndarray     # bool [N]
+
+    def __len__(self) -> int:
+        """Return the number of frames."""
+        return len(self.stamps)
+
+
+class FrameCollector:
+    """A growable frame sink for offline use (copies every frame)."""
+
+    def __init__(self) -> None:
+        self.stamps: list[int] = []
+        self.continuous: list[np.ndarray] = []
+        self.categorical: list[np.ndarray] = []
+        self.degraded: list[bool] = []
+
+    def append(
+        self, stamp_ns: int, continuous: np.ndarray, categorical: np.ndarray, degraded: bool
+    ) -> None:
+        """Keep a copy of one frame."""
+        self.stamps.append(int(stamp_ns))
+        self.continuous.append(np.array(continuous, dtype=np.float32))
+        self.categorical.append(np.array(categorical, dtype=np.int64))
+        self.degraded.append(bool(degraded))
+
+    def table(self, n_continuous: int, n_categorical: int) -> FrameTable:
+        """Return the collected frames as arrays."""
+        if not self.stamps:
+            return FrameTable(
+                np.zeros(0, np.int64),
+                np.zeros((0, n_continuous), np.float32),
+                np.zeros((0, n_categorical), np.int64),
+                np.zeros(0, bool),
+            )
+        return FrameTable(
+            np.asarray(self.stamps, dtype=np.int64),
+            np.stack(self.continuous),
+            np.stack(self.categorical).reshape(len(self.stamps), n_categorical),
+            np.asarray(self.degraded, dtype=bool),
+        )
+
+
+def align_samples(
+    layout: StreamLayout,
+    feature_map: FeatureMap,
+    samples: Iterable[tuple[int, int, np.ndarray]],
+    aligner_out: list[FrameAligner] | None = None,
+) -> FrameTable:
+    """Align recorded samples `(stream_index, stamp_ns, values)` exactly as the node would.
+
+    `now` follows the newest stamp seen, as if the recording were replayed in real
+    time; pass a list as `aligner_out` to get the aligner (and its counters) back.
+    """
+    collector = FrameCollector()
+    aligner = FrameAligner(layout, feature_map, collector)
+    newest: int | None = None
+    for stream_index, stamp_ns, values in samples:
+        aligner.push(stream_index, stamp_ns, values)
+        newest = stamp_ns if newest is None else max(newest, stamp_ns)
+        aligner.advance(newest)
+    aligner.flush()
+    if aligner_out is not None:
+        aligner_out.append(aligner)
+    return collector.table(feature_map.n_continuous, feature_map.n_categorical)

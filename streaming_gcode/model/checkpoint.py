@@ -1,0 +1,341 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""The model checkpoint file: weights plus everything the node needs to run them.
+
+One `torch.save` file holding a dict of plain data and tensors only, so it
+loads with `torch.load(weights_only=True)` (a file that would need anything
+else, such as a pickle that runs code, is refused):
+
+    format_version        int, FORMAT_VERSION
+    config                ModelConfig.to_dict()
+    backbone_state_dict   weights and the normalisation buffers (norm_mean, norm_std)
+    lm_state_dict         one linear classifier per head
+    metadata              ModelMetadata.to_dict(): input feature names in order,
+                          categorical vocabularies, normalisation statistics,
+                          output vocabulary, window, stride, feature set,
+                          validation metrics, training command
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, MISSING
+from functools import cached_property
+import os
+from pathlib import Path
+import pickle
+import tempfile
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from streaming_gcode.core.errors import CheckpointError, VocabularyError
+from streaming_gcode.core.features import feature_set, FeatureMap
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.model.network import build_model, LineHeads, ModelConfig, StreamingBackbone
+from streaming_gcode.model.vocabulary import OutputVocabulary
+
+FORMAT_VERSION = 1
+CHECKPOINT_KEYS: tuple[str, ...] = (
+    "format_version", "config", "backbone_state_dict", "lm_state_dict", "metadata",
+)
+DEFAULT_STRIDE = 1
+CHECKPOINT_MODE = 0o644  # mkstemp creates 0600; checkpoints are shared, installed files
+# Raw controller codes seen on TinyG-class controllers (random models only).
+DEFAULT_CATEGORICAL_CODES: dict[str, list[int]] = {
+    "stat": list(range(10)), "unit": [0, 1], "dist": [0, 1],
+    "coor": list(range(7)), "momo": list(range(5)),
+}
+
+
+@dataclass
+class ModelMetadata:
+    """What the node needs to feed the model and read its outputs, without guessing."""
+
+    continuous_features: list[str]
+    categorical_features: list[str]
+    categorical_vocab: dict[str, list[int]]   # raw codes; code i -> index i + 1, 0 = unknown
+    norm_mean: list[float]
+    norm_std: list[float]
+    vocabulary: dict[str, Any]                # OutputVocabulary.to_dict()
+    window: int
+    stride: int
+    feature_set: str
+    format_version: int = FORMAT_VERSION
+    validation_metrics: dict[str, Any] = field(default_factory=dict)
+    training_command: str = ""
+    training: dict[str, Any] = field(default_factory=dict)  # runs, seed, epochs, timings
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for the checkpoint."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelMetadata:
+        """Inverse of `to_dict`; raises ValueError/TypeError/KeyError on bad content."""
+        known = set(cls.__dataclass_fields__)
+        required = {
+            name for name, f in cls.__dataclass_fields__.items()
+            if f.default is MISSING and f.default_factory is MISSING
+        }
+        missing = sorted(required - set(data))
+        if missing:
+            raise KeyError(f"metadata lacks {missing}")
+        values = {k: v for k, v in data.items() if k in known}
+        meta = cls(**values)
+        meta.categorical_vocab = {
+            str(k): [int(c) for c in v] for k, v in meta.categorical_vocab.items()
+        }
+        meta.norm_mean = [float(x) for x in meta.norm_mean]
+        meta.norm_std = [float(x) for x in meta.norm_std]
+        meta.window, meta.stride = int(meta.window), int(meta.stride)
+        return meta
+
+    @cached_property
+    def output_vocabulary(self) -> OutputVocabulary:
+        """Return the output vocabulary as an object."""
+        return OutputVocabulary.from_dict(self.vocabulary, "checkpoint metadata")
+
+    @property
+    def categorical_sizes(self) -> list[int]:
+        """Embedding sizes implied by the categorical vocabularies (codes + unknown)."""
+        return [len(self.categorical_vocab[name]) + 1 for name in self.categorical_features]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run: modules in eval mode, config, metadata and its file."""
+
+    backbone: StreamingBackbone
+    lm: LineHeads
+    config: ModelConfig
+    metadata: ModelMetadata
+    path: Path | None = None
+
+    @property
+    def vocabulary(self) -> OutputVocabulary:
+        """Output vocabulary for decoding."""
+        return self.metadata.output_vocabulary
+
+    def feature_map(self, layout: StreamLayout) -> FeatureMap:
+        """Build the FeatureMap of this model's inputs on `layout` (missing streams: the mean)."""
+        meta = self.metadata
+        return FeatureMap.build(
+            layout,
+            meta.continuous_features,
+            meta.categorical_features,
+            meta.categorical_vocab,
+            fill_values=np.asarray(meta.norm_mean, dtype=np.float32),
+        )
+
+
+def save_checkpoint(
+    path: str | Path,
+    backbone: StreamingBackbone,
+    lm: LineHeads,
+    config: ModelConfig,
+    metadata: ModelMetadata,
+) -> Path:
+    """Write a checkpoint atomically (temporary file, then rename)."""
+    path = Path(path)
+    _check_consistent(config, metadata, str(path))
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "backbone_state_dict": _plain_state(backbone),
+        "lm_state_dict": _plain_state(lm),
+        "metadata": metadata.to_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(payload, temporary)
+        os.chmod(temporary, CHECKPOINT_MODE)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return path
+
+
+def _plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue",
+                      "Check the documentation of torch.load")
+
+
+def _unpickling_reason(exc: Exception) -> str:
+    """Pick the line of torch's weights_only refusal that says what was refused."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(_TORCH_BOILERPLATE)]
+    return (useful or lines or [type(exc).__name__])[0]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused: it holds objects other than tensors and plain data, which "
+            f"weights_only loading does not execute (unsafe or foreign pickle: "
+            f"{_unpickling_reason(exc)})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{path}: unreadable checkpoint (truncated or corrupt file: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(
+            f"{path}: expected a dict of {list(CHECKPOINT_KEYS)}, got {type(payload).__name__}"
+        )
+    return payload
+
+
+def load_checkpoint(path: str | Path) -> LoadedModel:
+    """Load and validate a checkpoint; every problem is a CheckpointError naming the file."""
+    path = Path(path)
+    payload = _read(path)
+    missing = [key for key in CHECKPOINT_KEYS if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: missing keys {missing} (expected {list(CHECKPOINT_KEYS)})")
+    version = payload["format_version"]
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: format version {version!r}, this software reads version {FORMAT_VERSION}"
+        )
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: bad config: {exc}") from None
+    try:
+        metadata = ModelMetadata.from_dict(payload["metadata"])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: bad metadata: {exc}") from None
+    _check_consistent(config, metadata, str(path))
+    backbone, lm = build_model(config)
+    parts = (("backbone", backbone, "backbone_state_dict"), ("lm", lm, "lm_state_dict"))
+    for name, module, key in parts:
+        try:
+            module.load_state_dict(payload[key], strict=True)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise CheckpointError(
+                f"{path}: {key} does not fit the config's {name}: {_first_lines(exc)}"
+            ) from None
+    stored_mean = backbone.norm_mean.numpy()
+    if not np.allclose(stored_mean, np.asarray(metadata.norm_mean, dtype=np.float32), atol=1e-5):
+        raise CheckpointError(f"{path}: metadata norm_mean disagrees with the backbone's buffer")
+    backbone.eval()
+    lm.eval()
+    return LoadedModel(backbone, lm, config, metadata, path)
+
+
+def _first_lines(exc: Exception, count: int = 3) -> str:
+    return " ".join(line.strip() for line in str(exc).splitlines()[:count])
+
+
+def _check_consistent(config: ModelConfig, metadata: ModelMetadata, where: str) -> None:
+    """Metadata and config must describe the same inputs and outputs."""
+    problems = []
+    n_cont = config.n_continuous
+    if len(metadata.continuous_features) != n_cont:
+        problems.append(
+            f"{len(metadata.continuous_features)} continuous feature names "
+            f"for n_continuous {n_cont}"
+        )
+    if len(metadata.norm_mean) != n_cont or len(metadata.norm_std) != n_cont:
+        problems.append(
+            f"normalisation has {len(metadata.norm_mean)}/{len(metadata.norm_std)} entries "
+            f"for {n_cont} inputs"
+        )
+    absent = [n for n in metadata.categorical_features if n not in metadata.categorical_vocab]
+    if absent:
+        problems.append(f"no categorical vocabulary for {absent}")
+    elif metadata.categorical_sizes != list(config.categorical_sizes):
+        problems.append(
+            f"categorical vocabularies imply sizes {metadata.categorical_sizes}, "
+            f"config has {list(config.categorical_sizes)}"
+        )
+    try:
+        head_sizes = metadata.output_vocabulary.head_sizes
+    except VocabularyError as exc:
+        problems.append(str(exc))
+    else:
+        if head_sizes != dict(config.head_sizes):
+            problems.append(
+                f"output vocabulary head sizes {head_sizes} "
+                f"!= config head_sizes {config.head_sizes}"
+            )
+    if metadata.window < 1 or metadata.stride < 1:
+        problems.append(f"window {metadata.window} and stride {metadata.stride} must be >= 1")
+    if problems:
+        raise CheckpointError(f"{where}: inconsistent checkpoint: " + "; ".join(problems))
+
+
+def default_vocabulary() -> OutputVocabulary:
+    """Return a small fixed output vocabulary for random models (tests, benchmarks)."""
+    steps = {"X": "0.001", "Y": "0.001", "Z": "0.001", "R": "0.0001", "F": "1"}
+    return OutputVocabulary.from_dict({
+        "format": "streaming_gcode.output_vocabulary", "version": 1,
+        "commands": ["G0", "G1", "G2", "G3", "G53 G0", "M30"],
+        "letters": ["X", "Y", "Z", "R", "F"],
+        "precision": steps,
+        "values": {
+            "X": list(range(-200, 3700, 100)), "Y": list(range(-300, 3500, 100)),
+            "Z": list(range(-125, 650, 25)), "R": [128, 250, 750, 830, 1500, 3000],
+            "F": [7, 13, 22, 40],
+        },
+    })
+
+
+def random_model(
+    feature_set_name: str = "full",
+    layout: StreamLayout | None = None,
+    seed: int = 0,
+    window: int | None = None,
+    stride: int = DEFAULT_STRIDE,
+    vocabulary: OutputVocabulary | None = None,
+    **sizes: Any,
+) -> LoadedModel:
+    """Build a randomly initialised model for a feature set (tests, benchmarks, the node).
+
+    With a `layout`, inputs are restricted to the feature set's features that the
+    layout provides, so a random model runs on any cell. `sizes` are ModelConfig
+    fields (d_model, num_layers, num_heads, dropout, embedding_dim).
+    """
+    chosen = feature_set(feature_set_name)
+    continuous, categorical = list(chosen.continuous), list(chosen.categorical)
+    if layout is not None:
+        provided = {c for spec in layout.streams for c in spec.channels}
+        continuous = [n for n in continuous if n in provided]
+        categorical = [n for n in categorical if n in provided]
+    codes = {n: DEFAULT_CATEGORICAL_CODES.get(n, list(range(10))) for n in categorical}
+    vocab = vocabulary or default_vocabulary()
+    config = ModelConfig(
+        n_continuous=len(continuous),
+        categorical_sizes=[len(codes[n]) + 1 for n in categorical],
+        head_sizes=vocab.head_sizes,
+        window=window or ModelConfig.__dataclass_fields__["window"].default,
+        **sizes,
+    )
+    backbone, lm = build_model(config, seed=seed)
+    metadata = ModelMetadata(
+        continuous_features=continuous,
+        categorical_features=categorical,
+        categorical_vocab=codes,
+        norm_mean=[0.0] * len(continuous),
+        norm_std=[1.0] * len(continuous),
+        vocabulary=vocab.to_dict(),
+        window=config.window,
+        stride=stride,
+        feature_set=feature_set_name,
+        training_command="random initialisation (not trained)",
+    )
+    backbone.eval()
+    lm.eval()
+    return LoadedModel(backbone, lm, config, metadata, None)

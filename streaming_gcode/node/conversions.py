@@ -1,0 +1,117 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Small conversions between the pure core's plain data and ROS 2 types.
+
+QoS profiles for the input streams, parameter descriptors from `ParamSpec`,
+message classes from type names and diagnostic statuses to
+`diagnostic_msgs/DiagnosticArray`. Kept apart from the node so each is easy to
+test and the node stays glue.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, Iterable
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    ParameterType,
+)
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+)
+
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.parameters import ParamSpec
+from streaming_gcode.core.stream_layout import normalise_message_type, StreamSpec
+from streaming_gcode.outputs.diagnostics import Status
+
+PREDICTION_QOS_DEPTH = 10
+DIAGNOSTICS_QOS_DEPTH = 10
+
+_PARAMETER_TYPES = {
+    "bool": ParameterType.PARAMETER_BOOL,
+    "integer": ParameterType.PARAMETER_INTEGER,
+    "double": ParameterType.PARAMETER_DOUBLE,
+    "string": ParameterType.PARAMETER_STRING,
+    "string_array": ParameterType.PARAMETER_STRING_ARRAY,
+}
+
+
+def stream_qos(spec: StreamSpec) -> QoSProfile:
+    """Sensor-data QoS (best effort, keep last N, volatile), or reliable on request."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=spec.depth,
+        reliability=ReliabilityPolicy.RELIABLE if spec.reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def describe_qos(spec: StreamSpec) -> str:
+    """Short text for diagnostics, e.g. `best_effort keep_last 10`."""
+    return f"{'reliable' if spec.reliable else 'best_effort'} keep_last {spec.depth}"
+
+
+def message_class(msg_type: str) -> type:
+    """Import the message class for `pkg/msg/Type` (or `pkg/Type`)."""
+    package, _, name = normalise_message_type(msg_type).split("/")
+    try:
+        return getattr(importlib.import_module(f"{package}.msg"), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"message type {msg_type!r} cannot be imported: {exc}") from None
+
+
+def descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    """Build a ParameterDescriptor with type, description, constraints and range."""
+    desc = ParameterDescriptor(
+        name=spec.name,
+        type=_PARAMETER_TYPES[spec.kind],
+        description=spec.description,
+        additional_constraints=spec.constraints,
+        read_only=spec.read_only,
+    )
+    if spec.kind == "integer" and (spec.minimum is not None or spec.maximum is not None):
+        desc.integer_range = [IntegerRange(
+            from_value=int(spec.minimum if spec.minimum is not None else -(2**63)),
+            to_value=int(spec.maximum if spec.maximum is not None else 2**63 - 1),
+            step=0,
+        )]
+    elif spec.kind == "double" and (spec.minimum is not None or spec.maximum is not None):
+        desc.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.minimum if spec.minimum is not None else -sys.float_info.max),
+            to_value=float(spec.maximum if spec.maximum is not None else sys.float_info.max),
+            step=0.0,
+        )]
+    return desc
+
+
+def default_value(spec: ParamSpec, default: Any = None) -> Any:
+    """Return the value to declare with; an empty string array is declared by type."""
+    value = spec.default if default is None else default
+    if spec.kind == "string_array":
+        return [str(v) for v in value] if value else Parameter.Type.STRING_ARRAY
+    return value
+
+
+def diagnostic_array(statuses: Iterable[Status], stamp: Any) -> DiagnosticArray:
+    """Plain statuses -> `diagnostic_msgs/DiagnosticArray` stamped `stamp`."""
+    array = DiagnosticArray()
+    array.header.stamp = stamp
+    for status in statuses:
+        array.status.append(DiagnosticStatus(
+            level=bytes([int(status.level)]),
+            name=status.name,
+            message=status.message,
+            hardware_id=status.hardware_id,
+            values=[KeyValue(key=k, value=v) for k, v in status.values],
+        ))
+    return array

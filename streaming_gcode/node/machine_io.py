@@ -1,0 +1,153 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""One machine's ROS side inside the node: subscriptions into its ingest, its two outputs.
+
+`MachineIO` owns what is per machine (see machines.py): the namespaced
+subscriptions, whose callbacks are cheap (account, adapt, validate, align into
+the machine's `StreamIngest`, never raise), the `gcode` and `prediction`
+publishers, and the machine's stream and buffer statuses for `/diagnostics`.
+With several machines, status names are `<node>/<machine>: ...` and their
+hardware_id is the machine's name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.exceptions import NameValidationException
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.features import FeatureMap
+from streaming_gcode.core.parameters import NodeSettings
+from streaming_gcode.core.stats import NS_PER_S
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.inference.machine_engine import machine_layout, output_prefix, SINGLE_MACHINE
+from streaming_gcode.ingestion.stream_ingest import Outcome, StreamIngest
+from streaming_gcode.node import conversions as conv
+from streaming_gcode.outputs import diagnostics as diag
+
+Warn = Callable[[str, str, str], None]     # (stream label, problem kind, text)
+DRAIN_LIMIT = 64   # rounds over the streams' queues one callback may take (then yields)
+
+
+class MachineIO:
+    """A machine's subscriptions, ingest, publishers and statuses."""
+
+    def __init__(self, node: Node, machine: str, layout: StreamLayout, feature_map: FeatureMap,
+                 capacity: int, settings: NodeSettings, callback_group: Any,
+                 now_ns: Callable[[], int], warn: Warn) -> None:
+        self.machine = machine
+        self.layout = machine_layout(layout, machine)
+        self.ingest = StreamIngest(
+            self.layout, feature_map, capacity, settings.max_array_length,
+            int(settings.max_future_stamp_s * NS_PER_S),
+            [conv.describe_qos(spec) for spec in self.layout.streams], clock=now_ns,
+        )
+        self._warn = warn
+        prefix = output_prefix(machine)
+        self.gcode_pub = node.create_publisher(String, prefix + "gcode", conv.PREDICTION_QOS_DEPTH)
+        self.prediction_pub = node.create_publisher(String, prefix + "prediction",
+                                                    conv.PREDICTION_QOS_DEPTH)
+        self.subscriptions = [self._subscribe(node, i, callback_group)
+                              for i in range(len(self.layout.streams))]
+        count = len(self.subscriptions)
+        # the streams a callback for stream i drains, starting with its own
+        self._drain_orders = tuple(tuple((i + k) % count for k in range(count))
+                                   for i in range(count))
+
+    def label(self, stream: str) -> str:
+        """Return a stream's name for logs: `<machine>/<stream>` with several machines."""
+        return stream if self.machine == SINGLE_MACHINE else f"{self.machine}/{stream}"
+
+    def _subscribe(self, node: Node, index: int, callback_group: Any):
+        spec = self.layout.streams[index]
+        events = SubscriptionEventCallbacks(
+            message_lost=lambda info: self.ingest.on_message_lost(index, info.total_count_change),
+            incompatible_qos=lambda info: self._on_incompatible_qos(index, info),
+        )
+        try:
+            return node.create_subscription(
+                conv.message_class(spec.msg_type), spec.topic,
+                lambda msg, info: self._on_message(index, msg, info), conv.stream_qos(spec),
+                callback_group=callback_group, event_callbacks=events,
+            )
+        except NameValidationException as exc:
+            raise ConfigError(
+                f"streams.{spec.name}.topic {spec.topic!r} is not a valid topic name: {exc}"
+            ) from None
+
+    def _on_message(self, index: int, msg: Any, info: Any) -> None:
+        """Ingest the message, then what is already queued on all of this machine's streams.
+
+        One executor round costs far more in Python than ingesting a message, and
+        a frame arrives as one message per stream: taking the queued messages of
+        every stream here (round-robin, up to DRAIN_LIMIT per stream) instead of
+        one executor round each is what lets ingestion keep up with fast replays.
+        Each stream's order is kept: the ingestion callback group is mutually
+        exclusive, so the executor takes nothing from these subscriptions meanwhile.
+        """
+        self._ingest_one(index, msg, info)
+        order = self._drain_orders[index] if index < len(self._drain_orders) else ()
+        for _ in range(DRAIN_LIMIT):
+            taken_any = False
+            for stream in order:
+                taken = self._take(stream)
+                if taken is not None:
+                    taken_any = True
+                    self._ingest_one(stream, *taken)
+            if not taken_any:
+                return
+
+    def _take(self, index: int) -> tuple[Any, Any] | None:
+        """Take one queued message of a stream's subscription, None when there is none."""
+        subscription = self.subscriptions[index]
+        try:
+            with subscription.handle:
+                return subscription.handle.take_message(subscription.msg_type, subscription.raw)
+        except Exception:  # noqa: BLE001 - shutting down: the executor takes the rest
+            return None
+
+    def _ingest_one(self, index: int, msg: Any, info: Any) -> None:
+        """Cheap: account, adapt, validate, align. Never raises."""
+        try:
+            gid = info.get("publisher_gid") if isinstance(info, dict) else None
+            result = self.ingest.on_message(  # the ingest reads the node clock itself
+                index, msg, None, gid.get("data") if gid else None,
+                info.get("publication_sequence_number") if isinstance(info, dict) else None,
+            )
+            if result.outcome is not Outcome.ACCEPTED:
+                self._warn(self.label(self.layout.streams[index].name), result.outcome.value,
+                           result.reason)
+        except Exception as exc:  # noqa: BLE001 - a callback must never take the node down
+            self._warn(self.label(self.layout.streams[index].name), "internal",
+                       f"message handling failed: {exc!r}")
+
+    def _on_incompatible_qos(self, index: int, info: Any) -> None:
+        policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
+        policy = policy.replace("RMW_QOS_POLICY_", "")
+        self.ingest.on_incompatible_qos(index, info.total_count_change, policy)
+        spec = self.layout.streams[index]
+        self._warn(self.label(spec.name), "qos",
+                   f"stream {self.label(spec.name)!r} on {spec.topic}: a publisher offers "
+                   f"incompatible QoS ({policy}); its messages cannot be received "
+                   f"({conv.describe_qos(spec)})")
+
+    def publish(self, text: str, record: dict[str, Any]) -> None:
+        """Send the decoded line and its record."""
+        self.gcode_pub.publish(String(data=text))
+        self.prediction_pub.publish(String(data=json.dumps(record)))
+
+    def statuses(self, node_name: str, hardware_id: str, now_ns: int, started_ns: int,
+                 thresholds: diag.Thresholds, window_frames: int) -> list[diag.Status]:
+        """Stream and buffer statuses of this machine."""
+        if self.machine != SINGLE_MACHINE:
+            node_name, hardware_id = f"{node_name}/{self.machine}", self.machine
+        out = [diag.stream_status(node_name, hardware_id, report, thresholds)
+               for report in self.ingest.stream_reports(now_ns, started_ns)]
+        out.append(diag.buffer_status(node_name, hardware_id,
+                                      self.ingest.buffer_report(window_frames)))
+        return out

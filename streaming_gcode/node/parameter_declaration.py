@@ -1,0 +1,84 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Declare the node's parameters (with descriptors) and read them into validated objects.
+
+Every declaration problem (wrong type, out of range, unparsable layout) is
+collected and raised as one `ConfigError`, so a bad params file fails at
+start-up with one message instead of on the first message or half-configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.package import default_stream_config
+from streaming_gcode.core.parameters import (
+    LAYOUT_PARAMETERS,
+    NODE_PARAMETERS,
+    NodeSettings,
+    ParamSpec,
+    stream_parameter_specs,
+)
+from streaming_gcode.core.stream_layout import load_params_file, StreamLayout
+from streaming_gcode.node.conversions import default_value, descriptor
+
+
+def _declare(node: Node, spec: ParamSpec, problems: list[str], default: Any = None) -> Any:
+    desc = descriptor(spec)
+    if spec.kind == "double":
+        desc.dynamic_typing = True  # accept `4` for 4.0 in YAML; params.py checks the type
+    try:
+        parameter = node.declare_parameter(spec.name, default_value(spec, default), desc)
+    except (ParameterException, TypeError, ValueError) as exc:
+        problems.append(f"{spec.name}: {exc}")
+        return spec.default if default is None else default
+    value = parameter.value
+    if spec.kind == "string_array":
+        value = list(value) if value is not None else []
+    problem = spec.check(value)
+    if problem:
+        problems.append(problem)
+    return value
+
+
+def declare_settings(node: Node) -> NodeSettings:
+    """Declare the node's own parameters and return them validated."""
+    problems: list[str] = []
+    values = {spec.name: _declare(node, spec, problems) for spec in NODE_PARAMETERS}
+    if problems:
+        raise ConfigError("invalid parameters: " + "; ".join(problems))
+    return NodeSettings.from_values(values)
+
+
+def declare_layout(node: Node) -> StreamLayout:
+    """Declare the stream layout parameters and parse them.
+
+    With no `stream_names` given, the shipped config/stream.yaml supplies the
+    defaults (so `ros2 run streaming_gcode stream_node` works on its own);
+    once the streams are named, every layout value comes from the parameters.
+    """
+    shipped_path = default_stream_config()
+    shipped = load_params_file(shipped_path, node.get_name()) if shipped_path else {}
+    problems: list[str] = []
+    names_spec = LAYOUT_PARAMETERS[0]
+    shipped_names = list(shipped.get("stream_names", []))
+    names = _declare(node, names_spec, problems, shipped_names)
+    defaults = shipped if names == shipped_names else {}
+    flat: dict[str, Any] = {names_spec.name: names}
+    specs = list(LAYOUT_PARAMETERS[1:])
+    for name in names:
+        specs.extend(stream_parameter_specs(name))
+    for spec in specs:
+        flat[spec.name] = _declare(node, spec, problems, defaults.get(spec.name))
+    if problems:
+        raise ConfigError("invalid stream layout parameters: " + "; ".join(problems))
+    if not names:
+        raise ConfigError(
+            "no input streams: set stream_names and streams.<name>.* parameters "
+            "(e.g. --params-file config/stream.yaml)"
+        )
+    return StreamLayout.from_parameters(flat, where="node parameters")

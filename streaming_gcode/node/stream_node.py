@@ -1,0 +1,395 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""The `stream_node` executable: live sensor streams in, G-code predictions out.
+
+Thin glue around the pure core: parameters (params.py) and the stream layout,
+one subscription per stream and machine (adapt, validate, align: `StreamIngest`;
+node_machines.py), an
+inference timer at stride x frame period in its own callback group (so
+ingestion continues while the model runs) and a diagnostics timer, all on the
+node clock so `use_sim_time` works.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+import gc
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+from rcl_interfaces.msg import SetParametersResult
+import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from streaming_gcode.core.errors import StreamingGcodeError
+from streaming_gcode.core.parameters import NodeSettings, validate_changes
+from streaming_gcode.core.stats import LatencyStats, NS_PER_MS, NS_PER_S
+from streaming_gcode.inference.engine import InferenceResult
+from streaming_gcode.inference.machine_engine import (
+    check_machine_names,
+    MachineEngine,
+    SINGLE_MACHINE,
+)
+from streaming_gcode.model.decoding import decode_frame
+from streaming_gcode.node import conversions as conv
+from streaming_gcode.node.agreement_io import ReferenceAgreement
+from streaming_gcode.node.machine_io import MachineIO
+from streaming_gcode.node.model_selection import load_node_model, NodeModel
+from streaming_gcode.node.parameter_declaration import declare_layout, declare_settings
+from streaming_gcode.outputs import diagnostics as diag
+from streaming_gcode.outputs.prediction import PREDICTION_FORMAT, prediction_record  # noqa: F401
+
+NODE_NAME = "streaming_gcode"
+STOPPED_DURING_STARTUP = "final stats: stopped during start-up, no message processed"
+GCODE_TOPIC = "~/gcode"
+PREDICTION_TOPIC = "~/prediction"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+EXECUTOR_THREADS = 3          # ingestion, inference, diagnostics/parameters
+MIN_BUFFER_MARGIN = 64        # frames kept beyond the window for incremental catch-up
+# Python hands the GIL between threads every this many seconds (default 5 ms): with busy
+# ingestion callbacks and executor, a tick waits up to one interval each time it gets the
+# GIL back after releasing it (model, locks, publishing). Measured with `bench` end to end
+# on 2 cores: tick-to-receipt p50/p99 11.5/29.6 ms at 1 ms, 6.6/20.3 ms at 0.2 ms.
+GIL_SWITCH_INTERVAL_S = 0.0002
+GAP_RESET_FRAMES = 4          # incremental state resets after a gap this many periods long
+
+
+@dataclass
+class TickCounters:
+    """Inference timer bookkeeping (guarded by the tick lock)."""
+
+    ticks: int = 0
+    predictions: int = 0
+    overruns: int = 0
+    skipped: int = 0
+    skipped_reported: int = 0
+    idle: int = 0
+    errors: int = 0
+    last_error: str = ""
+    skip_next: bool = False
+
+
+class LogThrottle:
+    """At most one log line per key and interval, saying how many were suppressed."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], float] = {}
+        self._suppressed: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: tuple[str, str], interval_s: float) -> int | None:
+        """None to stay quiet, else the number of suppressed lines since the last one."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < interval_s:
+                self._suppressed[key] = self._suppressed.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            return self._suppressed.pop(key, 0)
+
+
+class StreamNode(Node):
+    """Subscribes to the sensor streams, runs the model on a timer, publishes predictions."""
+
+    def __init__(self, **node_kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **node_kwargs)
+        self._settings: NodeSettings = declare_settings(self)
+        self._layout = declare_layout(self)
+        settings = self._settings
+        self._model: NodeModel = load_node_model(settings)
+        feature_map = self._model.loaded.feature_map(self._layout)
+        window = settings.window_frames or self._model.window
+        capacity = window + max(window, MIN_BUFFER_MARGIN)
+        machines = check_machine_names(settings.machines)
+        period = self._layout.frame_period_ns
+        self._engine = MachineEngine(
+            self._model.loaded.backbone, self._model.loaded.lm, machines, window, capacity,
+            feature_map.n_continuous, feature_map.n_categorical, settings.mode,
+            settings.backend, settings.num_threads,
+            max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),
+        )
+        self._latency = LatencyStats()
+        self._ticks = TickCounters()
+        self._tick_lock = threading.Lock()     # a tick vs. applying new parameters
+        self._stats_lock = threading.Lock()    # tick counters and latency vs. diagnostics
+        self._throttle = LogThrottle()
+        self._started_ns = self._now_ns()
+        self._pending_settings: NodeSettings | None = None
+        self._ingest_group = MutuallyExclusiveCallbackGroup()
+        self._tick_group = MutuallyExclusiveCallbackGroup()
+        self._diagnostics_group = MutuallyExclusiveCallbackGroup()
+        self._machines = {m: MachineIO(self, m, self._layout, feature_map, capacity, settings,
+                                       self._ingest_group, self._now_ns, self._warn_throttled)
+                          for m in machines}
+        self._diagnostics_pub = self.create_publisher(
+            conv.DiagnosticArray, DIAGNOSTICS_TOPIC, conv.DIAGNOSTICS_QOS_DEPTH
+        )
+        self._agreement = ReferenceAgreement(self)  # reference_topic: ~/agreement + status
+        self._tick_timer = self._make_tick_timer()
+        self._diagnostics_timer = self._make_diagnostics_timer()
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.get_logger().info(
+            f"{self._model.description}; {len(self._layout.streams)} streams, window {window} "
+            f"frames, stride {self._stride()} ({self._tick_period_ns() / NS_PER_MS:.1f} ms), "
+            f"mode {settings.mode}, backend {settings.backend}, {settings.num_threads} "
+            f"thread(s), machines {list(settings.machines) or 'one (no namespace)'}"
+        )
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _stride(self) -> int:
+        return self._settings.stride or self._model.stride
+
+    def _tick_period_ns(self) -> int:
+        return self._stride() * self._layout.frame_period_ns
+
+    def _make_tick_timer(self):
+        return self.create_timer(self._tick_period_ns() / NS_PER_S, self._on_tick,
+                                 callback_group=self._tick_group)
+
+    def _make_diagnostics_timer(self):
+        # Steady time: diagnostics keep coming when /clock stalls or jumps (sim time).
+        return self.create_timer(self._settings.diagnostics_period_s, self._on_diagnostics,
+                                 callback_group=self._diagnostics_group,
+                                 clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _warn_throttled(self, stream: str, kind: str, text: str) -> None:
+        suppressed = self._throttle.allow((stream, kind), self._settings.log_throttle_s)
+        if suppressed is not None:
+            more = f" ({suppressed} similar suppressed)" if suppressed else ""
+            self.get_logger().warning(text + more)
+
+    # -- inference ------------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        """Run the model on new data; an overrun makes the next tick skip (counted)."""
+        with self._tick_lock:
+            try:
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - count, report in diagnostics, go on
+                error = f"{type(exc).__name__}: {exc}"
+                with self._stats_lock:
+                    self._ticks.errors += 1
+                    self._ticks.last_error = error
+                self._warn_throttled("", "inference", f"inference failed: {error}")
+
+    def _tick(self) -> None:
+        counters = self._ticks
+        with self._stats_lock:
+            counters.ticks += 1
+            if counters.skip_next:
+                counters.skip_next = False
+                counters.skipped += 1
+                return
+        started_ns = self._now_ns()
+        tick_unix_ns = time.time_ns()
+        begin = time.perf_counter_ns()
+        ingests = {m: io.ingest for m, io in self._machines.items()}
+        if started_ns > 0:  # 0: sim time before the first /clock message
+            for ingest in ingests.values():
+                ingest.advance(started_ns)
+        prepared = self._engine.prepare(ingests)
+        if prepared is None:
+            with self._stats_lock:
+                counters.idle += 1
+            return
+        results = self._engine.infer(prepared)
+        decoded = {m: decode_frame(r.logits, self._model.loaded.vocabulary)
+                   for m, r in results.items()}
+        latency_ns = time.perf_counter_ns() - begin
+        for machine, result in results.items():
+            self._publish(machine, result, decoded[machine], latency_ns, tick_unix_ns)
+        overrun = self._now_ns() - started_ns > self._tick_period_ns()
+        with self._stats_lock:
+            self._latency.record(latency_ns)
+            counters.predictions += 1
+            if overrun:
+                counters.overruns += 1
+                counters.skip_next = True
+
+    def _publish(self, machine: str, result: InferenceResult, decoded: Any, latency_ns: int,
+                 tick_unix_ns: int) -> None:
+        self._machines[machine].publish(decoded.text, prediction_record(
+            result, decoded, latency_ns, self._engine.mode, self._engine.window_frames,
+            tick_unix_ns))
+        if machine == SINGLE_MACHINE:
+            self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text)
+
+    # -- diagnostics ----------------------------------------------------------------------
+
+    def statuses(self) -> list[diag.Status]:
+        """Every diagnostic status, as plain data."""
+        settings = self._settings
+        name, hw = self.get_name(), settings.hardware_id
+        thresholds = diag.Thresholds.from_settings(settings)
+        now = self._now_ns()
+        if self._started_ns <= 0:  # started on sim time before the first /clock message
+            self._started_ns = now
+        out = [status for io in self._machines.values() for status in io.statuses(
+            name, hw, now, self._started_ns, thresholds, self._engine.window_frames)]
+        with self._stats_lock:
+            t = self._ticks
+            skipped_recent = t.skipped - t.skipped_reported
+            t.skipped_reported = t.skipped
+            report = diag.InferenceReport(
+                self._engine.mode, self._engine.backend_name, self._engine.threads,
+                self._tick_period_ns() / NS_PER_MS, t.ticks, t.predictions, t.overruns,
+                t.skipped, skipped_recent, t.idle, self._engine.state_resets, t.errors,
+                t.last_error, self._latency.recent(), self._latency.since_start(),
+            )
+        out.append(diag.inference_status(name, hw, report, thresholds))
+        unknown, unknown_recent = (sum(counts) for counts in zip(
+            *(io.ingest.unknown_categorical() for io in self._machines.values())))
+        if unknown_recent:
+            self._warn_throttled("", "categorical", f"{unknown_recent} categorical value(s) "
+                                 "outside the model's vocabulary since the last report, read "
+                                 f"as 'unknown' ({unknown} in all)")
+        out.append(diag.model_status(name, hw, self._model.report(
+            self._engine.window_frames, unknown, unknown_recent)))
+        out.extend(self._agreement.statuses(name, hw))
+        return out
+
+    def _on_diagnostics(self) -> None:
+        try:
+            array = conv.diagnostic_array(self.statuses(), self.get_clock().now().to_msg())
+            self._diagnostics_pub.publish(array)
+        except Exception as exc:  # noqa: BLE001 - diagnostics must not stop the node
+            self._warn_throttled("", "diagnostics", f"diagnostics failed: {exc!r}")
+
+    # -- parameters -----------------------------------------------------------------------
+
+    def _validate_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters}
+        updated, reason = validate_changes(self._settings, changes)
+        self._pending_settings = updated
+        return SetParametersResult(successful=updated is not None, reason=reason)
+
+    def _apply_parameters(self, parameters: list[Parameter]) -> None:
+        """Swap in the validated settings between two ticks."""
+        updated = self._pending_settings
+        if updated is None or updated == self._settings:
+            return
+        with self._tick_lock:
+            previous, self._settings = self._settings, updated
+            self._engine.set_mode(updated.mode)
+            self._engine.set_threads(updated.num_threads)
+            if updated.stride != previous.stride:
+                self.destroy_timer(self._tick_timer)
+                self._tick_timer = self._make_tick_timer()
+            if updated.diagnostics_period_s != previous.diagnostics_period_s:
+                self.destroy_timer(self._diagnostics_timer)
+                self._diagnostics_timer = self._make_diagnostics_timer()
+        self.get_logger().info(
+            "parameters applied: " + ", ".join(p.name for p in parameters)
+        )
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    def final_stats(self) -> str:
+        """One line summing up the run."""
+        totals = Counter()
+        for io in self._machines.values():
+            totals.update(io.ingest.summary())
+        t = self._ticks
+        since = self._latency.since_start()
+        latency = ("no predictions" if since is None else
+                   f"latency p50 {since.p50_ms:.2f} ms p99 {since.p99_ms:.2f} ms "
+                   f"max {since.max_ms:.2f} ms")
+        return (
+            f"final stats: ticks {t.ticks}, predictions {t.predictions}, skipped "
+            f"{t.skipped}, overruns {t.overruns}, errors {t.errors}; {latency}; messages "
+            f"{totals['received']}, accepted {totals['accepted']}, lost "
+            f"{totals['lost'] + totals['rmw_lost']}, late {totals['late']}, out of order "
+            f"{totals['out_of_order']}, malformed {totals['malformed']}; frames "
+            f"{totals['frames']}, degraded {totals['degraded_frames']}, resets "
+            f"{totals['aligner_resets']}"
+        )
+
+
+def use_node_switch_interval() -> float:
+    """Set the GIL switch interval the node runs with (GIL_SWITCH_INTERVAL_S); return the old one.
+
+    In-process runs of the node (live evaluation, tests) call this too, so they
+    time it as `stream_node` runs.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    return previous
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built (torch, the model, rclpy) out of the garbage collector's scans.
+
+    Those objects live as long as the process; without this every full
+    collection walks all of them again, a pause that lands in whichever tick
+    triggers it and grows with everything the process ever kept.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def create_node(parameters: dict[str, Any] | None = None, **node_kwargs: Any) -> StreamNode:
+    """Build a `StreamNode` in-process with parameter overrides (rclpy must be initialised)."""
+    overrides = [Parameter(name, value=value) for name, value in (parameters or {}).items()]
+    return StreamNode(parameter_overrides=overrides, **node_kwargs)
+
+
+def _ignore_signals() -> None:
+    """Ignore further SIGINT/SIGTERM: a second Ctrl-C must not become a traceback."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def main(args: Sequence[str] | None = None,
+         stop_requested: Callable[[], bool] | None = None) -> int:
+    """Run the node until SIGINT/SIGTERM; exit 0 with a final stats line, 2 on bad config.
+
+    `stop_requested` tells whether a signal came before rclpy handled signals
+    (the `stream_node` entry point, node_entry.py, records them from the start).
+    """
+    node: StreamNode | None = None
+    executor: MultiThreadedExecutor | None = None
+    status = 0
+    use_node_switch_interval()
+    try:
+        rclpy.init(args=list(args) if args is not None else None)
+        node = StreamNode()
+        if stop_requested is not None and stop_requested():
+            return status
+        freeze_startup_objects()
+        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except StreamingGcodeError as exc:
+        print(f"stream_node: error: {exc}", file=sys.stderr, flush=True)
+        status = 2
+    finally:
+        _ignore_signals()
+        if executor is not None:
+            executor.shutdown()  # let a running tick finish before the node goes away
+        if node is not None:
+            print(f"[{NODE_NAME}] {node.final_stats()}", file=sys.stderr, flush=True)
+            node.destroy_node()
+        elif status == 0:
+            print(f"[{NODE_NAME}] {STOPPED_DURING_STARTUP}", file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Offline evaluation: run a model over recorded runs and report the metrics.
+
+The work is split so that other prediction sources (replayed bags, the live
+node) reuse the reporting: `predict_run` turns frames into predicted line keys,
+`score_run` compares any predictions with labels, and `EvaluationReport`
+aggregates, prints (`format_table`), writes JSON (`write_json`) and plots the
+command confusion (`plot_confusion`).
+
+Modes (how each frame's prediction is computed, as the node can run):
+- `window`: frame t sees the `window` frames ending at t, from zero state (the
+  node's full-window mode; the first frames of a run see the frames so far);
+- `stateful`: the recurrent state runs from the first frame of the run (the
+  node's incremental mode from its last reset).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import json
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.ingestion.alignment import FrameTable
+from streaming_gcode.model.checkpoint import LoadedModel
+from streaming_gcode.model.decoding import decode_frames
+from streaming_gcode.model.network import LineHeads, StreamingBackbone
+from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
+from streaming_gcode.offline.labelled_windows import prepare_run, PreparedRun
+from streaming_gcode.offline.metrics import (
+    confusion_matrix,
+    METRIC_KEYS,
+    score,
+    ScoreCounts,
+    total,
+)
+from streaming_gcode.recordings.csv_runs import find_runs, load_run
+
+MODES: tuple[str, ...] = ("window", "stateful")
+DEFAULT_MODE = "window"
+EVAL_BATCH = 256
+
+
+@torch.no_grad()
+def frame_logits(
+    backbone: StreamingBackbone,
+    lm: LineHeads,
+    table: FrameTable,
+    mode: str = DEFAULT_MODE,
+    window: int = 64,
+    frames: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Logits [F, V] per head for the chosen `frames` of a run (default: all), as in `mode`."""
+    if mode not in MODES:
+        raise ValueError(f"unknown evaluation mode {mode!r}, expected one of {MODES}")
+    n = len(table)
+    wanted = np.arange(n) if frames is None else np.asarray(frames, dtype=np.int64)
+    cont = torch.from_numpy(np.ascontiguousarray(table.continuous))
+    cat = torch.from_numpy(np.ascontiguousarray(table.categorical))
+    if len(wanted) == 0:
+        return {h: np.zeros((0, lin.out_features), np.float32) for h, lin in lm.heads.items()}
+    if mode == "stateful":
+        logits = lm(backbone(cont[None], cat[None]))
+        return {h: v[0].numpy()[wanted] for h, v in logits.items()}
+    early = wanted[wanted < window - 1]   # their window is the run so far
+    late = wanted[wanted >= window - 1]   # a full window ends at each of them
+    parts: dict[str, list[np.ndarray]] = {h: [] for h in lm.heads}
+    if len(early):
+        stop = int(early.max()) + 1
+        for h, v in lm(backbone(cont[None, :stop], cat[None, :stop])).items():
+            parts[h].append(v[0].numpy()[early])
+    index = torch.from_numpy(late[:, None] - np.arange(window - 1, -1, -1)[None, :])
+    for start in range(0, len(index), EVAL_BATCH):
+        rows = index[start:start + EVAL_BATCH]
+        hidden = backbone(cont[rows], cat[rows])[:, -1]
+        for h, v in lm(hidden).items():
+            parts[h].append(v.numpy())
+    return {h: np.concatenate(p) for h, p in parts.items()}
+
+
+def predict_run(
+    model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE, every: int = 1
+) -> list[LineKey | None]:
+    """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere)."""
+    frames = np.arange(0, len(prepared), max(1, every))
+    logits = frame_logits(model.backbone, model.lm, prepared.table, mode, model.metadata.window,
+                          frames)
+    keys: list[LineKey | None] = [None] * len(prepared)
+    for t, line in zip(frames, decode_frames(logits, model.vocabulary)):
+        keys[int(t)] = line.key
+    return keys
+
+
+@dataclass
+class RunResult:
+    """Scores of one run."""
+
+    run: str
+    family: str
+    counts: ScoreCounts
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"run": name, "family": ..., <metrics>}`."""
+        return {"run": self.run, "family": self.family, **self.counts.metrics()}
+
+
+def score_run(
+    name: str,
+    family: str,
+    predicted: Sequence[LineKey | None],
+    labels: Sequence[Any],
+    vocab: OutputVocabulary,
+) -> RunResult:
+    """Score predictions against a run's labels (LineLabel or None per frame)."""
+    true = [None if label is None else vocab.key(label) for label in labels]
+    return RunResult(name, family, score(predicted, true))
+
+
+@dataclass
+class EvaluationReport:
+    """Per-run results and their aggregates, plus what was evaluated."""
+
+    runs: list[RunResult]
+    info: dict[str, Any] = field(default_factory=dict)   # checkpoint, mode, feature set...
+
+    def overall(self) -> ScoreCounts:
+        """Sum the counts over every run (metrics weight runs by their frames)."""
+        return total(r.counts for r in self.runs)
+
+    def families(self) -> dict[str, ScoreCounts]:
+        """Sum the counts per run family."""
+        out: dict[str, ScoreCounts] = {}
+        for result in self.runs:
+            out.setdefault(result.family, ScoreCounts())
+            out[result.family] += result.counts
+        return dict(sorted(out.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        """Build the evaluate JSON contract: overall, runs (plus families and info)."""
+        return {
+            "overall": self.overall().metrics(),
+            "runs": [r.to_json() for r in self.runs],
+            "families": {name: c.metrics() for name, c in self.families().items()},
+            "info": self.info,
+        }
+
+
+def evaluate_prepared(
+    model: LoadedModel,
+    runs: Iterable[PreparedRun],
+    mode: str = DEFAULT_MODE,
+    progress: bool = False,
+    every: int = 1,
+) -> EvaluationReport:
+    """Predict and score already prepared runs (`every` > 1 scores every n-th frame only)."""
+    results = []
+    step = max(1, every)
+    for prepared in tqdm(list(runs), desc="evaluate", unit="run", disable=not progress):
+        predicted = predict_run(model, prepared, mode, step)
+        labels = [label if t % step == 0 else None for t, label in enumerate(prepared.labels)]
+        results.append(score_run(prepared.name, prepared.family, predicted, labels,
+                                 model.vocabulary))
+    info = {"mode": mode, "feature_set": model.metadata.feature_set,
+            "checkpoint": str(model.path) if model.path else None, "window": model.metadata.window}
+    return EvaluationReport(results, info)
+
+
+def prepare_paths(
+    model: LoadedModel, paths: Sequence[str | Path], layout: StreamLayout, progress: bool = False
+) -> list[PreparedRun]:
+    """Load and align every run file under `paths` for this model's inputs."""
+    feature_map = model.feature_map(layout)
+    files = find_runs(paths)
+    return [
+        prepare_run(load_run(path), layout, feature_map)
+        for path in tqdm(files, desc="align", unit="run", disable=not progress)
+    ]
+
+
+def format_table(report: EvaluationReport) -> str:
+    """Readable table: one row per run, per family, and overall."""
+    header = f"{'run':<24}{'frames':>8}{'command':>9}{'letterF1':>9}{'value':>8}{'exact':>8}"
+    lines = [header, "-" * len(header)]
+
+    def row(name: str, metrics: dict[str, float | int]) -> str:
+        return (f"{name:<24}{metrics['frames']:>8}{metrics['command_accuracy']:>9.3f}"
+                f"{metrics['param_letter_f1']:>9.3f}{metrics['value_accuracy']:>8.3f}"
+                f"{metrics['exact_line_accuracy']:>8.3f}")
+
+    lines.extend(row(r.run, r.counts.metrics()) for r in report.runs)
+    lines.append("-" * len(header))
+    lines.extend(row(f"[{name}]", c.metrics()) for name, c in report.families().items())
+    lines.append(row("OVERALL", report.overall().metrics()))
+    return "\n".join(lines)
+
+
+def write_json(report: EvaluationReport, path: str | Path) -> Path:
+    """Write the report's JSON (see `EvaluationReport.to_json`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def plot_confusion(report: EvaluationReport, path: str | Path, title: str = "") -> Path:
+    """Command confusion (rows true, columns predicted, row-normalised colour) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, matrix = confusion_matrix(report.overall().confusion)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.6 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted command")
+    ax.set_ylabel("labelled command")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_title(title or f"command confusion ({report.overall().frames} frames)")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of row")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+__all__ = [
+    "METRIC_KEYS", "MODES", "EvaluationReport", "RunResult", "evaluate_prepared", "format_table",
+    "frame_logits", "plot_confusion", "predict_run", "prepare_paths", "score_run", "write_json",
+]

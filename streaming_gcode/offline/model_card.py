@@ -1,0 +1,99 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""A short markdown model card, rendered from a checkpoint's own metadata.
+
+Written next to a checkpoint by `streaming-gcode train --card`, so every model
+a cell trains ships with what it was trained on, how big it is, how well it
+did on runs it never saw, and the command that reproduces it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from streaming_gcode.core.features import FEATURE_SETS
+from streaming_gcode.model.checkpoint import LoadedModel
+from streaming_gcode.model.network import parameter_count
+
+_COLUMNS = ("command_accuracy", "param_letter_f1", "value_accuracy", "exact_line_accuracy")
+
+
+def _row(name: str, metrics: dict[str, Any]) -> str:
+    return (f"| {name} | {metrics['frames']} | "
+            + " | ".join(f"{100 * metrics[k]:.1f} %" for k in _COLUMNS) + " |")
+
+
+def _validation(meta_metrics: dict[str, Any]) -> list[str]:
+    if not meta_metrics:
+        return ["No validation runs were given."]
+    runs = meta_metrics.get("runs", [])
+    lines = ["| runs | frames | command | letter F1 | value | exact line |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for family, metrics in meta_metrics.get("families", {}).items():
+        count = sum(r.get("family") == family for r in runs)
+        lines.append(_row(f"{family} ({count})", metrics))
+    lines.append(_row(f"**all ({len(runs)})**", meta_metrics["overall"]))
+    baseline = meta_metrics.get("majority_command")
+    if baseline:
+        lines += ["", f"Majority baseline: always `{baseline['command']}` scores"
+                  f" {100 * baseline['share']:.1f} % command accuracy on these frames."]
+    return lines
+
+
+def render_card(model: LoadedModel, checkpoint: Path) -> str:
+    """Render the markdown model card of a trained model saved at `checkpoint`."""
+    meta, config = model.metadata, model.config
+    chosen = FEATURE_SETS.get(meta.feature_set)
+    training = meta.training
+    split = training.get("split", {})
+    history = training.get("history", [])
+    size_mb = checkpoint.stat().st_size / 1e6 if checkpoint.exists() else float("nan")
+    heads = ", ".join(f"{h} {n}" for h, n in config.head_sizes.items())
+    lines = [
+        f"# `{checkpoint.name}`: the `{meta.feature_set}` feature set",
+        "",
+        (chosen.description[:1].upper() + chosen.description[1:] + ".") if chosen else "",
+        "",
+        "## Inputs and size",
+        "",
+        f"- {len(meta.continuous_features)} continuous inputs and"
+        f" {len(meta.categorical_features)} categorical"
+        f" ({', '.join(meta.categorical_features) or 'none'}); window {meta.window} frames,"
+        f" prediction stride {meta.stride}.",
+        f"- LSTM backbone: d_model {config.d_model}, {config.num_layers} layers,"
+        f" {parameter_count(model.backbone, model.lm):,} parameters, {size_mb:.1f} MB.",
+        f"- Heads (classes): {heads}.",
+        "",
+        "## Data and split",
+        "",
+        f"- {sum(len(v) for v in split.values())} recorded runs"
+        f" ({', '.join(f'{k} {len(v)}' for k, v in split.items())}), split by whole run from"
+        " the run number: validation NNN % 4 == 0, tune NNN % 8 == 2, train the rest.",
+        "- Normalisation statistics, categorical codes and the output vocabulary come from"
+        " the train runs; early stopping and model selection used the tune runs only.",
+        f"- {training.get('epochs', len(history))} epochs in"
+        f" {training.get('minutes', float('nan')):.1f} minutes wall-clock"
+        f" ({training.get('cpu_minutes', float('nan')):.1f} CPU minutes,"
+        f" {training.get('config', {}).get('threads')} threads), seed"
+        f" {training.get('config', {}).get('seed')}.",
+        "",
+        f"## Validation ({meta.validation_metrics.get('mode', 'window')} mode; runs never used"
+        " for any choice)",
+        "",
+        *_validation(meta.validation_metrics),
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        meta.training_command,
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(model: LoadedModel, checkpoint: Path, path: Path) -> Path:
+    """Write the model card as markdown."""
+    path.write_text(render_card(model, checkpoint), encoding="utf-8")
+    return path

@@ -1,0 +1,132 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""What a demo source publishes, and which source the demo runs.
+
+The demo feeds the node from the best source available: a bag (`--bag`), a
+recorded run or folder of runs (`--data`), the Bantam dataset next to the
+repository (or at `$STREAMING_GCODE_DATA`), and otherwise the built-in
+simulated cell. Pure Python: sources produce `SourceFrame`s, the publisher
+sends them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import os
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping, NamedTuple
+
+import numpy as np
+
+from streaming_gcode.core.errors import ConfigError
+
+DATA_ENV = "STREAMING_GCODE_DATA"
+DATASET_RELATIVE = Path("shared") / "data" / "bantam_cnc"   # next to the repository
+KIND_BAG = "bag"
+KIND_RECORDING = "recording"
+KIND_SIMULATED = "simulated"
+SIMULATED_SOURCE_NAME = "simulated"
+WARM_START_SPEED = 8.0                 # how much faster the first model window is sent
+EXECUTED_TOPIC = "cnc/executed_line"   # Executed as JSON (stamp_ns, gcode, command, ...)
+
+
+class Executed(NamedTuple):
+    """The line the machine was executing at one stamp (the reference for accuracy)."""
+
+    stamp_ns: int
+    gcode: str                 # the line as written in the program / recording
+    command: str               # modal continuation resolved ("G1", "G53 G0", "NONE")
+    modal: bool                # command inherited, not written
+    line_number: int           # program line number (-1 unknown)
+    source: str                # run name, or "simulated"
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-able form published on the reference topic."""
+        return self._asdict()
+
+
+class SourceFrame(NamedTuple):
+    """Everything a source publishes at one instant."""
+
+    due_ns: int                                            # offset from the source's start
+    samples: tuple[tuple[int, int, np.ndarray], ...]       # (stream_index, stamp_ns, values)
+    executed: Executed | None
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """The source the demo will run and why."""
+
+    kind: str                  # KIND_BAG, KIND_RECORDING or KIND_SIMULATED
+    path: Path | None          # bag folder/file, run file or folder of runs
+    reason: str                # how it was chosen, for the header
+
+
+def repository_root() -> Path:
+    """Return the source tree this package runs from (a clone or an editable install)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def default_dataset(env: Mapping[str, str] | None = None, root: Path | None = None) -> Path:
+    """Where the Bantam dataset is looked for: `$STREAMING_GCODE_DATA`, else ../shared."""
+    env = os.environ if env is None else env
+    if env.get(DATA_ENV):
+        return Path(env[DATA_ENV]).expanduser()
+    return (root or repository_root()).parent / DATASET_RELATIVE
+
+
+def choose_source(
+    bag: str | None = None,
+    data: str | None = None,
+    env: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> SourceChoice:
+    """Bag > given run(s) > the dataset when present > the simulated cell.
+
+    An explicit `bag` or `data` that does not exist is an error (the user asked for
+    it); the default dataset being absent is not.
+    """
+    if bag:
+        path = Path(bag).expanduser()
+        if not path.exists():
+            raise ConfigError(f"--bag {bag}: no such bag folder or file")
+        return SourceChoice(KIND_BAG, path, f"bag {path}")
+    if data:
+        path = Path(data).expanduser()
+        if not path.exists():
+            raise ConfigError(f"--data {data}: no such run file or folder")
+        return SourceChoice(KIND_RECORDING, path, f"--data {path}")
+    dataset = default_dataset(env, root)
+    if dataset.is_dir() and any(p.name.endswith(("_aligned.csv.gz", "_aligned.csv"))
+                                for p in dataset.iterdir()):
+        return SourceChoice(KIND_RECORDING, dataset, f"dataset at {dataset}")
+    return SourceChoice(KIND_SIMULATED, None, f"no recording found at {dataset}")
+
+
+def warm_start(frames: Iterable[SourceFrame], count: int,
+               factor: float = WARM_START_SPEED) -> Iterator[SourceFrame]:
+    """Send the first `count` frames `factor` times faster, then keep the source's pace.
+
+    The node predicts only once its model window is full; compressing the time of
+    those first frames (stamps and due times alike, so stamps stay on the
+    publisher's clock) fills it in seconds instead of a window's worth of real
+    time. Frame contents and order are unchanged.
+    """
+    if not factor >= 1:
+        raise ConfigError(f"warm-start factor must be >= 1, got {factor}")
+    shift = 0
+    first_due: int | None = None
+    for index, frame in enumerate(frames):
+        if first_due is None:
+            first_due = frame.due_ns
+        if index < count:
+            shift = frame.due_ns - (first_due + int(round((frame.due_ns - first_due) / factor)))
+        yield _shifted(frame, shift) if shift else frame
+
+
+def _shifted(frame: SourceFrame, shift_ns: int) -> SourceFrame:
+    samples = tuple((index, stamp - shift_ns, values) for index, stamp, values in frame.samples)
+    executed = frame.executed
+    if executed is not None:
+        executed = executed._replace(stamp_ns=executed.stamp_ns - shift_ns)
+    return SourceFrame(frame.due_ns - shift_ns, samples, executed)

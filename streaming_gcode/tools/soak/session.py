@@ -1,0 +1,395 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""The live side of a soak: the node process, bags played in a loop, sampling over time.
+
+`run_soak` starts `stream_node` as deployed (its own process, the shipped
+stream layout, `use_sim_time`), plays the bags one after another at a high
+rate with `/clock` (each pass is a new publisher whose sequence numbers start
+again, and sim time goes back to the bag's start: the node must reset and count
+it), and every sample period reads the node's resident memory (psutil), its
+diagnostics and the predictions it published. At the end it lets the node
+drain, takes the final counters, stops the node with SIGINT and builds the
+report (`soak.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import platform
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.recordings.bag_writer import absolute_topic
+from streaming_gcode.tools.harness.node_process import (
+    local_dds_environment,
+    node_command,
+    NodeProcess,
+)
+from streaming_gcode.tools.soak import analysis as soak
+
+NODE_NAME = "streaming_gcode"
+PREDICTION_TOPIC = f"/{NODE_NAME}/prediction"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+CLOCK_TOPIC = "/clock"
+STREAM_STATUS_PREFIX = f"{NODE_NAME}: stream "
+INFERENCE_STATUS = f"{NODE_NAME}: inference"
+BUFFER_STATUS = f"{NODE_NAME}: buffer"
+MODEL_STATUS = f"{NODE_NAME}: model"
+LISTENER_NODE_NAME = "streaming_gcode_soak"
+PLAYER_NODE_NAME = "streaming_gcode_soak_player"
+NODE_READY_TIMEOUT_S = 180.0      # torch import and model load on a busy machine
+SUBSCRIBER_WAIT_S = 30.0          # the node subscribes to every stream and /clock
+PASS_DELAY_S = 1.0                # /clock runs this long before a pass's data (discovery)
+CLOCK_HZ = 40.0
+# Publishers outlive a pass's last message this long: a reader discards the unread
+# samples of a writer that goes away.
+PASS_LINGER_S = 3.0
+PASS_TIMEOUT_S = 600.0            # at the end, wait this long at most for the pass to end
+DRAIN_DIAGNOSTICS_S = 10.0        # wait this long for the diagnostics after the drain
+POLL_S = 0.1
+SPIN_TIMEOUT_S = 0.1
+PREDICTION_DEPTH = 500
+
+
+@dataclass(frozen=True)
+class SoakOptions:
+    """What to run and for how long."""
+
+    seconds: float
+    bags: tuple[Path, ...]
+    config: Path
+    checkpoint: Path | None = None          # None: the shipped model, else a random one
+    rate: float = soak.DEFAULT_RATE
+    sample_period_s: float = soak.DEFAULT_SAMPLE_PERIOD_S
+    warmup_s: float | None = None           # None: soak.warmup_seconds(seconds)
+    command: str = ""
+
+
+class SoakListener:
+    """Keeps the node's latest diagnostics and the latency of every prediction."""
+
+    def __init__(self, context: Any) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from std_msgs.msg import String
+
+        self._started = time.monotonic()
+        self.lock = threading.Lock()
+        self.statuses: dict[str, dict[str, str]] = {}
+        self.diagnostics_received = 0
+        self.latencies: list[tuple[float, float]] = []   # (elapsed s, latency ms)
+        self.node = Node(LISTENER_NODE_NAME, context=context)
+        reliable = QoSProfile(depth=PREDICTION_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
+        self.node.create_subscription(String, PREDICTION_TOPIC, self._on_prediction, reliable)
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics,
+                                      QoSProfile(depth=10))
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name="soak-listener", daemon=True)
+        self._stop = threading.Event()
+        self._thread.start()
+
+    def restart_clock(self) -> float:
+        """Measure prediction times from now on; returns the new origin (monotonic s)."""
+        with self.lock:
+            self._started = time.monotonic()
+            return self._started
+
+    def _spin(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - context shut down under us: stop spinning
+                return
+
+    def _on_prediction(self, msg: Any) -> None:
+        try:
+            latency = float(json.loads(msg.data)["latency_ms"])
+        except (ValueError, KeyError, TypeError):
+            return
+        with self.lock:
+            self.latencies.append((time.monotonic() - self._started, latency))
+
+    def _on_diagnostics(self, msg: Any) -> None:
+        with self.lock:
+            for status in msg.status:
+                if status.name.startswith(f"{NODE_NAME}:"):
+                    self.statuses[status.name] = {kv.key: kv.value for kv in status.values}
+            self.diagnostics_received += 1
+
+    def text(self, status: str, key: str) -> str:
+        """Return one value of a status as a string, empty when not reported yet."""
+        with self.lock:
+            return self.statuses.get(status, {}).get(key, "")
+
+    def value(self, status: str, key: str) -> int:
+        """Return an integer value of a status (0 when not reported yet)."""
+        with self.lock:
+            try:
+                return int(self.statuses.get(status, {}).get(key, "0"))
+            except ValueError:
+                return 0
+
+    def tallies(self) -> dict[str, dict[str, int]]:
+        """Per-topic (absolute name) stream counters from the latest diagnostics."""
+        with self.lock:
+            return {absolute_topic(values.get("topic", name)): soak.stream_tally(values)
+                    for name, values in self.statuses.items()
+                    if name.startswith(STREAM_STATUS_PREFIX)}
+
+    def wait_for_diagnostics(self, after: int, timeout: float) -> bool:
+        """Wait until more than `after` diagnostics arrays have arrived."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if self.diagnostics_received > after:
+                    return True
+            time.sleep(POLL_S)
+        return False
+
+    def wait_for_node(self, topics: Sequence[str], alive: Callable[[], bool],
+                      timeout: float) -> bool:
+        """Wait until every topic has a subscriber: the node is up.
+
+        With sim time the node's tick timer waits for /clock, so its subscriptions,
+        not its outputs, say that it is up.
+        """
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and alive():
+            if all(self.node.count_subscribers(t) > 0 for t in topics):
+                return True
+            time.sleep(POLL_S)
+        return False
+
+    def close(self) -> None:
+        """Stop spinning and destroy the node."""
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+class BagLoop:
+    """Plays the bags one after another (one new player, and publisher, per pass)."""
+
+    def __init__(self, bags: Sequence[Path], layout: StreamLayout, rate: float,
+                 context: Any) -> None:
+        self.bags = list(bags)
+        self.topics = tuple(absolute_topic(spec.topic) for spec in layout.streams)
+        self.rate = rate
+        self.context = context
+        self.passes = 0
+        self.published: dict[str, int] = dict.fromkeys(self.topics, 0)
+        self._player: Any = None
+        self._finished_at: float | None = None
+
+    def _absorb(self) -> None:
+        player, self._player = self._player, None
+        if player is None:
+            return
+        player.close()
+        for topic, count in player.stats.published.items():
+            self.published[topic] = self.published.get(topic, 0) + count
+        if player.error is not None:
+            raise player.error
+
+    def poll(self) -> None:
+        """Start the next pass when the current one has ended."""
+        from streaming_gcode.tools.harness.bag_player import BagPlayer, ReplayOptions
+
+        if self._player is not None:
+            if not self._player.finished.is_set():
+                return
+            if self._finished_at is None:
+                self._finished_at = time.monotonic()
+            if time.monotonic() - self._finished_at < PASS_LINGER_S:
+                return
+        self._absorb()
+        self._finished_at = None
+        bag = self.bags[self.passes % len(self.bags)]
+        options = ReplayOptions(rate=self.rate, clock_hz=CLOCK_HZ, topics=self.topics,
+                                wait_for_subscribers_s=SUBSCRIBER_WAIT_S, delay_s=PASS_DELAY_S)
+        self._player = BagPlayer(bag, options, context=self.context,
+                                 node_name=PLAYER_NODE_NAME)
+        self._player.start()
+        self.passes += 1
+
+    def published_total(self) -> int:
+        """Messages published so far, the running pass included."""
+        running = sum(self._player.stats.published.values()) if self._player else 0
+        return sum(self.published.values()) + running
+
+    def finish(self, timeout: float) -> None:
+        """Let the running pass end (so the run ends on a pass boundary), then drain."""
+        if self._player is not None:
+            self._player.finished.wait(timeout)
+            self._player.stop()
+            time.sleep(PASS_LINGER_S)
+        self._absorb()
+
+    def stop(self) -> None:
+        """Stop the running pass now and count what it published."""
+        if self._player is not None:
+            self._player.stop()
+        self._absorb()
+
+
+def _sample(elapsed: float, rss: int, listener: SoakListener, loop: BagLoop,
+            since: int) -> tuple[soak.SoakSample, int]:
+    with listener.lock:
+        latencies = [ms for _, ms in listener.latencies[since:]]
+        count = len(listener.latencies)
+    drops = sum(soak.counted_drops(t) for t in listener.tallies().values())
+    sample = soak.SoakSample(
+        elapsed_s=round(elapsed, 3), rss_bytes=rss, predictions=count,
+        latency_p99_ms=soak.percentile(latencies, 99), counted_drops=drops,
+        skipped_ticks=listener.value(INFERENCE_STATUS, "skipped_ticks"),
+        aligner_resets=listener.value(BUFFER_STATUS, "aligner_resets"),
+        passes=loop.passes, published=loop.published_total(),
+    )
+    return sample, count
+
+
+def _final_stats(log_path: Path) -> str:
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip() for line in reversed(lines) if "final stats:" in line), "")
+
+
+def _start_node(options: SoakOptions) -> NodeProcess:
+    parameters: dict[str, object] = {"use_sim_time": True}
+    if options.checkpoint is not None:
+        parameters["checkpoint"] = str(options.checkpoint)
+    else:
+        parameters["allow_random_model"] = True   # used only when no shipped model exists
+    os.environ.update(local_dds_environment(os.environ))
+    return NodeProcess(node_command(options.config, parameters, log_level="warn"), os.environ)
+
+
+@dataclass
+class _Finish:
+    """What the soak knows once the node has drained."""
+
+    samples: list[soak.SoakSample]
+    tallies: dict[str, dict[str, int]]
+    latencies: list[tuple[float, float]]
+    inference: dict[str, int]
+    checkpoint: str
+    random_weights: bool
+
+
+def _wait_until_up(node: NodeProcess, listener: SoakListener, loop: BagLoop) -> None:
+    if not listener.wait_for_node((*loop.topics, CLOCK_TOPIC), node.running,
+                                  NODE_READY_TIMEOUT_S):
+        raise ConfigError("the node did not come up:\n  " + "\n  ".join(node.log_tail()))
+    loop.poll()   # sim time starts: the node's tick timer runs from now on
+    if not listener.wait_for_diagnostics(0, NODE_READY_TIMEOUT_S) or not node.running():
+        raise ConfigError("the node publishes no diagnostics:\n  "
+                          + "\n  ".join(node.log_tail()))
+
+
+def _soak(options: SoakOptions, node: NodeProcess, listener: SoakListener,
+          loop: BagLoop) -> _Finish:
+    """Play and sample for `options.seconds`, end on a pass boundary, drain."""
+    import psutil
+
+    process = psutil.Process(node.pid)
+    started = listener.restart_clock()
+    samples, seen = [], 0
+    next_sample = started
+    while time.monotonic() - started < options.seconds:
+        if not node.running():
+            raise ConfigError("the node died during the soak:\n  "
+                              + "\n  ".join(node.log_tail()))
+        loop.poll()
+        now = time.monotonic()
+        if now >= next_sample:
+            sample, seen = _sample(now - started, process.memory_info().rss, listener, loop,
+                                   seen)
+            samples.append(sample)
+            next_sample += options.sample_period_s
+        time.sleep(POLL_S)
+    loop.finish(PASS_TIMEOUT_S)
+    with listener.lock:
+        received = listener.diagnostics_received
+    listener.wait_for_diagnostics(received + 1, DRAIN_DIAGNOSTICS_S)  # counters after it
+    sample, seen = _sample(time.monotonic() - started, process.memory_info().rss, listener,
+                           loop, seen)
+    samples.append(sample)
+    with listener.lock:
+        latencies = list(listener.latencies)
+    inference = {key: listener.value(INFERENCE_STATUS, key)
+                 for key in ("predictions", "overruns", "errors")}
+    return _Finish(samples, listener.tallies(), latencies, inference,
+                   listener.text(MODEL_STATUS, "checkpoint"),
+                   listener.text(MODEL_STATUS, "random_weights") == "true")
+
+
+def _report(options: SoakOptions, done: _Finish, loop: BagLoop, exit_code: int | None,
+            node: NodeProcess) -> dict[str, object]:
+    samples = done.samples
+    end_s = samples[-1].elapsed_s
+    warmup = options.warmup_s if options.warmup_s is not None else soak.warmup_seconds(end_s)
+    report: dict[str, object] = {
+        "format": soak.SOAK_FORMAT,
+        "seconds_requested": options.seconds,
+        "seconds_run": end_s,
+        "warmup_s": warmup,
+        "rate": options.rate,
+        "bags": [str(b) for b in options.bags],
+        "checkpoint": done.checkpoint,
+        "random_weights": done.random_weights,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "processor": platform.processor() or platform.machine()},
+        "command": options.command,
+        "passes": loop.passes,
+        "predictions": done.inference["predictions"],
+        "predictions_received": len(done.latencies),
+        "skipped_ticks": samples[-1].skipped_ticks,
+        "overruns": done.inference["overruns"],
+        "inference_errors": done.inference["errors"],
+        "aligner_resets": samples[-1].aligner_resets,
+        "node_exit_code": exit_code,
+        "final_stats": _final_stats(node.log_path),
+        "node_log": str(node.log_path),
+    }
+    report.update(soak.drop_summary(loop.published, done.tallies))
+    report.update(soak.memory_summary(samples, warmup))
+    report.update(soak.latency_summary(done.latencies, warmup, end_s))
+    report["samples"] = [s.as_dict() for s in samples]
+    return report
+
+
+def run_soak(options: SoakOptions, progress: Callable[[str], Any] = print) -> dict[str, object]:
+    """Run the soak and return the report (see `soak.REPORT_KEYS`)."""
+    import rclpy
+
+    if not options.bags:
+        raise ConfigError("a soak needs at least one bag")
+    layout = StreamLayout.from_yaml(options.config)
+    node = _start_node(options)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    listener = SoakListener(context)
+    loop = BagLoop(options.bags, layout, options.rate, context)
+    try:
+        _wait_until_up(node, listener, loop)
+        progress(f"node up (pid {node.pid}); soaking for {options.seconds:.0f} s at "
+                 f"{options.rate:g}x over {len(options.bags)} bag(s)")
+        done = _soak(options, node, listener, loop)
+    finally:
+        loop.stop()
+        exit_code = node.stop()
+        listener.close()
+        rclpy.try_shutdown(context=context)
+    return _report(options, done, loop, exit_code, node)

@@ -1,0 +1,102 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Stream layout parsing from params files and flat parameters, and its errors."""
+
+from pathlib import Path
+
+import pytest
+
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.stream_layout import JOINT_STATE, load_params_file, StreamLayout
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _params(**overrides):
+    params = {
+        "stream_names": ["ctrl", "imu"],
+        "frame_clock": "ctrl",
+        "sample_rate_hz": 4.0,
+        "max_staleness_s": 1.0,
+        "stale_policy": "hold_last",
+        "alignment_timeout_s": 0.5,
+        "streams.ctrl.topic": "cnc/ctrl",
+        "streams.ctrl.type": "sensor_msgs/JointState",
+        "streams.ctrl.channels": ["a", "b"],
+        "streams.imu.topic": "cnc/imu",
+        "streams.imu.type": "sensor_msgs/msg/Imu",
+        "streams.imu.channels": ["linear_acceleration.x", "angular_velocity.z"],
+        "streams.imu.reliable": True,
+    }
+    params.update(overrides)
+    return params
+
+
+def test_default_config_parses():
+    layout = StreamLayout.from_yaml(REPO / "config" / "stream.yaml")
+    assert layout.stream_names[0] == "controller"
+    assert layout.clock_index == 0
+    assert len(layout.streams) == 10
+    assert all(s.msg_type == JOINT_STATE for s in layout.streams)
+    assert layout.stream("motor_currents").field == "effort"
+    assert layout.frame_period_ns == 250_000_000
+
+
+def test_flat_parameters_parse_and_normalise_types():
+    layout = StreamLayout.from_parameters(_params())
+    assert layout.streams[0].msg_type == "sensor_msgs/msg/JointState"
+    assert layout.streams[1].reliable is True
+    assert layout.alignment.max_staleness_ns == 1_000_000_000
+
+
+def test_grid_mode_when_frame_clock_empty():
+    layout = StreamLayout.from_parameters(_params(frame_clock="", sample_rate_hz=100.0))
+    assert layout.clock_index is None and layout.frame_period_ns == 10_000_000
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"stream_names": []}, "stream_names must be a non-empty list"),
+        ({"stream_names": ["ctrl", "ctrl"]}, "duplicates"),
+        ({"frame_clock": "nope"}, "frame_clock 'nope' is not a stream"),
+        ({"sample_rate_hz": 0.0}, "sample_rate_hz must be > 0"),
+        ({"max_staleness_s": -1.0}, "max_staleness_s must be > 0"),
+        ({"stale_policy": "guess"}, "stale_policy must be one of"),
+        ({"streams.ctrl.type": "std_msgs/String"}, "is not supported"),
+        ({"streams.ctrl.channels": []}, "channels must be a non-empty list"),
+        ({"streams.ctrl.field": "torque"}, "field must be one of"),
+        ({"streams.imu.channels": ["gyro.x"]}, "are not Imu channels"),
+        ({"streams.imu.topic": "cnc/ctrl"}, "share a topic"),
+        ({"streams.imu.channels": ["a"], "streams.imu.type": "std_msgs/Float32MultiArray"},
+         "channel 'a' is in both"),
+        ({"streams.ctrl.depth": 0}, "depth must be an integer >= 1"),
+        ({"sample_rate_hz": "fast"}, "must be a finite number"),
+    ],
+)
+def test_invalid_layouts_are_rejected_with_reason(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        StreamLayout.from_parameters(_params(**overrides))
+
+
+def test_params_file_errors_name_the_file(tmp_path):
+    missing = tmp_path / "none.yaml"
+    with pytest.raises(ConfigError, match="none.yaml does not exist"):
+        load_params_file(missing)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("other_node:\n  ros__parameters:\n    x: 1\n")
+    with pytest.raises(ConfigError, match="no 'ros__parameters' for node"):
+        load_params_file(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params_file(broken)
+
+
+def test_node_specific_section_overrides_wildcard(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "/**:\n  ros__parameters:\n    a: 1\n    b: {c: 2}\n"
+        "streaming_gcode:\n  ros__parameters:\n    a: 3\n"
+    )
+    assert load_params_file(path) == {"a": 3, "b.c": 2}

@@ -1,0 +1,173 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Backends: onnxruntime agrees with eager PyTorch (window and step); steps equal windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.inference.backends import (
+    BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, BACKENDS, EXACT_BACKENDS,
+    export_onnx, INT8_ATOL, make_runner, ONNX_ATOL, OnnxRunner, RunnerBackend, TorchRunner,
+)
+from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
+from streaming_gcode.model.checkpoint import random_model
+from streaming_gcode.model.network import build_model, ModelConfig
+
+torch.set_num_threads(1)
+STEP_ATOL = 1e-5   # incremental steps vs one window pass, same backend (float32 rounding)
+
+
+def _model(categorical_sizes):
+    config = ModelConfig(n_continuous=5, categorical_sizes=categorical_sizes,
+                         head_sizes={"command": 6, "form": 2, "param_X": 4},
+                         d_model=16, num_layers=2, dropout=0.0)
+    backbone, lm = build_model(config, seed=3)
+    backbone.set_normalisation(np.linspace(-1, 1, 5), np.linspace(0.5, 2, 5))
+    return backbone.eval(), lm.eval()
+
+
+@pytest.fixture(scope="module", params=[[4, 3], []], ids=["categorical", "continuous_only"])
+def runners(request):
+    backbone, lm = _model(request.param)
+    return TorchRunner(backbone, lm), OnnxRunner.from_modules(backbone, lm), len(request.param)
+
+
+def _inputs(batch, frames, n_categorical, seed):
+    rng = np.random.default_rng(seed)
+    continuous = rng.normal(size=(batch, frames, 5)).astype(np.float32)
+    continuous[0, 0, 1] = np.nan   # the backbone maps NaN to 0; both backends must
+    categorical = rng.integers(0, 5, size=(batch, frames, n_categorical))  # 4 = unknown index
+    return continuous, categorical
+
+
+def _assert_close(a, b, atol):
+    logits_a, state_a = a
+    logits_b, state_b = b
+    assert set(logits_a) == set(logits_b)
+    for head in logits_a:
+        np.testing.assert_allclose(logits_a[head], logits_b[head], atol=atol, rtol=0)
+    for x, y in zip(state_a, state_b):
+        np.testing.assert_allclose(x, y, atol=atol, rtol=0)
+
+
+@pytest.mark.parametrize("batch,frames", [(1, 8), (1, 64), (3, 5), (2, 1)])
+def test_onnx_window_matches_torch(runners, batch, frames):
+    torch_runner, onnx_runner, k = runners
+    continuous, categorical = _inputs(batch, frames, k, seed=frames)
+    expected = torch_runner.run(continuous, categorical, None)
+    _assert_close(onnx_runner.run(continuous, categorical, None), expected, ONNX_ATOL)
+    assert expected[0]["command"].shape == (batch, 6)
+    assert expected[1][0].shape == (2, batch, 16)
+
+
+def test_onnx_steps_match_torch_steps(runners):
+    torch_runner, onnx_runner, k = runners
+    torch_state = onnx_state = None
+    for step, frames in enumerate([8, 3, 1, 8, 16]):
+        continuous, categorical = _inputs(2, frames, k, seed=100 + step)
+        expected = torch_runner.run(continuous, categorical, torch_state)
+        got = onnx_runner.run(continuous, categorical, onnx_state)
+        _assert_close(got, expected, ONNX_ATOL)
+        torch_state = tuple(s.copy() for s in expected[1])
+        onnx_state = got[1]   # fed back as returned: a view of the runner's own buffer
+
+
+def test_onnx_state_from_two_runs_ago_is_not_overwritten(runners):
+    torch_runner, onnx_runner, k = runners
+    continuous, categorical = _inputs(1, 4, k, seed=7)
+    _, first = onnx_runner.run(continuous, categorical, None)
+    kept = tuple(s.copy() for s in first)
+    onnx_runner.run(continuous, categorical, first)
+    got = onnx_runner.run(continuous, categorical, first)       # `first` is two runs old
+    _assert_close(got, torch_runner.run(continuous, categorical, kept), ONNX_ATOL)
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_steps_equal_one_window_pass(runners, backend):
+    """Incremental steps from zero state give the window's result (the model's contract)."""
+    runner = runners[0] if backend == BACKEND_TORCH else runners[1]
+    continuous, categorical = _inputs(2, 24, runners[2], seed=11)
+    window = runner.run(continuous, categorical, None)
+    window = ({h: v.copy() for h, v in window[0].items()}, tuple(s.copy() for s in window[1]))
+    state = None
+    for start in range(0, 24, 8):
+        step = slice(start, start + 8)
+        logits, state = runner.run(continuous[:, step], categorical[:, step], state)
+    _assert_close((logits, state), window, STEP_ATOL)
+
+
+def test_onnx_agrees_on_a_checkpoint_model_after_set_threads():
+    loaded = random_model("full", seed=5, d_model=32, num_layers=2)
+    torch_runner = make_runner(BACKEND_TORCH, loaded.backbone, loaded.lm)
+    onnx_runner = make_runner(BACKEND_ONNXRUNTIME, loaded.backbone, loaded.lm)
+    onnx_runner.set_threads(2)
+    assert onnx_runner.threads == 2 and onnx_runner.heads == torch_runner.heads
+    rng = np.random.default_rng(0)
+    config = loaded.config
+    continuous = rng.normal(size=(1, 16, config.n_continuous)).astype(np.float32)
+    categorical = np.stack([rng.integers(0, s, size=(1, 16)) for s in config.categorical_sizes],
+                           -1)
+    _assert_close(onnx_runner.run(continuous, categorical, None),
+                  torch_runner.run(continuous, categorical, None), ONNX_ATOL)
+
+
+def test_export_writes_a_valid_model_with_dynamic_batch_and_time(tmp_path):
+    backbone, lm = _model([4, 3])
+    path = tmp_path / "model.onnx"
+    data = export_onnx(backbone, lm, path)
+    assert path.read_bytes() == data
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    shapes = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+              for i in model.graph.input}
+    assert shapes["continuous"] == ["batch", "frames", 5]
+    assert shapes["h0"] == [2, "batch", 16]
+    assert [o.name for o in model.graph.output] == ["command", "form", "param_X", "h1", "c1"]
+
+
+@pytest.mark.parametrize("backend", EXACT_BACKENDS)
+def test_runner_backend_loads_a_ring_buffer_window(runners, backend):
+    runner = runners[0] if backend == BACKEND_TORCH else runners[1]
+    k = runners[2]
+    buffer = AlignedRingBuffer(12, 5, k)
+    continuous, categorical = _inputs(1, 20, k, seed=3)
+    for i in range(20):
+        buffer.append(i, continuous[0, i], categorical[0, i], False)
+    adapter = RunnerBackend(runner, 12, 5, k)
+    adapter.load(buffer.window(10))
+    logits, state = adapter.run(10, None)
+    expected = runner.run(continuous[:, 10:], categorical[:, 10:], None)
+    for head, value in logits.items():
+        assert value.shape == (expected[0][head].shape[1],)
+        np.testing.assert_allclose(value, expected[0][head][0], atol=STEP_ATOL, rtol=0)
+    assert adapter.name == backend
+
+
+def test_int8_backend_stays_within_its_tolerance_window_and_steps():
+    backbone, lm = _model([4, 3])
+    torch_runner = TorchRunner(backbone, lm)
+    int8 = make_runner(BACKEND_ONNXRUNTIME_INT8, backbone, lm)
+    assert int8.name == BACKEND_ONNXRUNTIME_INT8 and set(BACKENDS) == {*EXACT_BACKENDS, int8.name}
+    torch_state = int8_state = None
+    for step, frames in enumerate([16, 4, 4, 1]):
+        continuous, categorical = _inputs(1, frames, 2, seed=40 + step)
+        expected = torch_runner.run(continuous, categorical, torch_state)
+        got = int8.run(continuous, categorical, int8_state)
+        for head in expected[0]:
+            np.testing.assert_allclose(got[0][head], expected[0][head], atol=INT8_ATOL, rtol=0)
+            assert not np.allclose(got[0][head], expected[0][head], atol=ONNX_ATOL, rtol=0)
+        torch_state = tuple(s.copy() for s in expected[1])
+        int8_state = got[1]
+
+
+def test_unknown_backend_and_bad_threads_are_config_errors():
+    backbone, lm = _model([4])
+    with pytest.raises(ConfigError, match=r"backend 'tensorrt' unknown; expected one of"):
+        make_runner("tensorrt", backbone, lm)
+    with pytest.raises(ConfigError, match=r"threads must be an integer >= 1, got 0"):
+        make_runner(BACKEND_TORCH, backbone, lm, threads=0)

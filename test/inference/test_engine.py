@@ -1,0 +1,204 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""InferenceEngine: full-window and incremental results against direct model calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from streaming_gcode.inference.engine import InferenceEngine
+from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
+from streaming_gcode.model.network import build_model, ModelConfig
+
+torch.set_num_threads(1)
+WINDOW = 8
+PERIOD = 50_000_000  # 20 Hz frames
+T0 = 1_000_000_000_000
+
+
+@pytest.fixture(scope="module")
+def model():
+    config = ModelConfig(n_continuous=3, categorical_sizes=[4], head_sizes={"command": 5, "x": 3},
+                         d_model=8, num_layers=2, dropout=0.0, window=WINDOW)
+    backbone, lm = build_model(config, seed=7)
+    backbone.set_normalisation([1.0, -2.0, 0.0], [2.0, 1.0, 0.5])
+    return backbone.eval(), lm.eval()
+
+
+def _frames(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(n, 3)).astype(np.float32), rng.integers(0, 4, size=(n, 1)))
+
+
+def _fill(buffer: AlignedRingBuffer, cont, cat, start: int = 0, t0: int = T0,
+          degraded=()) -> None:
+    for i in range(len(cont)):
+        buffer.append(t0 + (start + i) * PERIOD, cont[i], cat[i], (start + i) in degraded)
+
+
+def _direct(model, cont, cat) -> dict[str, np.ndarray]:
+    backbone, lm = model
+    with torch.inference_mode():
+        hidden = backbone(torch.from_numpy(cont)[None], torch.from_numpy(cat)[None])
+        return {h: v[0, -1].numpy() for h, v in lm(hidden).items()}
+
+
+def _engine(model, mode="full_window", capacity=32, **kwargs) -> InferenceEngine:
+    return InferenceEngine(model[0], model[1], WINDOW, capacity, 3, 1, mode=mode, **kwargs)
+
+
+def _assert_logits(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    assert set(got) == set(expected)
+    for head in expected:
+        np.testing.assert_allclose(got[head], expected[head], rtol=1e-5, atol=1e-5)
+
+
+def test_full_window_matches_the_model_on_the_newest_window(model) -> None:
+    cont, cat = _frames(20)
+    buffer = AlignedRingBuffer(32, 3, 1)
+    engine = _engine(model)
+    _fill(buffer, cont[:5], cat[:5])
+    assert engine.prepare(buffer) is None  # still filling
+    _fill(buffer, cont[5:20], cat[5:20], start=5)
+    prepared = engine.prepare(buffer)
+    assert prepared.frames == WINDOW and prepared.from_zero_state
+    assert prepared.newest_stamp_ns == T0 + 19 * PERIOD
+    assert prepared.first_stamp_ns == T0 + 12 * PERIOD
+    assert prepared.newest_sequence == 20
+    result = engine.infer(prepared)
+    _assert_logits(result.logits, _direct(model, cont[12:20], cat[12:20]))
+    assert engine.prepare(buffer) is None  # nothing new: no second prediction
+
+
+def test_full_window_input_is_preallocated(model) -> None:
+    cont, cat = _frames(40, seed=1)
+    buffer = AlignedRingBuffer(16, 3, 1)
+    engine = _engine(model, capacity=16)
+    pointer = engine.backend._continuous.__array_interface__["data"][0]
+    for i in range(40):
+        _fill(buffer, cont[i:i + 1], cat[i:i + 1], start=i)
+        prepared = engine.prepare(buffer)
+        if prepared is not None:
+            engine.infer(prepared)
+    assert engine.backend._continuous.__array_interface__["data"][0] == pointer
+
+
+def test_incremental_carries_state_across_ticks(model) -> None:
+    cont, cat = _frames(30, seed=2)
+    buffer = AlignedRingBuffer(32, 3, 1)
+    engine = _engine(model, mode="incremental")
+    _fill(buffer, cont[:WINDOW], cat[:WINDOW])
+    first = engine.infer(engine.prepare(buffer))
+    _assert_logits(first.logits, _direct(model, cont[:WINDOW], cat[:WINDOW]))
+    end = WINDOW
+    for step in (1, 3, 4, 2):
+        _fill(buffer, cont[end:end + step], cat[end:end + step], start=end)
+        end += step
+        prepared = engine.prepare(buffer)
+        assert prepared.frames == step and not prepared.from_zero_state
+        result = engine.infer(prepared)
+        # Same as running everything since the warm-up's first frame from zero state.
+        _assert_logits(result.logits, _direct(model, cont[:end], cat[:end]))
+    assert engine.state_resets == 0
+
+
+def test_incremental_resets_when_frames_were_overwritten(model) -> None:
+    cont, cat = _frames(60, seed=3)
+    buffer = AlignedRingBuffer(12, 3, 1)
+    engine = _engine(model, mode="incremental", capacity=12)
+    _fill(buffer, cont[:WINDOW], cat[:WINDOW])
+    engine.infer(engine.prepare(buffer))
+    _fill(buffer, cont[WINDOW:40], cat[WINDOW:40], start=WINDOW)  # more than capacity
+    prepared = engine.prepare(buffer)
+    assert prepared.from_zero_state and prepared.frames == WINDOW
+    assert engine.state_resets == 1
+    _assert_logits(engine.infer(prepared).logits, _direct(model, cont[32:40], cat[32:40]))
+
+
+def test_incremental_resets_on_time_gap_and_clock_jump(model) -> None:
+    cont, cat = _frames(40, seed=4)
+    buffer = AlignedRingBuffer(32, 3, 1)
+    engine = _engine(model, mode="incremental", max_gap_ns=4 * PERIOD)
+    _fill(buffer, cont[:WINDOW], cat[:WINDOW])
+    engine.infer(engine.prepare(buffer))
+    # Gap of 10 frame periods (a stall): the state is not carried over the gap.
+    _fill(buffer, cont[WINDOW:WINDOW + 1], cat[WINDOW:WINDOW + 1], start=WINDOW + 10)
+    prepared = engine.prepare(buffer)
+    assert prepared.from_zero_state and engine.state_resets == 1
+    engine.infer(prepared)
+    # Clock jump back: the buffer is cleared and refilled with earlier stamps.
+    buffer.clear()
+    _fill(buffer, cont[20:20 + WINDOW], cat[20:20 + WINDOW], t0=T0 // 2)
+    prepared = engine.prepare(buffer)
+    assert prepared.from_zero_state and engine.state_resets == 2
+    _assert_logits(engine.infer(prepared).logits,
+                   _direct(model, cont[20:20 + WINDOW], cat[20:20 + WINDOW]))
+
+
+def test_mode_switch_rewarms_and_full_window_ignores_state(model) -> None:
+    cont, cat = _frames(20, seed=5)
+    buffer = AlignedRingBuffer(32, 3, 1)
+    engine = _engine(model, mode="incremental")
+    _fill(buffer, cont[:WINDOW + 2], cat[:WINDOW + 2])
+    engine.infer(engine.prepare(buffer))
+    engine.set_mode("full_window")
+    assert engine.state_resets == 1
+    _fill(buffer, cont[WINDOW + 2:WINDOW + 3], cat[WINDOW + 2:WINDOW + 3], start=WINDOW + 2)
+    result = engine.infer(engine.prepare(buffer))
+    _assert_logits(result.logits, _direct(model, cont[3:WINDOW + 3], cat[3:WINDOW + 3]))
+
+
+def test_degraded_flags_cover_the_model_window(model) -> None:
+    cont, cat = _frames(30, seed=6)
+    buffer = AlignedRingBuffer(32, 3, 1)
+    engine = _engine(model)
+    _fill(buffer, cont[:10], cat[:10], degraded={3})
+    prepared = engine.prepare(buffer)
+    assert prepared.degraded and not prepared.newest_degraded  # frame 3 is in frames 2..9
+    _fill(buffer, cont[10:14], cat[10:14], start=10, degraded={13})
+    prepared = engine.prepare(buffer)
+    assert prepared.degraded and prepared.newest_degraded
+    _fill(buffer, cont[14:30], cat[14:30], start=14)
+    assert not engine.prepare(buffer).degraded
+
+
+def test_failed_run_resets_the_state_and_is_raised(model) -> None:
+    cont, cat = _frames(20, seed=8)
+    buffer = AlignedRingBuffer(32, 3, 1)
+    engine = _engine(model, mode="incremental")
+    _fill(buffer, cont[:WINDOW], cat[:WINDOW])
+    engine.infer(engine.prepare(buffer))
+    _fill(buffer, cont[WINDOW:WINDOW + 1], cat[WINDOW:WINDOW + 1], start=WINDOW)
+    prepared = engine.prepare(buffer)
+    engine.backend.runner.lm = None  # the heads are gone: the run raises
+    with pytest.raises(TypeError):
+        engine.infer(prepared)
+    assert engine.state_resets == 1
+
+
+def test_threads_and_invalid_configuration(model) -> None:
+    engine = _engine(model, threads=1)
+    engine.set_threads(1)
+    assert engine.threads == 1 and torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match=r"backend 'onnx' unknown"):
+        _engine(model, backend="onnx")
+    with pytest.raises(ValueError, match=r"mode 'batch' unknown"):
+        _engine(model, mode="batch")
+    with pytest.raises(ValueError, match=r"need 1 <= window_frames <= capacity"):
+        InferenceEngine(model[0], model[1], WINDOW, WINDOW - 1, 3, 1)
+
+
+def test_model_without_categorical_inputs() -> None:
+    config = ModelConfig(n_continuous=3, head_sizes={"command": 4}, d_model=8, num_layers=1,
+                         dropout=0.0, window=WINDOW)
+    backbone, lm = build_model(config, seed=1)
+    cont, _ = _frames(WINDOW, seed=9)
+    buffer = AlignedRingBuffer(16, 3, 0)
+    for i in range(WINDOW):
+        buffer.append(T0 + i * PERIOD, cont[i], np.zeros(0, np.int64), False)
+    engine = InferenceEngine(backbone, lm, WINDOW, 16, 3, 0)
+    result = engine.infer(engine.prepare(buffer))
+    empty = np.zeros((WINDOW, 0), np.int64)
+    _assert_logits(result.logits, _direct((backbone.eval(), lm.eval()), cont, empty))

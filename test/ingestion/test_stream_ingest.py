@@ -1,0 +1,199 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""StreamIngest: messages to frames with every refusal counted, driven by explicit time."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+import numpy as np
+import pytest
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float32MultiArray
+
+from streaming_gcode.core.features import FeatureMap
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.ingestion.stream_ingest import Outcome, StreamIngest
+
+MS = 1_000_000
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+GID = b"\x07" * 16
+
+
+def _layout() -> StreamLayout:
+    return StreamLayout.from_parameters({
+        "stream_names": ["js", "arr"],
+        "frame_clock": "js",
+        "sample_rate_hz": 10.0,
+        "max_staleness_s": 0.5,
+        "stale_policy": "hold_last",
+        "alignment_timeout_s": 0.05,
+        "streams.js.topic": "js", "streams.js.type": "sensor_msgs/JointState",
+        "streams.js.channels": ["x", "y"],
+        "streams.arr.topic": "arr", "streams.arr.type": "std_msgs/Float32MultiArray",
+        "streams.arr.channels": ["a", "m"],
+    })
+
+
+def _ingest(capacity: int = 16) -> StreamIngest:
+    layout = _layout()
+    fmap = FeatureMap.build(layout, ["x", "y", "a"], ["m"], {"m": [0, 1]})
+    return StreamIngest(layout, fmap, capacity, max_array_length=64, max_future_ns=S,
+                        qos_descriptions=["best_effort keep_last 10", "reliable keep_last 5"])
+
+
+def _joint(stamp_ns: int, x: float = 1.0, y: float = 2.0) -> JointState:
+    msg = JointState(name=["y", "x"], position=[y, x])
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, S)
+    return msg
+
+
+def _feed(ingest: StreamIngest, k: int, seq: int | None = None) -> None:
+    """Frame k: the array first (stamped at receipt), then the frame clock."""
+    t = T0 + k * 100 * MS
+    ingest.on_message(1, Float32MultiArray(data=[float(k), 1.0]), t, GID, seq)
+    ingest.on_message(0, _joint(t, x=float(k)), t + MS, GID, seq)
+
+
+def test_messages_become_frames_in_the_ring_buffer() -> None:
+    ingest = _ingest()
+    for k in range(5):
+        _feed(ingest, k)
+    ingest.advance(T0 + 10 * S)
+    window = ingest.buffer.window(5)
+    np.testing.assert_array_equal(window.stamps, T0 + np.arange(5) * 100 * MS)
+    np.testing.assert_array_equal(window.continuous[:, 0], np.arange(5))
+    np.testing.assert_array_equal(window.categorical[:, 0], 2)  # code 1 -> index 2
+    assert ingest.drops.counters("js").accepted == 5
+
+
+def test_malformed_message_is_refused_with_reason_and_counted() -> None:
+    ingest = _ingest()
+    result = ingest.on_message(1, Float32MultiArray(data=[1.0]), T0, GID, 1)
+    assert result.outcome is Outcome.MALFORMED
+    assert result.reason == "stream 'arr': data has 1 values; expected 2"
+    result = ingest.on_message(1, Float32MultiArray(data=[1.0, math.inf]), T0, GID, 2)
+    assert result.outcome is Outcome.MALFORMED and "['m']" in result.reason
+    counters = ingest.drops.counters("arr")
+    assert (counters.received, counters.malformed, counters.accepted) == (2, 2, 0)
+    assert len(ingest.buffer) == 0
+
+
+def test_late_and_out_of_order_samples_are_refused_with_reason() -> None:
+    ingest = _ingest()
+    for k in range(3):
+        _feed(ingest, k)
+    ingest.advance(T0 + 5 * S)
+    late = ingest.on_message(0, _joint(T0), T0 + 5 * S)
+    assert late.outcome is Outcome.LATE
+    assert "behind the alignment watermark" in late.reason
+    # The next frame (7 s) waits for the array stream, so the watermark stays behind.
+    ingest.on_message(1, Float32MultiArray(data=[0.0, 0.0]), T0 + 6900 * MS)
+    ingest.on_message(0, _joint(T0 + 7 * S), T0 + 7 * S)
+    older = ingest.on_message(0, _joint(T0 + 6950 * MS), T0 + 7 * S)
+    assert older.outcome is Outcome.OUT_OF_ORDER
+    assert "older than the stream's newest" in older.reason
+    counters = ingest.drops.counters("js")
+    assert (counters.late, counters.out_of_order) == (1, 1)
+
+
+def test_messages_before_the_clock_starts_are_dropped_and_counted() -> None:
+    ingest = _ingest()
+    result = ingest.on_message(0, _joint(T0), 0, GID, 1)
+    assert result.outcome is Outcome.BEFORE_CLOCK and "/clock" in result.reason
+    counters = ingest.drops.counters("js")
+    assert (counters.received, counters.before_clock, counters.dropped) == (1, 1, 1)
+    assert ingest.rates[0].total == 0 and len(ingest.buffer) == 0
+
+
+def test_sequence_gaps_and_middleware_events_are_counted() -> None:
+    ingest = _ingest()
+    _feed(ingest, 0, seq=1)
+    result = ingest.on_message(0, _joint(T0 + 100 * MS), T0 + 100 * MS, GID, 5)
+    assert result.lost_before == 3
+    ingest.on_message_lost(1, 4)
+    ingest.on_incompatible_qos(0, 1, "RELIABILITY")
+    assert ingest.drops.counters("js").lost == 3
+    assert ingest.drops.counters("arr").rmw_lost == 4
+    assert ingest.drops.incompatible_policy("js") == "RELIABILITY"
+
+
+def test_clock_jump_back_resets_and_the_next_sample_is_not_late() -> None:
+    ingest = _ingest()
+    for k in range(6):
+        _feed(ingest, k)
+    ingest.advance(T0 + 10 * S)
+    assert len(ingest.buffer) == 6
+    back = T0 - 100 * S  # sim time restarted
+    result = ingest.on_message(0, _joint(back), back)
+    assert result.outcome is Outcome.ACCEPTED
+    assert ingest.aligner.counters.resets == 1
+    assert len(ingest.buffer) <= 1  # frames from before the jump are gone
+
+
+def test_reports_give_totals_and_counts_since_the_previous_report() -> None:
+    ingest = _ingest()
+    started = T0 - S
+    reports = {r.name: r for r in ingest.stream_reports(T0, started)}
+    assert reports["js"].rate_hz is None and reports["js"].age_s == pytest.approx(1.0)
+    assert reports["arr"].qos == "reliable keep_last 5"
+    for k in range(10):
+        _feed(ingest, k)
+    ingest.on_message(1, Float32MultiArray(data=[]), T0 + S, GID, None)
+    now = T0 + S
+    reports = {r.name: r for r in ingest.stream_reports(now, started)}
+    assert reports["arr"].recent.malformed == 1 and reports["arr"].total.received == 11
+    assert reports["js"].rate_hz == pytest.approx(10.0, rel=0.15)
+    assert reports["js"].age_s == pytest.approx(0.099, abs=1e-3)
+    again = {r.name: r for r in ingest.stream_reports(now, started)}
+    assert again["arr"].recent.malformed == 0 and again["arr"].total.malformed == 1
+    ingest.advance(now + S)
+    buffer = ingest.buffer_report(window_frames=8)
+    assert buffer.frames == 10 and buffer.frames_recent == 10 and buffer.frames_held == 10
+    assert ingest.buffer_report(window_frames=8).frames_recent == 0
+    assert ingest.summary()["frames"] == 10 and ingest.summary()["malformed"] == 1
+
+
+def test_stale_frames_are_reported_per_stream() -> None:
+    ingest = _ingest()
+    for k in range(3):
+        _feed(ingest, k)
+    for k in range(3, 10):  # the array stream stalls; the frame clock goes on
+        t = T0 + k * 100 * MS
+        ingest.on_message(0, _joint(t), t)
+    ingest.advance(T0 + 10 * S)
+    reports = {r.name: r for r in ingest.stream_reports(T0 + 10 * S, T0)}
+    assert reports["arr"].total.stale > 0 and reports["js"].total.stale == 0
+    assert ingest.buffer_report(8).degraded_frames == reports["arr"].total.stale
+
+
+_names = st.lists(st.sampled_from(["x", "y", "z", ""]), max_size=4)
+_floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    names=_names,
+    positions=st.lists(_floats, max_size=5),
+    sec=st.integers(min_value=-(2**31), max_value=2**31 - 1),
+    nanosec=st.integers(min_value=0, max_value=2**32 - 1),
+    data=st.lists(st.floats(width=32, allow_nan=True, allow_infinity=True), max_size=5),
+    now=st.integers(min_value=0, max_value=2**62),
+)
+def test_any_message_is_counted_and_never_raises(names, positions, sec, nanosec, data,
+                                                 now) -> None:
+    ingest = _ingest()
+    msg = JointState(name=names, position=positions)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
+    first = ingest.on_message(0, msg, now)
+    second = ingest.on_message(1, Float32MultiArray(data=data), now)
+    assert first.outcome in Outcome and second.outcome in Outcome
+    total = ingest.drops.totals()
+    assert total.received == 2
+    assert (total.accepted + total.malformed + total.late + total.out_of_order
+            + total.before_clock) == 2
+    held = ingest.buffer.window(len(ingest.buffer)) if len(ingest.buffer) else None
+    assert held is None or np.isfinite(held.continuous).all()

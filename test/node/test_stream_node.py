@@ -1,0 +1,208 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""StreamNode in-process: parameter declaration, validation and runtime changes, statuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
+
+from rclpy.clock_type import ClockType  # noqa: E402, I100
+from rclpy.parameter import Parameter  # noqa: E402
+from std_msgs.msg import Float32MultiArray  # noqa: E402
+import torch  # noqa: E402
+
+from streaming_gcode.core.errors import ConfigError, FeatureMappingError  # noqa: E402
+from streaming_gcode.model.checkpoint import random_model, save_checkpoint  # noqa: E402
+from streaming_gcode.node.stream_node import create_node, StreamNode  # noqa: E402
+
+from model_support import continuous_checkpoint  # noqa: E402, I100
+
+pytestmark = pytest.mark.ros
+torch.set_num_threads(1)
+WINDOW = 6
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    model = random_model("physical", d_model=8, num_layers=1, window=WINDOW, stride=2)
+    path = tmp_path_factory.mktemp("node") / "tiny.pt"
+    return save_checkpoint(path, model.backbone, model.lm, model.config, model.metadata)
+
+
+@pytest.fixture()
+def context():
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+@pytest.fixture()
+def node(context, checkpoint):
+    node = create_node({"checkpoint": str(checkpoint), "model": "physical"}, context=context)
+    yield node
+    node.destroy_node()
+
+
+def _set(node: StreamNode, **values):
+    return node.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+
+
+def test_defaults_use_the_shipped_layout_and_the_checkpoint_stride(node) -> None:
+    assert node.get_name() == "streaming_gcode"
+    assert node.get_parameter("stream_names").value[0] == "controller"
+    assert node.get_parameter("streams.controller.type").value == "sensor_msgs/msg/JointState"
+    assert node._tick_period_ns() == 2 * 250_000_000  # checkpoint stride 2 at 4 Hz
+    descriptor = node.describe_parameter("stride")
+    assert descriptor.integer_range[0].to_value == 4096 and not descriptor.read_only
+    assert node.describe_parameter("checkpoint").read_only
+
+
+def test_valid_runtime_change_applies_atomically(node) -> None:
+    results = _set(node, stride=3, mode="incremental", latency_warn_ms=5.0)
+    assert all(r.successful for r in results)
+    assert node._settings.stride == 3 and node._settings.latency_warn_ms == 5.0
+    assert node._engine.mode == "incremental"
+    assert node._tick_timer.timer_period_ns == 3 * 250_000_000
+
+
+def test_invalid_runtime_change_is_rejected_with_reason_and_changes_nothing(node) -> None:
+    before = node._settings
+    result = node.set_parameters_atomically([Parameter("stride", value=4),
+                                             Parameter("latency_warn_ms", value=900.0)])
+    assert not result.successful
+    assert "latency_warn_ms (900.0) must not exceed latency_error_ms (250.0)" in result.reason
+    assert node._settings is before and node.get_parameter("stride").value == 0
+    (result,) = _set(node, mode="batch")
+    assert not result.successful and "mode must be one of" in result.reason
+    (result,) = _set(node, num_threads=0)
+    assert not result.successful and node._engine.threads == 1
+    (result,) = _set(node, checkpoint="/elsewhere.pt")
+    assert not result.successful and "read-only" in result.reason
+
+
+def test_statuses_cover_streams_buffer_inference_and_model(node) -> None:
+    names = [s.name for s in node.statuses()]
+    assert names[:2] == ["streaming_gcode: stream controller",
+                         "streaming_gcode: stream motor_currents"]
+    assert names[-3:] == ["streaming_gcode: buffer", "streaming_gcode: inference",
+                          "streaming_gcode: model"]
+    assert "final stats: ticks 0, predictions 0" in node.final_stats()
+
+
+def test_bad_parameter_values_fail_at_start_with_every_reason(context, checkpoint) -> None:
+    with pytest.raises(ConfigError, match=r"num_threads.*out of range.*loss_warn_ratio"):
+        create_node({"checkpoint": str(checkpoint), "num_threads": 0, "loss_warn_ratio": 2.0},
+                    context=context)
+
+
+def test_layout_parameters_are_validated(context, checkpoint) -> None:
+    with pytest.raises(ConfigError, match=r"streams.s.topic must be a non-empty string"):
+        create_node({"checkpoint": str(checkpoint), "stream_names": ["s"],
+                     "streams.s.type": "std_msgs/Float32MultiArray",
+                     "streams.s.channels": ["a"]}, context=context)
+
+
+def test_ticks_follow_sim_time_and_diagnostics_steady_time(context, checkpoint) -> None:
+    """Inference ticks follow /clock; diagnostics keep coming when /clock stalls."""
+    node = create_node({"checkpoint": str(checkpoint), "use_sim_time": True}, context=context)
+    try:
+        assert node.get_clock().ros_time_is_active
+        assert node._tick_timer.clock is node.get_clock()
+        assert node._diagnostics_timer.clock.clock_type == ClockType.STEADY_TIME
+        assert node._now_ns() == 0  # no /clock yet
+    finally:
+        node.destroy_node()
+
+
+def test_invalid_topic_name_is_a_config_error(context, checkpoint) -> None:
+    with pytest.raises(ConfigError, match=r"streams.controller.topic 'bad topic!' is not a "
+                       r"valid topic name"):
+        create_node({"checkpoint": str(checkpoint), "streams.controller.topic": "bad topic!"},
+                    context=context)
+
+
+def test_missing_features_are_listed_in_one_error(context, checkpoint) -> None:
+    with pytest.raises(FeatureMappingError, match=r"no stream provides 143 model feature"):
+        create_node({"checkpoint": str(checkpoint), "stream_names": ["s"],
+                     "streams.s.topic": "s", "streams.s.type": "std_msgs/Float32MultiArray",
+                     "streams.s.channels": ["spindle"], "frame_clock": "s"}, context=context)
+
+
+def _two_channel_checkpoint(path: Path) -> Path:
+    return continuous_checkpoint(path, ["a0", "a1"])
+
+
+def test_an_overrunning_tick_makes_the_next_one_skip(context, tmp_path) -> None:
+    # A 10 us frame period: every real inference overruns its tick.
+    node = create_node({
+        "checkpoint": str(_two_channel_checkpoint(tmp_path / "two.pt")),
+        "stream_names": ["s"], "streams.s.topic": "s", "frame_clock": "s",
+        "streams.s.type": "std_msgs/Float32MultiArray", "streams.s.channels": ["a0", "a1"],
+        "sample_rate_hz": 100_000.0, "alignment_timeout_s": 0.0,
+    }, context=context)
+    try:
+        def feed(k: int) -> None:
+            node._machines[""].ingest.on_message(0, Float32MultiArray(data=[k, -k]),
+                                                 node._now_ns() - 1_000_000 + k)
+
+        for k in range(6):
+            feed(k)
+        node._on_tick()   # predicts, overruns
+        node._on_tick()   # skipped, not queued
+        feed(6)
+        node._on_tick()   # predicts again
+        node._on_tick()   # skipped
+        node._on_tick()   # nothing new: idle
+        ticks = node._ticks
+        assert (ticks.ticks, ticks.predictions, ticks.skipped, ticks.idle) == (5, 2, 2, 1)
+        assert ticks.overruns == 2 and ticks.errors == 0
+        inference = next(s for s in node.statuses() if s.name.endswith("inference"))
+        assert inference.value("skipped_recent") == "2"
+        assert "2 tick(s) skipped after overruns" in inference.message
+    finally:
+        node.destroy_node()
+
+
+def test_one_ingestion_callback_takes_what_every_stream_has_queued(context, tmp_path) -> None:
+    """The drain: a frame arrives as one message per stream, one executor round takes all."""
+    from rclpy.duration import Duration
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    node = create_node({
+        "checkpoint": str(_two_channel_checkpoint(tmp_path / "two.pt")),
+        "stream_names": ["a", "b"], "frame_clock": "a",
+        "streams.a.topic": "drain_a", "streams.a.type": "std_msgs/Float32MultiArray",
+        "streams.a.channels": ["a0"], "streams.a.reliable": True, "streams.a.depth": 50,
+        "streams.b.topic": "drain_b", "streams.b.type": "std_msgs/Float32MultiArray",
+        "streams.b.channels": ["a1"], "streams.b.reliable": True, "streams.b.depth": 50,
+    }, context=context)
+    sender = rclpy.create_node("drain_sender", context=context)
+    try:
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        publishers = [sender.create_publisher(Float32MultiArray, t, qos)
+                      for t in ("drain_a", "drain_b")]
+        io = node._machines[""]
+        for _ in range(200):  # discovery: both subscriptions matched
+            if all(p.get_subscription_count() == 1 for p in publishers):
+                break
+            rclpy.spin_once(sender, timeout_sec=0.05)
+        frames = 5
+        for k in range(frames):
+            for p in publishers:
+                p.publish(Float32MultiArray(data=[float(k)]))
+        for p in publishers:  # every message is in the node's reader queues
+            assert p.wait_for_all_acked(Duration(seconds=10))
+        first = io.subscriptions[0].handle.take_message(Float32MultiArray, False)
+        assert first is not None
+        io._on_message(0, *first)
+        accepted = [r.total.accepted for r in io.ingest.stream_reports(node._now_ns(), 0)]
+        assert accepted == [frames, frames]
+        assert all(io._take(i) is None for i in range(2))   # nothing left for the executor
+    finally:
+        sender.destroy_node()
+        node.destroy_node()

@@ -1,0 +1,146 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Training: run-level split, statistics, windows, and a tiny run that beats the baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from streaming_gcode.core.errors import RecordingError
+from streaming_gcode.core.package import default_stream_config
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.ingestion.alignment import FrameTable
+from streaming_gcode.model.checkpoint import load_checkpoint
+from streaming_gcode.model.gcode import label_lines
+from streaming_gcode.model.vocabulary import OutputVocabulary
+from streaming_gcode.offline.labelled_windows import (
+    gather_windows,
+    IGNORE_INDEX,
+    prepare_run,
+    PreparedRun,
+    run_labels,
+    targets,
+    window_starts,
+)
+from streaming_gcode.offline.metrics import majority_baseline
+from streaming_gcode.offline.training import input_statistics, split_of, train, TrainingConfig
+from streaming_gcode.recordings.csv_runs import load_run, rows_at
+
+TINY_RUNS = ("pocket_001", "pocket_002", "pocket_003", "pocket_004")
+
+
+def _layout() -> StreamLayout:
+    return StreamLayout.from_yaml(default_stream_config())
+
+
+@pytest.mark.parametrize("name,split", [
+    ("face_004", "validation"), ("face_016", "validation"), ("damageface_004", "validation"),
+    ("face_002", "tune"), ("pocket150025_010", "tune"), ("face_001", "train"),
+    ("face_006", "train"), ("face_014", "train"), ("damagepocket_003", "train"),
+])
+def test_split_is_by_run_number(name: str, split: str) -> None:
+    assert split_of(name) == split
+
+
+def test_split_of_unnumbered_runs_is_stable() -> None:
+    assert split_of("morning_shift") == split_of("morning_shift")
+    assert {split_of(f"cell{c}_x") for c in "abcdefghijklmnop"} == {"train", "tune", "validation"}
+
+
+def test_window_starts_cover_the_run_and_end_at_its_end() -> None:
+    assert window_starts(10, 4, 3).tolist() == [0, 3, 6]
+    assert window_starts(11, 4, 3).tolist() == [0, 3, 6, 7]
+    assert window_starts(3, 4, 3).tolist() == [0]
+
+
+def test_gather_windows_pads_short_runs_at_the_end_with_ignored_targets() -> None:
+    table = FrameTable(np.arange(3, dtype=np.int64), np.arange(6, dtype=np.float32).reshape(3, 2),
+                       np.ones((3, 1), dtype=np.int64), np.zeros(3, bool))
+    batch = gather_windows([table], [{"command": np.array([1, 2, 3])}], [(0, 0)], 5)
+    assert batch.continuous.shape == (1, 5, 2)
+    np.testing.assert_array_equal(batch.continuous[0, 3:], [[4, 5], [4, 5]])
+    np.testing.assert_array_equal(batch.targets["command"][0],
+                                  [1, 2, 3, IGNORE_INDEX, IGNORE_INDEX])
+
+
+def test_targets_ignore_unlabelled_frames() -> None:
+    labels = label_lines(["G0 X1.", "", "X2."], [0.0, float("nan"), 0.0])
+    vocab = OutputVocabulary.build(labels)
+    table = FrameTable(np.arange(3), np.zeros((3, 1), np.float32), np.zeros((3, 0), np.int64),
+                       np.zeros(3, bool))
+    out = targets(PreparedRun("r", "f", table, labels), vocab)
+    assert out["command"].tolist() == [1, IGNORE_INDEX, 1]
+    assert out["form"].tolist() == [0, IGNORE_INDEX, 1]
+
+
+@pytest.mark.data
+def test_frames_come_from_the_node_alignment_and_carry_their_row_label(data_dir) -> None:
+    run = load_run(data_dir / "pocket_001_aligned.csv.gz")
+    layout = _layout()
+    mean, std, codes = input_statistics([run], ["line", "x_motor"], ["momo"])
+    assert mean[0] == pytest.approx(np.nanmean(run.columns["line"]))
+    assert codes["momo"] == sorted({int(v) for v in run.columns["momo"] if v == v})
+    from streaming_gcode.core.features import FeatureMap
+
+    fmap = FeatureMap.build(layout, ["line", "x_motor"], ["momo"], codes, mean.astype(np.float32))
+    prepared = prepare_run(run, layout, fmap)
+    rows = rows_at(run, prepared.table.stamps)
+    np.testing.assert_array_equal(prepared.table.continuous[:, 0], run.columns["line"][rows])
+    for label, row in zip(prepared.labels, rows):
+        assert (label is None) == (not run.gcode[row])
+
+
+@pytest.mark.data
+def test_no_training_runs_is_a_clear_error(data_dir) -> None:
+    config = TrainingConfig(data=[str(data_dir / "pocket_004_aligned.csv.gz")])
+    with pytest.raises(RecordingError, match="no training runs among 1 runs"):
+        train(config, _layout(), progress=False)
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_tiny_training_beats_the_majority_baseline(data_dir, tmp_path) -> None:
+    torch.set_num_threads(1)
+    config = TrainingConfig(
+        data=[str(data_dir / f"{name}_aligned.csv.gz") for name in TINY_RUNS],
+        d_model=32, num_layers=1, window=32, window_stride=16, batch_size=16, lr=5e-3,
+        max_epochs=6, patience=6, threads=1, dropout=0.0, tune_every=2,
+    )
+    result = train(config, _layout(), out=tmp_path / "tiny.pt", command="test", progress=False)
+    assert result.split == {"train": ["pocket_001", "pocket_003"], "tune": ["pocket_002"],
+                            "validation": ["pocket_004"]}
+    report = result.validation.to_json()
+    vocab = result.model.vocabulary
+    run = result.validation.runs[0]
+    assert run.run == "pocket_004"
+    prepared_labels = [label for label in run_labels(load_run(
+        data_dir / "pocket_004_aligned.csv.gz")) if label is not None]
+    assert len(prepared_labels) == report["overall"]["frames"] > 0  # one frame per status row
+    # The baseline: always the most frequent validation line (at the vocabulary's precision).
+    keys = [vocab.key(label) for label in prepared_labels]
+    baseline = majority_baseline(keys)
+    overall = report["overall"]
+    assert overall["command_accuracy"] > baseline["command_accuracy"] + 0.02
+    assert overall["param_letter_f1"] > baseline["param_letter_f1"] + 0.1
+    assert overall["value_accuracy"] > baseline["value_accuracy"]
+    loaded = load_checkpoint(tmp_path / "tiny.pt")
+    assert loaded.metadata.validation_metrics["overall"] == overall
+    assert loaded.metadata.training["split"] == result.split
+    assert loaded.metadata.training_command == "test"
+
+
+@pytest.mark.data
+def test_same_seed_same_weights(data_dir) -> None:
+    torch.set_num_threads(1)
+    config = TrainingConfig(
+        data=[str(data_dir / "pocket_001_aligned.csv.gz")],  # a train run only: no evaluation
+        feature_set="physical", d_model=8, num_layers=1, window=16, window_stride=16,
+        batch_size=16, max_epochs=1, threads=1, tune_every=8,
+    )
+    first, second = (train(config, _layout(), progress=False).model for _ in range(2))
+    for a, b in zip(first.backbone.state_dict().values(), second.backbone.state_dict().values()):
+        assert torch.equal(a, b)
+    other = train(TrainingConfig(**{**vars(config), "seed": 1}), _layout(), progress=False).model
+    assert not torch.equal(other.lm.heads["command"].weight, first.lm.heads["command"].weight)
