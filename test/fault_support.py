@@ -69,12 +69,12 @@ def small_checkpoint(path: Path, d_model: int = 16, num_layers: int = 1,
     n = len(CONTINUOUS)
     config = ModelConfig(n_continuous=n, categorical_sizes=[4], head_sizes=vocab.head_sizes,
                          d_model=d_model, num_layers=num_layers, dropout=0.0, window=window)
-    backbone, lm = build_model(config, seed=5)
+    backbone, line_heads = build_model(config, seed=5)
     meta = ModelMetadata(continuous_features=CONTINUOUS, categorical_features=["mode"],
                          categorical_vocab={"mode": [0, 1, 2]}, norm_mean=[0.0] * n,
                          norm_std=[1.0] * n, vocabulary=vocab.to_dict(), window=window,
                          stride=stride, feature_set="test")
-    return save_checkpoint(path, backbone, lm, config, meta)
+    return save_checkpoint(path, backbone, line_heads, config, meta)
 
 
 def node_params(checkpoint: Path, **overrides: Any) -> dict:

@@ -18,7 +18,7 @@ def continuous_checkpoint(path: Path, features: Sequence[str], window: int = 4,
     n = len(features)
     config = ModelConfig(n_continuous=n, head_sizes=vocab.head_sizes, d_model=8, num_layers=1,
                          dropout=0.0, window=window)
-    backbone, lm = build_model(config, seed=seed)
+    backbone, line_heads = build_model(config, seed=seed)
     meta = ModelMetadata(list(features), [], {}, [0.0] * n, [1.0] * n, vocab.to_dict(),
                          window=window, stride=stride, feature_set="test")
-    return save_checkpoint(path, backbone, lm, config, meta)
+    return save_checkpoint(path, backbone, line_heads, config, meta)

@@ -104,11 +104,11 @@ class TorchRunner:
 
     name = BACKEND_TORCH
 
-    def __init__(self, backbone: torch.nn.Module, lm: torch.nn.Module,
+    def __init__(self, backbone: torch.nn.Module, line_heads: torch.nn.Module,
                  threads: int = DEFAULT_THREADS) -> None:
         self.backbone = backbone.eval()
-        self.lm = lm.eval()
-        self.heads = tuple(lm.heads.keys())
+        self.line_heads = line_heads.eval()
+        self.heads = tuple(line_heads.heads.keys())
         self.state_dims = (backbone.config.num_layers, backbone.config.d_model)
         self.threads = threads
         set_torch_threads(threads)
@@ -129,27 +129,27 @@ class TorchRunner:
             hidden, (h, c) = self.backbone.step(
                 torch.from_numpy(continuous), torch.from_numpy(categorical), start
             )
-            logits = self.lm(hidden[:, -1])
+            logits = self.line_heads(hidden[:, -1])
         return {head: value.numpy() for head, value in logits.items()}, (h.numpy(), c.numpy())
 
 
 class _ExportGraph(torch.nn.Module):
     """Backbone plus heads on the last frame, with the state as explicit inputs and outputs."""
 
-    def __init__(self, backbone: torch.nn.Module, lm: torch.nn.Module) -> None:
+    def __init__(self, backbone: torch.nn.Module, line_heads: torch.nn.Module) -> None:
         super().__init__()
         self.backbone = backbone
-        self.lm = lm
-        self.heads = tuple(lm.heads.keys())
+        self.line_heads = line_heads
+        self.heads = tuple(line_heads.heads.keys())
 
     def forward(self, continuous: torch.Tensor, categorical: torch.Tensor,
                 h0: torch.Tensor, c0: torch.Tensor) -> tuple[torch.Tensor, ...]:
         hidden, (h1, c1) = self.backbone.step(continuous, categorical, (h0, c0))
-        logits = self.lm(hidden[:, -1])
+        logits = self.line_heads(hidden[:, -1])
         return tuple(logits[head] for head in self.heads) + (h1, c1)
 
 
-def export_onnx(backbone: torch.nn.Module, lm: torch.nn.Module,
+def export_onnx(backbone: torch.nn.Module, line_heads: torch.nn.Module,
                 target: str | Path | io.BytesIO | None = None) -> bytes:
     """Export backbone and heads to ONNX (dynamic batch and time); write `target` if given.
 
@@ -158,7 +158,7 @@ def export_onnx(backbone: torch.nn.Module, lm: torch.nn.Module,
     An input the model does not use (K = 0) is left out of the graph. The modules
     are put in eval mode (dropout off), as inference needs.
     """
-    graph = _ExportGraph(backbone, lm).eval()
+    graph = _ExportGraph(backbone, line_heads).eval()
     config = backbone.config
     shape = (config.num_layers, 1, config.d_model)
     example = (
@@ -221,12 +221,12 @@ class OnnxRunner:
         self._ensure_batch(1)
 
     @classmethod
-    def from_modules(cls, backbone: torch.nn.Module, lm: torch.nn.Module,
+    def from_modules(cls, backbone: torch.nn.Module, line_heads: torch.nn.Module,
                      threads: int = DEFAULT_THREADS, int8: bool = False) -> OnnxRunner:
         """Export the modules (int8 LSTM weights if asked) and open a session on the result."""
         config = backbone.config
-        heads = tuple(lm.heads.keys())
-        model = export_onnx(backbone, lm)
+        heads = tuple(line_heads.heads.keys())
+        model = export_onnx(backbone, line_heads)
         return cls(quantize_onnx(model) if int8 else model, heads,
                    [config.head_sizes[h] for h in heads], config.num_layers, config.d_model,
                    threads, BACKEND_ONNXRUNTIME_INT8 if int8 else BACKEND_ONNXRUNTIME)
@@ -371,13 +371,13 @@ def quantize_onnx(model: bytes) -> bytes:
         return target.read_bytes()
 
 
-def make_runner(backend: str, backbone: torch.nn.Module, lm: torch.nn.Module,
+def make_runner(backend: str, backbone: torch.nn.Module, line_heads: torch.nn.Module,
                 threads: int = DEFAULT_THREADS) -> ModelRunner:
     """Build the runner called `backend` for these modules (ConfigError if unknown)."""
     _check_threads(threads)
     if backend == BACKEND_TORCH:
-        return TorchRunner(backbone, lm, threads)
+        return TorchRunner(backbone, line_heads, threads)
     if backend in (BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8):
-        return OnnxRunner.from_modules(backbone, lm, threads,
+        return OnnxRunner.from_modules(backbone, line_heads, threads,
                                        int8=backend == BACKEND_ONNXRUNTIME_INT8)
     raise ConfigError(f"backend {backend!r} unknown; expected one of {list(BACKENDS)}")

@@ -70,7 +70,7 @@ class InferenceEngine:
     def __init__(
         self,
         backbone: torch.nn.Module,
-        lm: torch.nn.Module,
+        line_heads: torch.nn.Module,
         window_frames: int,
         capacity: int,
         n_continuous: int,
@@ -89,7 +89,7 @@ class InferenceEngine:
         if isinstance(backend, str):
             if backend not in BACKEND_CHOICES:
                 raise ValueError(f"backend {backend!r} unknown; expected one of {BACKEND_CHOICES}")
-            backend = make_runner(backend, backbone, lm, threads)
+            backend = make_runner(backend, backbone, line_heads, threads)
         self.window_frames = window_frames
         self.max_gap_ns = max_gap_ns
         self.backend = RunnerBackend(backend, capacity, n_continuous, n_categorical)

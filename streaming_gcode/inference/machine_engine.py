@@ -75,7 +75,7 @@ def output_prefix(machine: str) -> str:
 class MachineEngine:
     """The node's model runs over its machines: one engine, or one batched pass for many."""
 
-    def __init__(self, backbone: torch.nn.Module, lm: torch.nn.Module, machines: Sequence[str],
+    def __init__(self, backbone: torch.nn.Module, line_heads: torch.nn.Module, machines: Sequence[str],
                  window_frames: int, capacity: int, n_continuous: int, n_categorical: int,
                  mode: str, backend: str, threads: int, max_gap_ns: int | None) -> None:
         if backend not in BACKEND_CHOICES:
@@ -83,13 +83,13 @@ class MachineEngine:
         if mode not in MODE_CHOICES:
             raise ValueError(f"mode {mode!r} unknown; expected one of {MODE_CHOICES}")
         self.machines = tuple(machines)
-        self.runner = make_runner(backend, backbone, lm, threads)
+        self.runner = make_runner(backend, backbone, line_heads, threads)
         self.window_frames = window_frames
         self.mode = mode
         self._single: InferenceEngine | None = None
         self._batch: BatchedInference | None = None
         if len(self.machines) == 1:
-            self._single = InferenceEngine(backbone, lm, window_frames, capacity, n_continuous,
+            self._single = InferenceEngine(backbone, line_heads, window_frames, capacity, n_continuous,
                                            n_categorical, mode, self.runner, threads, max_gap_ns)
         else:
             self._batch = BatchedInference(self.runner, self.machines, window_frames, capacity,

@@ -107,7 +107,7 @@ class LoadedModel:
     """A model ready to run: modules in eval mode, config, metadata and its file."""
 
     backbone: StreamingBackbone
-    lm: LineHeads
+    line_heads: LineHeads
     config: ModelConfig
     metadata: ModelMetadata
     path: Path | None = None
@@ -132,7 +132,7 @@ class LoadedModel:
 def save_checkpoint(
     path: str | Path,
     backbone: StreamingBackbone,
-    lm: LineHeads,
+    line_heads: LineHeads,
     config: ModelConfig,
     metadata: ModelMetadata,
 ) -> Path:
@@ -143,7 +143,7 @@ def save_checkpoint(
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
         "backbone_state_dict": _plain_state(backbone),
-        "lm_state_dict": _plain_state(lm),
+        "lm_state_dict": _plain_state(line_heads),
         "metadata": metadata.to_dict(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,8 +218,9 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{path}: bad metadata: {exc}") from None
     _check_consistent(config, metadata, str(path))
-    backbone, lm = build_model(config)
-    parts = (("backbone", backbone, "backbone_state_dict"), ("lm", lm, "lm_state_dict"))
+    backbone, line_heads = build_model(config)
+    parts = (("backbone", backbone, "backbone_state_dict"),
+             ("line_heads", line_heads, "lm_state_dict"))
     for name, module, key in parts:
         try:
             module.load_state_dict(payload[key], strict=True)
@@ -231,8 +232,8 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     if not np.allclose(stored_mean, np.asarray(metadata.norm_mean, dtype=np.float32), atol=1e-5):
         raise CheckpointError(f"{path}: metadata norm_mean disagrees with the backbone's buffer")
     backbone.eval()
-    lm.eval()
-    return LoadedModel(backbone, lm, config, metadata, path)
+    line_heads.eval()
+    return LoadedModel(backbone, line_heads, config, metadata, path)
 
 
 def _first_lines(exc: Exception, count: int = 3) -> str:
@@ -323,7 +324,7 @@ def random_model(
         window=window or ModelConfig.__dataclass_fields__["window"].default,
         **sizes,
     )
-    backbone, lm = build_model(config, seed=seed)
+    backbone, line_heads = build_model(config, seed=seed)
     metadata = ModelMetadata(
         continuous_features=continuous,
         categorical_features=categorical,
@@ -337,5 +338,5 @@ def random_model(
         training_command="random initialisation (not trained)",
     )
     backbone.eval()
-    lm.eval()
-    return LoadedModel(backbone, lm, config, metadata, None)
+    line_heads.eval()
+    return LoadedModel(backbone, line_heads, config, metadata, None)

@@ -5,7 +5,7 @@
 `backbone(continuous [B,T,C] raw float32, categorical [B,T,K] int64) -> hidden [B,T,d]`
 normalises the raw inputs itself (buffers filled from the checkpoint's
 statistics), so the node and an ONNX export feed sensor values as they come.
-`lm(hidden) -> {head: logits [B,T,V]}`.
+`line_heads(hidden) -> {head: logits [B,T,V]}`.
 
 Every operation is per frame except the LSTM, which only looks back, so the
 output at frame t depends on frames <= t only (causal).

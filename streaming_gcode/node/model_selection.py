@@ -66,7 +66,7 @@ class NodeModel:
             categorical_features=len(meta.categorical_features),
             window_frames=window_frames,
             heads=tuple(self.loaded.config.head_sizes),
-            parameters=parameter_count(self.loaded.backbone, self.loaded.lm),
+            parameters=parameter_count(self.loaded.backbone, self.loaded.line_heads),
             unknown_categorical=unknown,
             unknown_categorical_recent=unknown_recent,
         )

@@ -112,7 +112,7 @@ class StreamNode(Node):
         machines = check_machine_names(settings.machines)
         period = self._layout.frame_period_ns
         self._engine = MachineEngine(
-            self._model.loaded.backbone, self._model.loaded.lm, machines, window, capacity,
+            self._model.loaded.backbone, self._model.loaded.line_heads, machines, window, capacity,
             feature_map.n_continuous, feature_map.n_categorical, settings.mode,
             settings.backend, settings.num_threads,
             max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),

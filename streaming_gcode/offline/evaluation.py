@@ -50,7 +50,7 @@ EVAL_BATCH = 256
 @torch.no_grad()
 def frame_logits(
     backbone: StreamingBackbone,
-    lm: LineHeads,
+    line_heads: LineHeads,
     table: FrameTable,
     mode: str = DEFAULT_MODE,
     window: int = 64,
@@ -64,22 +64,23 @@ def frame_logits(
     cont = torch.from_numpy(np.ascontiguousarray(table.continuous))
     cat = torch.from_numpy(np.ascontiguousarray(table.categorical))
     if len(wanted) == 0:
-        return {h: np.zeros((0, lin.out_features), np.float32) for h, lin in lm.heads.items()}
+        return {h: np.zeros((0, lin.out_features), np.float32)
+                for h, lin in line_heads.heads.items()}
     if mode == "stateful":
-        logits = lm(backbone(cont[None], cat[None]))
+        logits = line_heads(backbone(cont[None], cat[None]))
         return {h: v[0].numpy()[wanted] for h, v in logits.items()}
     early = wanted[wanted < window - 1]   # their window is the run so far
     late = wanted[wanted >= window - 1]   # a full window ends at each of them
-    parts: dict[str, list[np.ndarray]] = {h: [] for h in lm.heads}
+    parts: dict[str, list[np.ndarray]] = {h: [] for h in line_heads.heads}
     if len(early):
         stop = int(early.max()) + 1
-        for h, v in lm(backbone(cont[None, :stop], cat[None, :stop])).items():
+        for h, v in line_heads(backbone(cont[None, :stop], cat[None, :stop])).items():
             parts[h].append(v[0].numpy()[early])
     index = torch.from_numpy(late[:, None] - np.arange(window - 1, -1, -1)[None, :])
     for start in range(0, len(index), EVAL_BATCH):
         rows = index[start:start + EVAL_BATCH]
         hidden = backbone(cont[rows], cat[rows])[:, -1]
-        for h, v in lm(hidden).items():
+        for h, v in line_heads(hidden).items():
             parts[h].append(v.numpy())
     return {h: np.concatenate(p) for h, p in parts.items()}
 
@@ -89,8 +90,8 @@ def predict_run(
 ) -> list[LineKey | None]:
     """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere)."""
     frames = np.arange(0, len(prepared), max(1, every))
-    logits = frame_logits(model.backbone, model.lm, prepared.table, mode, model.metadata.window,
-                          frames)
+    logits = frame_logits(model.backbone, model.line_heads, prepared.table, mode,
+                          model.metadata.window, frames)
     keys: list[LineKey | None] = [None] * len(prepared)
     for t, line in zip(frames, decode_frames(logits, model.vocabulary)):
         keys[int(t)] = line.key

@@ -62,7 +62,7 @@ def render_card(model: LoadedModel, checkpoint: Path) -> str:
         f" ({', '.join(meta.categorical_features) or 'none'}); window {meta.window} frames,"
         f" prediction stride {meta.stride}.",
         f"- LSTM backbone: d_model {config.d_model}, {config.num_layers} layers,"
-        f" {parameter_count(model.backbone, model.lm):,} parameters, {size_mb:.1f} MB.",
+        f" {parameter_count(model.backbone, model.line_heads):,} parameters, {size_mb:.1f} MB.",
         f"- Heads (classes): {heads}.",
         "",
         "## Data and split",

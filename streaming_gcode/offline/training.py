@@ -118,8 +118,9 @@ def input_statistics(
 
 
 def _batch_loss(model, batch, device_heads) -> torch.Tensor:
-    backbone, lm = model
-    logits = lm(backbone(torch.from_numpy(batch.continuous), torch.from_numpy(batch.categorical)))
+    backbone, line_heads = model
+    hidden = backbone(torch.from_numpy(batch.continuous), torch.from_numpy(batch.categorical))
+    logits = line_heads(hidden)
     losses = []
     for head in device_heads:
         target = torch.from_numpy(batch.targets[head])
@@ -187,7 +188,7 @@ class _Trainer:
             code_inputs=[i for i, name in enumerate(self.features.continuous)
                          if name in c.code_features],
         )
-        self.backbone, self.lm = build_model(self.model_config, seed=c.seed)
+        self.backbone, self.line_heads = build_model(self.model_config, seed=c.seed)
         self.backbone.set_normalisation(self.mean, self.std)
 
     def loaded(self) -> LoadedModel:
@@ -203,8 +204,8 @@ class _Trainer:
                       "split": self.split},
         )
         self.backbone.eval()
-        self.lm.eval()
-        return LoadedModel(self.backbone, self.lm, self.model_config, metadata)
+        self.line_heads.eval()
+        return LoadedModel(self.backbone, self.line_heads, self.model_config, metadata)
 
     def fit(self, deadline: float) -> list[dict[str, float]]:
         """Train until early stopping or until another epoch would miss `deadline`."""
@@ -214,7 +215,7 @@ class _Trainer:
         data = ([p.table for p in train], [targets(p, self.vocab) for p in train])
         picks = [(r, int(s)) for r, p in enumerate(train)
                  for s in window_starts(len(p), c.window, c.window_stride) if len(p)]
-        params = list(self.backbone.parameters()) + list(self.lm.parameters())
+        params = list(self.backbone.parameters()) + list(self.line_heads.parameters())
         optimiser = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=c.max_epochs)
         rng = np.random.default_rng(c.seed)
@@ -244,7 +245,7 @@ class _Trainer:
             if score > best_score:
                 best_score, stale = score, 0
                 best_state = (copy.deepcopy(self.backbone.state_dict()),
-                              copy.deepcopy(self.lm.state_dict()))
+                              copy.deepcopy(self.line_heads.state_dict()))
             else:
                 stale += 1
             final_eval = (now - evaluated) * final_share
@@ -252,14 +253,14 @@ class _Trainer:
                 break
         if best_state is not None:
             self.backbone.load_state_dict(best_state[0])
-            self.lm.load_state_dict(best_state[1])
+            self.line_heads.load_state_dict(best_state[1])
         return history
 
     def _train_epoch(self, epoch, data, picks, rng, optimiser, params) -> float:
         """One pass over the training windows in a seeded random order; mean batch loss."""
         c = self.config
         self.backbone.train()
-        self.lm.train()
+        self.line_heads.train()
         order = rng.permutation(len(picks))
         heads = list(self.vocab.head_sizes)
         losses: list[float] = []
@@ -268,7 +269,7 @@ class _Trainer:
         for start in bar:
             chosen = (picks[i] for i in order[start:start + c.batch_size])
             batch = gather_windows(data[0], data[1], chosen, c.window)
-            loss = _batch_loss((self.backbone, self.lm), batch, heads)
+            loss = _batch_loss((self.backbone, self.line_heads), batch, heads)
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -315,5 +316,5 @@ def train(
                                    "families": data["families"], "runs": data["runs"],
                                    "majority_command": _majority_command(validation)}
     if out is not None:
-        model.path = save_checkpoint(out, model.backbone, model.lm, model.config, meta)
+        model.path = save_checkpoint(out, model.backbone, model.line_heads, model.config, meta)
     return TrainingResult(model, trainer.split, history, validation, tune)

@@ -26,15 +26,15 @@ def _model(categorical_sizes):
     config = ModelConfig(n_continuous=5, categorical_sizes=categorical_sizes,
                          head_sizes={"command": 6, "form": 2, "param_X": 4},
                          d_model=16, num_layers=2, dropout=0.0)
-    backbone, lm = build_model(config, seed=3)
+    backbone, line_heads = build_model(config, seed=3)
     backbone.set_normalisation(np.linspace(-1, 1, 5), np.linspace(0.5, 2, 5))
-    return backbone.eval(), lm.eval()
+    return backbone.eval(), line_heads.eval()
 
 
 @pytest.fixture(scope="module", params=[[4, 3], []], ids=["categorical", "continuous_only"])
 def runners(request):
-    backbone, lm = _model(request.param)
-    return TorchRunner(backbone, lm), OnnxRunner.from_modules(backbone, lm), len(request.param)
+    backbone, line_heads = _model(request.param)
+    return TorchRunner(backbone, line_heads), OnnxRunner.from_modules(backbone, line_heads), len(request.param)
 
 
 def _inputs(batch, frames, n_categorical, seed):
@@ -103,8 +103,8 @@ def test_steps_equal_one_window_pass(runners, backend):
 
 def test_onnx_agrees_on_a_checkpoint_model_after_set_threads():
     loaded = random_model("full", seed=5, d_model=32, num_layers=2)
-    torch_runner = make_runner(BACKEND_TORCH, loaded.backbone, loaded.lm)
-    onnx_runner = make_runner(BACKEND_ONNXRUNTIME, loaded.backbone, loaded.lm)
+    torch_runner = make_runner(BACKEND_TORCH, loaded.backbone, loaded.line_heads)
+    onnx_runner = make_runner(BACKEND_ONNXRUNTIME, loaded.backbone, loaded.line_heads)
     onnx_runner.set_threads(2)
     assert onnx_runner.threads == 2 and onnx_runner.heads == torch_runner.heads
     rng = np.random.default_rng(0)
@@ -117,9 +117,9 @@ def test_onnx_agrees_on_a_checkpoint_model_after_set_threads():
 
 
 def test_export_writes_a_valid_model_with_dynamic_batch_and_time(tmp_path):
-    backbone, lm = _model([4, 3])
+    backbone, line_heads = _model([4, 3])
     path = tmp_path / "model.onnx"
-    data = export_onnx(backbone, lm, path)
+    data = export_onnx(backbone, line_heads, path)
     assert path.read_bytes() == data
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
@@ -149,9 +149,9 @@ def test_runner_backend_loads_a_ring_buffer_window(runners, backend):
 
 
 def test_int8_backend_stays_within_its_tolerance_window_and_steps():
-    backbone, lm = _model([4, 3])
-    torch_runner = TorchRunner(backbone, lm)
-    int8 = make_runner(BACKEND_ONNXRUNTIME_INT8, backbone, lm)
+    backbone, line_heads = _model([4, 3])
+    torch_runner = TorchRunner(backbone, line_heads)
+    int8 = make_runner(BACKEND_ONNXRUNTIME_INT8, backbone, line_heads)
     assert int8.name == BACKEND_ONNXRUNTIME_INT8 and set(BACKENDS) == {*EXACT_BACKENDS, int8.name}
     torch_state = int8_state = None
     for step, frames in enumerate([16, 4, 4, 1]):
@@ -166,8 +166,8 @@ def test_int8_backend_stays_within_its_tolerance_window_and_steps():
 
 
 def test_unknown_backend_and_bad_threads_are_config_errors():
-    backbone, lm = _model([4])
+    backbone, line_heads = _model([4])
     with pytest.raises(ConfigError, match=r"backend 'tensorrt' unknown; expected one of"):
-        make_runner("tensorrt", backbone, lm)
+        make_runner("tensorrt", backbone, line_heads)
     with pytest.raises(ConfigError, match=r"threads must be an integer >= 1, got 0"):
-        make_runner(BACKEND_TORCH, backbone, lm, threads=0)
+        make_runner(BACKEND_TORCH, backbone, line_heads, threads=0)

@@ -32,8 +32,8 @@ def model():
     config = ModelConfig(n_continuous=4, categorical_sizes=[5],
                          head_sizes={"command": 6, "form": 2},
                          d_model=16, num_layers=2, dropout=0.0)
-    backbone, lm = build_model(config, seed=9)
-    return backbone.eval(), lm.eval()
+    backbone, line_heads = build_model(config, seed=9)
+    return backbone.eval(), line_heads.eval()
 
 
 class Machine:
@@ -74,9 +74,9 @@ class Machine:
 @pytest.mark.parametrize("backend", EXACT_BACKENDS)  # int8 quantises with the batch's range
 @pytest.mark.parametrize("incremental", [False, True], ids=["full_window", "incremental"])
 def test_batched_equals_unbatched_per_machine(model, backend, incremental):
-    backbone, lm = model
-    runner = make_runner(backend, backbone, lm)
-    reference_runner = make_runner(backend, backbone, lm)
+    backbone, line_heads = model
+    runner = make_runner(backend, backbone, line_heads)
+    reference_runner = make_runner(backend, backbone, line_heads)
     machines = {name: Machine(i, reference_runner, incremental) for i, name in enumerate(MACHINES)}
     batched = BatchedInference(runner, MACHINES, WINDOW, CAPACITY, 4, 1, incremental=incremental,
                                max_gap_ns=5 * PERIOD)

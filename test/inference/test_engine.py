@@ -22,9 +22,9 @@ T0 = 1_000_000_000_000
 def model():
     config = ModelConfig(n_continuous=3, categorical_sizes=[4], head_sizes={"command": 5, "x": 3},
                          d_model=8, num_layers=2, dropout=0.0, window=WINDOW)
-    backbone, lm = build_model(config, seed=7)
+    backbone, line_heads = build_model(config, seed=7)
     backbone.set_normalisation([1.0, -2.0, 0.0], [2.0, 1.0, 0.5])
-    return backbone.eval(), lm.eval()
+    return backbone.eval(), line_heads.eval()
 
 
 def _frames(n: int, seed: int = 0):
@@ -39,10 +39,10 @@ def _fill(buffer: AlignedRingBuffer, cont, cat, start: int = 0, t0: int = T0,
 
 
 def _direct(model, cont, cat) -> dict[str, np.ndarray]:
-    backbone, lm = model
+    backbone, line_heads = model
     with torch.inference_mode():
         hidden = backbone(torch.from_numpy(cont)[None], torch.from_numpy(cat)[None])
-        return {h: v[0, -1].numpy() for h, v in lm(hidden).items()}
+        return {h: v[0, -1].numpy() for h, v in line_heads(hidden).items()}
 
 
 def _engine(model, mode="full_window", capacity=32, **kwargs) -> InferenceEngine:
@@ -172,7 +172,7 @@ def test_failed_run_resets_the_state_and_is_raised(model) -> None:
     engine.infer(engine.prepare(buffer))
     _fill(buffer, cont[WINDOW:WINDOW + 1], cat[WINDOW:WINDOW + 1], start=WINDOW)
     prepared = engine.prepare(buffer)
-    engine.backend.runner.lm = None  # the heads are gone: the run raises
+    engine.backend.runner.line_heads = None  # the heads are gone: the run raises
     with pytest.raises(TypeError):
         engine.infer(prepared)
     assert engine.state_resets == 1
@@ -193,12 +193,12 @@ def test_threads_and_invalid_configuration(model) -> None:
 def test_model_without_categorical_inputs() -> None:
     config = ModelConfig(n_continuous=3, head_sizes={"command": 4}, d_model=8, num_layers=1,
                          dropout=0.0, window=WINDOW)
-    backbone, lm = build_model(config, seed=1)
+    backbone, line_heads = build_model(config, seed=1)
     cont, _ = _frames(WINDOW, seed=9)
     buffer = AlignedRingBuffer(16, 3, 0)
     for i in range(WINDOW):
         buffer.append(T0 + i * PERIOD, cont[i], np.zeros(0, np.int64), False)
-    engine = InferenceEngine(backbone, lm, WINDOW, 16, 3, 0)
+    engine = InferenceEngine(backbone, line_heads, WINDOW, 16, 3, 0)
     result = engine.infer(engine.prepare(buffer))
     empty = np.zeros((WINDOW, 0), np.int64)
-    _assert_logits(result.logits, _direct((backbone.eval(), lm.eval()), cont, empty))
+    _assert_logits(result.logits, _direct((backbone.eval(), line_heads.eval()), cont, empty))

@@ -37,8 +37,8 @@ def _layout(topic: str = "cell/arr") -> StreamLayout:
 def model():
     config = ModelConfig(n_continuous=2, head_sizes={"command": 4}, d_model=8, num_layers=2,
                          dropout=0.0, window=WINDOW)
-    backbone, lm = build_model(config, seed=5)
-    return backbone.eval(), lm.eval()
+    backbone, line_heads = build_model(config, seed=5)
+    return backbone.eval(), line_heads.eval()
 
 
 def test_machine_names_are_checked_and_default_to_one_unnamed_machine():

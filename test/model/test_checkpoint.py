@@ -27,7 +27,7 @@ SIZES = {"d_model": 16, "num_layers": 1}
 
 
 def _save(model: LoadedModel, path: Path) -> Path:
-    return save_checkpoint(path, model.backbone, model.lm, model.config, model.metadata)
+    return save_checkpoint(path, model.backbone, model.line_heads, model.config, model.metadata)
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +49,12 @@ def test_round_trip_keeps_weights_config_and_metadata(model, good) -> None:
     assert loaded.path == good
     assert loaded.config == model.config
     assert loaded.metadata.to_dict() == model.metadata.to_dict()
-    assert not loaded.backbone.training and not loaded.lm.training
+    assert not loaded.backbone.training and not loaded.line_heads.training
     cont = torch.randn(1, 5, model.config.n_continuous)
     cat = torch.zeros(1, 5, model.config.n_categorical, dtype=torch.long)
     with torch.no_grad():
-        for head, logits in model.lm(model.backbone(cont, cat)).items():
-            torch.testing.assert_close(loaded.lm(loaded.backbone(cont, cat))[head], logits)
+        for head, logits in model.line_heads(model.backbone(cont, cat)).items():
+            torch.testing.assert_close(loaded.line_heads(loaded.backbone(cont, cat))[head], logits)
     assert set(_payload(good)) == set(CHECKPOINT_KEYS)
     assert loaded.vocabulary.head_sizes == model.config.head_sizes
 

@@ -16,8 +16,8 @@ HEADS = {"command": 7, "form": 2, "param_X": 30}
 def _model(n_cont=6, cats=(4, 3), d_model=16, num_layers=2, window=8, **kw):
     config = ModelConfig(n_continuous=n_cont, categorical_sizes=list(cats), head_sizes=HEADS,
                          d_model=d_model, num_layers=num_layers, dropout=0.0, window=window, **kw)
-    backbone, lm = build_model(config, seed=1)
-    return backbone.eval(), lm.eval()
+    backbone, line_heads = build_model(config, seed=1)
+    return backbone.eval(), line_heads.eval()
 
 
 def _inputs(batch, steps, n_cont=6, cats=(4, 3), seed=0):
@@ -30,17 +30,17 @@ def _inputs(batch, steps, n_cont=6, cats=(4, 3), seed=0):
 
 @torch.no_grad()
 def test_shapes_of_backbone_and_heads() -> None:
-    backbone, lm = _model()
+    backbone, line_heads = _model()
     hidden = backbone(*_inputs(3, 11))
     assert hidden.shape == (3, 11, 16)
-    logits = lm(hidden)
+    logits = line_heads(hidden)
     assert {h: tuple(v.shape) for h, v in logits.items()} == {
         h: (3, 11, n) for h, n in HEADS.items()}
 
 
 @torch.no_grad()
 def test_no_categorical_inputs() -> None:
-    backbone, lm = _model(cats=())
+    backbone, line_heads = _model(cats=())
     cont, cat = _inputs(2, 5, cats=())
     assert cat.shape == (2, 5, 0)
     assert backbone(cont, cat).shape == (2, 5, 16)
@@ -50,22 +50,22 @@ def test_no_categorical_inputs() -> None:
 def test_seed_size_is_constructible() -> None:
     config = ModelConfig(n_continuous=155, categorical_sizes=[10, 10, 50, 50], head_sizes=HEADS,
                          d_model=256, num_layers=4, num_heads=8, window=64)
-    backbone, lm = build_model(config, seed=0)
+    backbone, line_heads = build_model(config, seed=0)
     cont, cat = _inputs(1, 4, n_cont=155, cats=(10, 10, 50, 50))
-    assert lm(backbone.eval()(cont, cat))["command"].shape == (1, 4, 7)
-    assert parameter_count(backbone, lm) > 1_000_000
+    assert line_heads(backbone.eval()(cont, cat))["command"].shape == (1, 4, 7)
+    assert parameter_count(backbone, line_heads) > 1_000_000
 
 
 @torch.no_grad()
 def test_causal_a_change_at_t_changes_nothing_before_t() -> None:
-    backbone, lm = _model(code_inputs=[0])
+    backbone, line_heads = _model(code_inputs=[0])
     cont, cat = _inputs(1, 12)
-    before = lm(backbone(cont, cat))
+    before = line_heads(backbone(cont, cat))
     t = 7
     cont2, cat2 = cont.clone(), cat.clone()
     cont2[0, t] += 4.0
     cat2[0, t, 0] = (cat2[0, t, 0] + 1) % 4
-    after = lm(backbone(cont2, cat2))
+    after = line_heads(backbone(cont2, cat2))
     for head in HEADS:
         torch.testing.assert_close(after[head][:, :t], before[head][:, :t], rtol=0, atol=0)
         assert not torch.allclose(after[head][:, t], before[head][:, t])

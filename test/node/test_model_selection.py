@@ -19,7 +19,7 @@ torch.set_num_threads(1)
 
 def _save_tiny(path: Path) -> Path:
     model = random_model("physical", d_model=8, num_layers=1, window=6, stride=2)
-    return save_checkpoint(path, model.backbone, model.lm, model.config, model.metadata)
+    return save_checkpoint(path, model.backbone, model.line_heads, model.config, model.metadata)
 
 
 def test_explicit_checkpoint_is_loaded(tmp_path: Path) -> None:

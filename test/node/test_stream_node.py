@@ -30,7 +30,7 @@ WINDOW = 6
 def checkpoint(tmp_path_factory) -> Path:
     model = random_model("physical", d_model=8, num_layers=1, window=WINDOW, stride=2)
     path = tmp_path_factory.mktemp("node") / "tiny.pt"
-    return save_checkpoint(path, model.backbone, model.lm, model.config, model.metadata)
+    return save_checkpoint(path, model.backbone, model.line_heads, model.config, model.metadata)
 
 
 @pytest.fixture()

@@ -66,12 +66,12 @@ def _tiny_checkpoint(path: Path) -> Path:
     config = ModelConfig(n_continuous=len(continuous), categorical_sizes=[4],
                          head_sizes=vocab.head_sizes, d_model=16, num_layers=1, dropout=0.0,
                          window=WINDOW)
-    backbone, lm = build_model(config, seed=3)
+    backbone, line_heads = build_model(config, seed=3)
     meta = ModelMetadata(continuous_features=continuous, categorical_features=["mode"],
                          categorical_vocab={"mode": [0, 1, 2]}, norm_mean=[0.0] * 5,
                          norm_std=[1.0] * 5, vocabulary=vocab.to_dict(), window=WINDOW,
                          stride=STRIDE, feature_set="test")
-    return save_checkpoint(path, backbone, lm, config, meta)
+    return save_checkpoint(path, backbone, line_heads, config, meta)
 
 
 def _params(checkpoint: Path, with_imu: bool = True) -> dict:

@@ -40,14 +40,14 @@ def _table(n: int, n_cont: int, seed: int = 0) -> FrameTable:
 @torch.no_grad()
 def test_window_mode_gives_each_frame_the_window_ending_at_it(model) -> None:
     table = _table(15, model.config.n_continuous)
-    logits = offline_eval.frame_logits(model.backbone, model.lm, table, "window", WINDOW)
+    logits = offline_eval.frame_logits(model.backbone, model.line_heads, table, "window", WINDOW)
     cont, cat = torch.from_numpy(table.continuous), torch.from_numpy(table.categorical)
     for t in (0, 3, WINDOW - 1, 9, 14):
         start = max(0, t - WINDOW + 1)
-        expected = model.lm(model.backbone(cont[None, start:t + 1], cat[None, start:t + 1]))
+        expected = model.line_heads(model.backbone(cont[None, start:t + 1], cat[None, start:t + 1]))
         for head, value in expected.items():
             np.testing.assert_allclose(logits[head][t], value[0, -1].numpy(), rtol=1e-5, atol=1e-5)
-    chosen = offline_eval.frame_logits(model.backbone, model.lm, table, "window", WINDOW,
+    chosen = offline_eval.frame_logits(model.backbone, model.line_heads, table, "window", WINDOW,
                                        np.array([2, 11]))
     np.testing.assert_allclose(chosen["command"], logits["command"][[2, 11]], rtol=1e-5, atol=1e-6)
 
@@ -55,14 +55,14 @@ def test_window_mode_gives_each_frame_the_window_ending_at_it(model) -> None:
 @torch.no_grad()
 def test_stateful_mode_runs_from_the_first_frame(model) -> None:
     table = _table(15, model.config.n_continuous)
-    stateful = offline_eval.frame_logits(model.backbone, model.lm, table, "stateful", WINDOW)
-    window = offline_eval.frame_logits(model.backbone, model.lm, table, "window", WINDOW)
+    stateful = offline_eval.frame_logits(model.backbone, model.line_heads, table, "stateful", WINDOW)
+    window = offline_eval.frame_logits(model.backbone, model.line_heads, table, "window", WINDOW)
     # The same until the first frame whose window starts after the run's first frame.
     np.testing.assert_allclose(stateful["command"][:WINDOW], window["command"][:WINDOW],
                                rtol=1e-5, atol=1e-5)
     assert not np.allclose(stateful["command"][-1], window["command"][-1], atol=1e-5)
     with pytest.raises(ValueError, match="unknown evaluation mode"):
-        offline_eval.frame_logits(model.backbone, model.lm, table, "sideways", WINDOW)
+        offline_eval.frame_logits(model.backbone, model.line_heads, table, "sideways", WINDOW)
 
 
 def _prepared(model, name: str, n: int, seed: int) -> PreparedRun:
@@ -95,7 +95,7 @@ def test_report_json_table_and_plot(model, tmp_path) -> None:
 @pytest.mark.data
 def test_evaluate_cli_writes_the_json_contract(data_dir, tmp_path) -> None:
     model = random_model("full", seed=0, d_model=16, num_layers=1)
-    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.lm, model.config,
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads, model.config,
                                  model.metadata)
     out = tmp_path / "eval.json"
     code = cli.main(["evaluate", "--data", str(data_dir / "pocket_004_aligned.csv.gz"),

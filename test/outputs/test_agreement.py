@@ -210,11 +210,11 @@ def test_live_agreement_follows_the_reference_topic(tmp_path, data_dir):
         pytest.skip(f"{run_file.name} is not in {data_dir}")
     flat, layout = layout_parameters(REPO / "config" / "stream.yaml")
     model = random_model("full", layout, seed=5, window=8, d_model=32, num_layers=1)
-    checkpoint = save_checkpoint(tmp_path / "random.pt", model.backbone, model.lm,
+    checkpoint = save_checkpoint(tmp_path / "random.pt", model.backbone, model.line_heads,
                                  model.config, model.metadata)
     original = write_run_bag(load_run(run_file), layout, tmp_path / "original").path
     prepared, _, _ = prepare_bag(original, layout, model.feature_map(layout))
-    guesses = decode_frames(frame_logits(model.backbone, model.lm, prepared.table, "window",
+    guesses = decode_frames(frame_logits(model.backbone, model.line_heads, prepared.table, "window",
                                          model.metadata.window), model.vocabulary)
     by_stamp = {int(s): g.text for s, g in zip(prepared.table.stamps, guesses)}
     agreeing = _with_reference(original, tmp_path / "agreeing",

@@ -23,12 +23,12 @@ import torch
 class SeedBaseline:
     """Deque of per-sample tensors, list copy, stack, full-window recompute each stride."""
 
-    def __init__(self, backbone: torch.nn.Module, lm: torch.nn.Module,
+    def __init__(self, backbone: torch.nn.Module, line_heads: torch.nn.Module,
                  window_size: int = 64, stride: int = 16) -> None:
         if window_size < 1 or stride < 1:
             raise ValueError(f"window_size and stride must be >= 1, got {window_size}, {stride}")
         self.backbone = backbone.eval()
-        self.lm = lm.eval()
+        self.line_heads = line_heads.eval()
         self.window_size = window_size
         self.stride = stride
         self.continuous_buffer: deque[torch.Tensor] = deque(maxlen=window_size * 2)
@@ -54,7 +54,7 @@ class SeedBaseline:
         categorical = torch.stack(categorical_window).unsqueeze(0)
         with torch.no_grad():
             hidden = self.backbone(continuous, categorical)
-            return self.lm(hidden)
+            return self.line_heads(hidden)
 
     def process_sample(self, continuous: torch.Tensor,
                        categorical: torch.Tensor) -> dict[str, np.ndarray] | None:

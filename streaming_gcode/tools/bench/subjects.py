@@ -44,7 +44,7 @@ class ModelSize:
 
     name: str
     backbone: torch.nn.Module
-    lm: torch.nn.Module
+    line_heads: torch.nn.Module
     config: ModelConfig
     window: int
     source: str
@@ -53,7 +53,7 @@ class ModelSize:
     def onnx_model(self, backend: str) -> bytes:
         """Return the ONNX export of these weights (int8 for that backend), made once."""
         if BACKEND_ONNXRUNTIME not in self._onnx:
-            self._onnx[BACKEND_ONNXRUNTIME] = export_onnx(self.backbone, self.lm)
+            self._onnx[BACKEND_ONNXRUNTIME] = export_onnx(self.backbone, self.line_heads)
         if backend not in self._onnx:
             self._onnx[backend] = quantize_onnx(self._onnx[BACKEND_ONNXRUNTIME])
         return self._onnx[backend]
@@ -61,8 +61,8 @@ class ModelSize:
     def runner(self, backend: str, threads: int) -> ModelRunner:
         """Make a fresh runner of `backend` on these weights."""
         if backend == BACKEND_TORCH:
-            return TorchRunner(self.backbone, self.lm, threads)
-        heads = tuple(self.lm.heads.keys())
+            return TorchRunner(self.backbone, self.line_heads, threads)
+        heads = tuple(self.line_heads.heads.keys())
         return OnnxRunner(self.onnx_model(backend), heads,
                           [self.config.head_sizes[h] for h in heads], self.config.num_layers,
                           self.config.d_model, threads, backend)
@@ -80,8 +80,8 @@ def seed_size() -> ModelSize:
     config = ModelConfig(n_continuous=155, categorical_sizes=[10, 10, 50, 50],
                          head_sizes=SEED_HEADS, d_model=256, num_layers=4, num_heads=8,
                          dropout=0.0, window=64)
-    backbone, lm = build_model(config, seed=0)
-    return ModelSize(SEED_SIZE, backbone.eval(), lm.eval(), config, 64,
+    backbone, line_heads = build_model(config, seed=0)
+    return ModelSize(SEED_SIZE, backbone.eval(), line_heads.eval(), config, 64,
                      "seed notebook sizes, random weights")
 
 
@@ -94,14 +94,14 @@ def default_size() -> ModelSize:
     loaded = load_checkpoint(path) if path is not None else random_model("full", seed=0)
     source = (str(path) if path is not None
               else "random weights, ModelConfig defaults (no models/full.pt)")
-    return ModelSize(DEFAULT_SIZE, loaded.backbone, loaded.lm, loaded.config,
+    return ModelSize(DEFAULT_SIZE, loaded.backbone, loaded.line_heads, loaded.config,
                      loaded.metadata.window, source)
 
 
 def custom_size(name: str, config: ModelConfig, seed: int = 0) -> ModelSize:
     """Build a random model of any configuration (tests, experiments)."""
-    backbone, lm = build_model(config, seed=seed)
-    return ModelSize(name, backbone.eval(), lm.eval(), config, config.window, "random weights")
+    backbone, line_heads = build_model(config, seed=seed)
+    return ModelSize(name, backbone.eval(), line_heads.eval(), config, config.window, "random weights")
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ class SeedSubject:
         self.name = name
         self.threads = threads
         self.stream = stream
-        self.baseline = SeedBaseline(size.backbone, size.lm, size.window, stride)
+        self.baseline = SeedBaseline(size.backbone, size.line_heads, size.window, stride)
 
     def ingest(self, index: int) -> None:
         """Append the frame's tensors to the deques."""
@@ -192,7 +192,7 @@ class SeedSubject:
 
 def make_engine(size: ModelSize, mode: str, runner: ModelRunner, capacity: int) -> InferenceEngine:
     """Build the node's InferenceEngine on `runner`."""
-    return InferenceEngine(size.backbone, size.lm, window_frames=size.window, capacity=capacity,
+    return InferenceEngine(size.backbone, size.line_heads, window_frames=size.window, capacity=capacity,
                            n_continuous=size.config.n_continuous,
                            n_categorical=size.config.n_categorical, mode=mode, backend=runner)
 

@@ -154,7 +154,7 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
     from streaming_gcode.offline.evaluation import frame_logits, RunResult
 
     prepared, ref_stamps, ref_labels = prepare_bag(bag, layout, model.feature_map(layout))
-    offline = decode_frames(frame_logits(model.backbone, model.lm, prepared.table, "window",
+    offline = decode_frames(frame_logits(model.backbone, model.line_heads, prepared.table, "window",
                                          model.metadata.window), model.vocabulary)
     with open_bag(bag) as opened:
         info = opened.info

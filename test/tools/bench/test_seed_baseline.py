@@ -23,16 +23,16 @@ def model():
     config = ModelConfig(n_continuous=6, categorical_sizes=[4, 7],
                          head_sizes={"command": 5, "param_X": 9},
                          d_model=16, num_layers=2, dropout=0.1, window=WINDOW)
-    backbone, lm = build_model(config, seed=4)
+    backbone, line_heads = build_model(config, seed=4)
     backbone.set_normalisation(np.arange(6) * 0.5, np.full(6, 2.0))
-    return backbone.eval(), lm.eval()
+    return backbone.eval(), line_heads.eval()
 
 
 def test_baseline_matches_full_window_engine_every_stride(model):
-    backbone, lm = model
-    baseline = SeedBaseline(backbone, lm, window_size=WINDOW, stride=STRIDE)
+    backbone, line_heads = model
+    baseline = SeedBaseline(backbone, line_heads, window_size=WINDOW, stride=STRIDE)
     buffer = AlignedRingBuffer(2 * WINDOW, 6, 2)
-    engine = InferenceEngine(backbone, lm, window_frames=WINDOW, capacity=2 * WINDOW,
+    engine = InferenceEngine(backbone, line_heads, window_frames=WINDOW, capacity=2 * WINDOW,
                              n_continuous=6, n_categorical=2, mode="full_window")
     rng = np.random.default_rng(1)
     compared = 0

@@ -29,7 +29,7 @@ def checkpoint(tmp_path_factory) -> Path:
         "runs": [{"run": "pocket_004"}, {"run": "face_008"}, {"run": "face_004"}],
     }
     path = tmp_path_factory.mktemp("model") / "full.pt"
-    return save_checkpoint(path, model.backbone, model.lm, model.config, meta)
+    return save_checkpoint(path, model.backbone, model.line_heads, model.config, meta)
 
 
 def test_checkpoint_metadata_reaches_the_header_and_the_scorer(checkpoint):

@@ -57,7 +57,7 @@ def random_checkpoint(tmp_path_factory) -> Path:
     model = random_model("full", StreamLayout.from_yaml(CONFIG), seed=3, window=16,
                          d_model=32, num_layers=1)
     path = tmp_path_factory.mktemp("model") / "random.pt"
-    return save_checkpoint(path, model.backbone, model.lm, model.config, model.metadata)
+    return save_checkpoint(path, model.backbone, model.line_heads, model.config, model.metadata)
 
 
 def _check_run(run: dict) -> None:
