@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import yaml
 
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.package import default_stream_config
 
 NS_PER_S = 1_000_000_000
 
@@ -271,3 +272,17 @@ def _parse_layout(params: Mapping[str, Any], where: str) -> StreamLayout:
                 )
             seen[channel] = spec.name
     return StreamLayout(streams, _parse_alignment(params, names, where))
+
+
+def resolve_layout_path(path: str | Path | None) -> Path:
+    """Return `path`, or the shipped config/stream.yaml when no path is given."""
+    chosen = Path(path) if path else default_stream_config()
+    if chosen is None:
+        raise ConfigError("no stream layout given and the shipped config/stream.yaml is missing")
+    return chosen
+
+
+def resolve_layout(path: str | Path | None) -> StreamLayout:
+    """Read the stream layout from `path` or from the shipped config/stream.yaml."""
+    return StreamLayout.from_yaml(resolve_layout_path(path))
+

@@ -31,6 +31,8 @@ import torch
 
 from streaming_gcode.core.errors import CheckpointError, VocabularyError
 from streaming_gcode.core.features import feature_set, FeatureMap
+from streaming_gcode.core.package import default_checkpoint
+from streaming_gcode.core.parameters import DEFAULT_MODEL
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.model.network import build_model, LineHeads, ModelConfig, StreamingBackbone
 from streaming_gcode.model.vocabulary import OutputVocabulary
@@ -340,3 +342,19 @@ def random_model(
     backbone.eval()
     line_heads.eval()
     return LoadedModel(backbone, line_heads, config, metadata, None)
+
+
+def resolve_checkpoint(path: str | Path | None, model: str = DEFAULT_MODEL) -> Path:
+    """Return `path`, or the shipped models/<model>.pt when no path is given.
+
+    The one rule every tool follows to pick the model file; the node adds its
+    random-weights fallback on top (`allow_random_model`).
+    """
+    if path:
+        return Path(path)
+    shipped = default_checkpoint(model)
+    if shipped is None:
+        raise CheckpointError(f"no --checkpoint given and the shipped models/{model}.pt "
+                              "is not installed")
+    return shipped
+
