@@ -15,7 +15,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from streaming_gcode.core.errors import StreamingGcodeError
+from streaming_gcode.commands import EXIT_ERROR, run_command
 
 SUBCOMMANDS: tuple[str, ...] = (
     "train",
@@ -58,14 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
-        return 2
-    try:
-        return int(args._run(args) or 0)
-    except StreamingGcodeError as exc:
-        print(f"streaming-gcode {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return EXIT_ERROR
+    return run_command(args.command, args._run, args)
 
 
 if __name__ == "__main__":

@@ -105,3 +105,13 @@ def data_dir() -> Path:
         pytest.skip(f"recorded runs not found at {path} ({source}); "
                     f"set {DATA_ENV} to the bantam_cnc data folder or run file")
     return path
+
+
+@pytest.fixture()
+def context():
+    """Return an initialised rclpy context of its own, shut down after the test."""
+    rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)

@@ -38,6 +38,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource  # n
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
+from streaming_gcode.core.package import NODE_NAME, PACKAGE_NAME  # noqa: E402
 from streaming_gcode.core.stream_layout import StreamLayout  # noqa: E402
 from streaming_gcode.tools.demo.sim_cell import SimulatedCell  # noqa: E402
 from streaming_gcode.tools.harness.source_publisher import (  # noqa: E402
@@ -47,9 +48,7 @@ from streaming_gcode.tools.harness.source_publisher import (  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-PACKAGE = "streaming_gcode"
 NAMESPACE = "launch_test"
-NODE_NAME = "streaming_gcode"
 STATUS_PREFIX = f"{NODE_NAME}: "
 # The simulated machine runs this much faster than real time, so the model's window
 # fills in seconds; stamps stay on this process's clock.
@@ -61,9 +60,9 @@ SIGTERM_TIMEOUT_S = 5.0      # launch's default `sigterm_timeout` after SIGINT
 
 def _share_dir() -> Path:
     try:
-        return Path(get_package_share_directory(PACKAGE))
+        return Path(get_package_share_directory(PACKAGE_NAME))
     except PackageNotFoundError:
-        pytest.skip(f"{PACKAGE} is not installed in an ament prefix: colcon build the "
+        pytest.skip(f"{PACKAGE_NAME} is not installed in an ament prefix: colcon build the "
                     "workspace and source install/setup.bash first")
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_layout import resolve_layout
 from streaming_gcode.recordings.bag_writer import (
     DEFAULT_STORAGE,
     RECORDING_DATE,
@@ -19,15 +18,6 @@ from streaming_gcode.recordings.bag_writer import (
 from streaming_gcode.recordings.csv_runs import find_runs
 
 HELP = "convert recorded runs (*_aligned.csv[.gz]) into rosbag2 bags, one per run"
-
-
-def default_config() -> Path | None:
-    """Return the shipped stream layout, if the package can find it."""
-    try:
-        from streaming_gcode.core.package import default_stream_config
-    except ImportError:
-        return None
-    return default_stream_config()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,10 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert every run; print one line per bag."""
-    config = args.config or default_config()
-    if config is None:
-        raise ConfigError("no stream layout found; pass --config config/stream.yaml")
-    layout = StreamLayout.from_yaml(config)
+    layout = resolve_layout(args.config)
     runs = find_runs(args.runs)
     summaries = write_run_bags(
         runs, layout, args.out, storage=args.storage, reference_topic=args.reference_topic,

@@ -31,29 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     live_eval.add_live_arguments(parser)  # --bags, --live: through the live node
 
 
-def resolve_checkpoint(path: Path | None) -> Path:
-    """Return the given checkpoint or the shipped default model."""
-    from streaming_gcode.core.errors import CheckpointError
-    from streaming_gcode.core.package import default_checkpoint
-
-    if path is not None:
-        return path
-    found = default_checkpoint(DEFAULT_MODEL)
-    if found is None:
-        raise CheckpointError(f"no --checkpoint given and the shipped models/{DEFAULT_MODEL}.pt "
-                              "is not installed")
-    return found
-
-
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the JSON and the confusion plot when asked."""
     if live_eval.handles(args):
         return live_eval.run_live(args)
-    from streaming_gcode.commands.train import resolve_layout
-    from streaming_gcode.model.checkpoint import load_checkpoint
+    from streaming_gcode.core.stream_layout import resolve_layout
+    from streaming_gcode.model.checkpoint import load_checkpoint, resolve_checkpoint
     from streaming_gcode.offline import evaluation as offline_eval
 
-    model = load_checkpoint(resolve_checkpoint(args.checkpoint))
+    model = load_checkpoint(resolve_checkpoint(args.checkpoint, DEFAULT_MODEL))
     prepared = offline_eval.prepare_paths(model, args.data, resolve_layout(args.layout),
                                           progress=not args.quiet)
     report = offline_eval.evaluate_prepared(model, prepared, args.mode, progress=not args.quiet)

@@ -9,7 +9,7 @@ from pathlib import Path
 import sys
 from typing import Sequence
 
-from streaming_gcode.core.errors import StreamingGcodeError
+from streaming_gcode.commands import run_command
 from streaming_gcode.core.stream_layout import NS_PER_S
 from streaming_gcode.tools.harness.bag_player import (
     ALL_TOPICS,
@@ -120,14 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(prog="streaming-gcode replay", description=HELP)
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except StreamingGcodeError as exc:
-        print(f"streaming-gcode replay: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_command("replay", run, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -10,45 +10,16 @@ from pathlib import Path
 import shlex
 import sys
 import tempfile
-from typing import Any, Callable, Sequence, TYPE_CHECKING
 
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.stream_layout import resolve_layout_path, StreamLayout
 from streaming_gcode.tools.soak import analysis as soak
-
-if TYPE_CHECKING:
-    from streaming_gcode.core.stream_layout import StreamLayout
 
 HELP = ("replay recorded bags in a loop at high rate against the live node and report "
         "memory growth, latency and drops over time (JSON + PNG)")
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "streaming_gcode_soak"
 JSON_NAME = "soak.json"
 DEFAULT_RUNS = 4                  # runs converted when no bag is given
-
-
-def select_runs(runs: Sequence[Path], count: int) -> list[Path]:
-    """Pick `count` runs spread over the sorted list (so several families are played)."""
-    ordered = sorted(runs)
-    if count >= len(ordered):
-        return ordered
-    step = len(ordered) / count
-    return [ordered[int(i * step)] for i in range(count)]
-
-
-def prepare_bags(runs: Sequence[Path], layout: StreamLayout, out_dir: Path,
-                 progress: Callable[[str], Any] = print) -> list[Path]:
-    """Convert runs to bags under `out_dir/bags`, reusing bags converted before."""
-    from streaming_gcode.recordings.bag_writer import bag_path_for, write_run_bag
-    from streaming_gcode.recordings.csv_runs import load_run
-
-    bags = []
-    for run_file in runs:
-        name = run_file.name.split("_aligned")[0]
-        path = bag_path_for(out_dir / "bags", name)
-        if not (path / "metadata.yaml").is_file():
-            progress(f"converting {run_file.name} -> {path}")
-            write_run_bag(load_run(run_file), layout, path, overwrite=True)
-        bags.append(path)
-    return bags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stream layout params YAML (default: the shipped config/stream.yaml)")
 
 
-def _bags(args: argparse.Namespace, layout, out: Path) -> list[Path]:
-    from streaming_gcode.recordings.csv_runs import find_runs
+def _bags(args: argparse.Namespace, layout: StreamLayout, out: Path) -> list[Path]:
+    from streaming_gcode.recordings.bag_writer import write_missing_run_bags
+    from streaming_gcode.recordings.csv_runs import find_runs, select_runs
     from streaming_gcode.tools.demo.sources import default_dataset
 
     if args.bags:
@@ -95,27 +67,23 @@ def _bags(args: argparse.Namespace, layout, out: Path) -> list[Path]:
         raise ConfigError(f"no bags given and no recorded runs at {data}; pass --bags or --data")
     if args.runs < 1:
         raise ConfigError(f"--runs must be >= 1, got {args.runs}")
-    return prepare_bags(select_runs(find_runs([data]), args.runs), layout, out)
+    return write_missing_run_bags(select_runs(find_runs([data]), args.runs), layout, out / "bags")
 
 
 def run(args: argparse.Namespace) -> int:
     """Soak, write the JSON report and the plot; exit 1 when the node misbehaved."""
-    from streaming_gcode.core.package import default_stream_config
-    from streaming_gcode.core.stream_layout import StreamLayout
     from streaming_gcode.tools.soak.session import run_soak, SoakOptions
 
     if not args.seconds > 0 or not args.rate > 0 or not args.sample_period > 0:
         raise ConfigError("--seconds, --rate and --sample-period must be > 0")
-    config = args.config or default_stream_config()
-    if config is None:
-        raise ConfigError("no stream layout found; pass --config config/stream.yaml")
+    config = resolve_layout_path(args.config)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     bags = _bags(args, StreamLayout.from_yaml(config), out)
     json_path = args.json or out / JSON_NAME
     invoked = sys.argv[1:2] == ["soak"]   # else called in-process (tests)
     command = "streaming-gcode soak " + shlex.join(sys.argv[2:]) if invoked else ""
-    options = SoakOptions(seconds=args.seconds, bags=tuple(bags), config=Path(config),
+    options = SoakOptions(seconds=args.seconds, bags=tuple(bags), config=config,
                           checkpoint=args.checkpoint, rate=args.rate,
                           sample_period_s=args.sample_period, warmup_s=args.warmup,
                           command=command.strip())

@@ -45,21 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=defaults["eval_mode"])
 
 
-def resolve_layout(path: str | None):
-    """Read the stream layout from `path` or the shipped config/stream.yaml."""
-    from streaming_gcode.core.errors import ConfigError
-    from streaming_gcode.core.package import default_stream_config
-    from streaming_gcode.core.stream_layout import StreamLayout
-
-    chosen = Path(path) if path else default_stream_config()
-    if chosen is None:
-        raise ConfigError("no stream layout given and the shipped config/stream.yaml is missing")
-    return StreamLayout.from_yaml(chosen)
-
-
 def run(args: argparse.Namespace) -> int:
     """Train, print the validation table, save the checkpoint (and report files)."""
+    from streaming_gcode.core.stream_layout import resolve_layout
     from streaming_gcode.offline import evaluation as offline_eval
+    from streaming_gcode.offline.model_card import write_card
     from streaming_gcode.offline.training import TrainingConfig, train
 
     names = {f.name for f in fields(TrainingConfig)}
@@ -78,8 +68,6 @@ def run(args: argparse.Namespace) -> int:
         if args.confusion:
             offline_eval.plot_confusion(result.validation, args.confusion)
     if args.card:
-        from streaming_gcode.offline.model_card import write_card
-
         write_card(result.model, Path(args.out), args.card)
     print(f"\nsaved {result.model.path}")
     return 0

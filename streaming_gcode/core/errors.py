@@ -15,12 +15,24 @@ class FeatureMappingError(ConfigError):
     """The model needs features that no configured stream provides (or the reverse)."""
 
 
+class ModelConfigError(ConfigError, ValueError):
+    """A model architecture (`ModelConfig`) is invalid.
+
+    Also a ValueError, which it was before it became a domain error, so callers
+    that catch ValueError (reading a checkpoint's config) still do.
+    """
+
+
 class RecordingError(StreamingGcodeError):
     """A recorded run (CSV) or bag cannot be read or lacks what is needed."""
 
 
 class CheckpointError(StreamingGcodeError):
     """A checkpoint file is missing, corrupt, of the wrong version or shape, or unsafe."""
+
+
+class MessageTypeError(ConfigError, RecordingError):
+    """A message type named by a layout or a bag has no importable Python class."""
 
 
 class MessageError(StreamingGcodeError):

@@ -16,8 +16,11 @@ from dataclasses import dataclass, fields, replace
 import math
 from typing import Any, Mapping
 
-from streaming_gcode.core import stream_layout as sl
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.stream_layout import (
+    DEFAULT_ALIGNMENT_TIMEOUT_S, DEFAULT_DEPTH, DEFAULT_MAX_STALENESS_S, DEFAULT_SAMPLE_RATE_HZ,
+    DEFAULT_STALE_POLICY, JOINT_STATE_FIELDS, STALE_POLICIES, SUPPORTED_MESSAGE_TYPES,
+)
 
 MODEL_CHOICES: tuple[str, ...] = ("full", "physical")
 MODE_FULL_WINDOW = "full_window"
@@ -115,6 +118,20 @@ class ParamSpec:
         return None
 
 
+def _warn_and_error(measure: str, unit: str, warn: float, error: float, above: str,
+                    maximum: float) -> tuple[ParamSpec, ParamSpec]:
+    """Return the WARN and ERROR thresholds of a measure: `<measure>_warn_<unit>`, `_error_`.
+
+    Every graded measure has this pair, with one range and one wording.
+    """
+    return (
+        ParamSpec(f"{measure}_warn_{unit}", warn, f"{above} this is WARN.",
+                  minimum=0.0, maximum=maximum),
+        ParamSpec(f"{measure}_error_{unit}", error, f"{above} this is ERROR.",
+                  minimum=0.0, maximum=maximum),
+    )
+
+
 NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model", DEFAULT_MODEL, "Shipped model to load when `checkpoint` is empty "
               "(models/<model>.pt).", read_only=True, choices=MODEL_CHOICES),
@@ -150,18 +167,12 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("diagnostics_period_s", DEFAULT_DIAGNOSTICS_PERIOD_S, "Period of /diagnostics "
               "publication.", minimum=0.05, maximum=3600.0),
     ParamSpec("hardware_id", DEFAULT_HARDWARE_ID, "hardware_id of every diagnostic status."),
-    ParamSpec("latency_warn_ms", DEFAULT_LATENCY_WARN_MS, "Recent p99 inference latency "
-              "above this is WARN.", minimum=0.0, maximum=1e6),
-    ParamSpec("latency_error_ms", DEFAULT_LATENCY_ERROR_MS, "Recent p99 inference latency "
-              "above this is ERROR.", minimum=0.0, maximum=1e6),
-    ParamSpec("loss_warn_ratio", DEFAULT_LOSS_WARN_RATIO, "Per-stream share of dropped "
-              "messages since the last report above this is WARN.", minimum=0.0, maximum=1.0),
-    ParamSpec("loss_error_ratio", DEFAULT_LOSS_ERROR_RATIO, "Per-stream share of dropped "
-              "messages since the last report above this is ERROR.", minimum=0.0, maximum=1.0),
-    ParamSpec("staleness_warn_s", DEFAULT_STALENESS_WARN_S, "A stream silent for longer than "
-              "this is WARN.", minimum=0.0, maximum=1e6),
-    ParamSpec("staleness_error_s", DEFAULT_STALENESS_ERROR_S, "A stream silent for longer "
-              "than this is ERROR.", minimum=0.0, maximum=1e6),
+    *_warn_and_error("latency", "ms", DEFAULT_LATENCY_WARN_MS, DEFAULT_LATENCY_ERROR_MS,
+                     "Recent p99 inference latency above", 1e6),
+    *_warn_and_error("loss", "ratio", DEFAULT_LOSS_WARN_RATIO, DEFAULT_LOSS_ERROR_RATIO,
+                     "Per-stream share of dropped messages since the last report above", 1.0),
+    *_warn_and_error("staleness", "s", DEFAULT_STALENESS_WARN_S, DEFAULT_STALENESS_ERROR_S,
+                     "A stream silent for longer than", 1e6),
 )
 
 LAYOUT_PARAMETERS: tuple[ParamSpec, ...] = (
@@ -169,14 +180,14 @@ LAYOUT_PARAMETERS: tuple[ParamSpec, ...] = (
               "parameters. Empty = the shipped config/stream.yaml.", read_only=True),
     ParamSpec("frame_clock", "", "Stream whose messages stamp the frames; empty = a fixed "
               "grid at sample_rate_hz.", read_only=True),
-    ParamSpec("sample_rate_hz", sl.DEFAULT_SAMPLE_RATE_HZ, "Nominal frame rate (grid rate, "
+    ParamSpec("sample_rate_hz", DEFAULT_SAMPLE_RATE_HZ, "Nominal frame rate (grid rate, "
               "or the frame clock's nominal rate).", read_only=True, minimum=1e-3, maximum=1e6),
-    ParamSpec("max_staleness_s", sl.DEFAULT_MAX_STALENESS_S, "A stream's newest sample older "
+    ParamSpec("max_staleness_s", DEFAULT_MAX_STALENESS_S, "A stream's newest sample older "
               "than this at a frame is stale.", read_only=True, minimum=1e-9, maximum=3600.0),
-    ParamSpec("stale_policy", sl.DEFAULT_STALE_POLICY, "What a stale stream contributes: "
+    ParamSpec("stale_policy", DEFAULT_STALE_POLICY, "What a stale stream contributes: "
               "skip the frame, hold its last value, or the fill value (degraded frames "
-              "are flagged).", read_only=True, choices=sl.STALE_POLICIES),
-    ParamSpec("alignment_timeout_s", sl.DEFAULT_ALIGNMENT_TIMEOUT_S, "A frame is finalised "
+              "are flagged).", read_only=True, choices=STALE_POLICIES),
+    ParamSpec("alignment_timeout_s", DEFAULT_ALIGNMENT_TIMEOUT_S, "A frame is finalised "
               "this long after its stamp at the latest.", read_only=True, minimum=0.0,
               maximum=3600.0),
 )
@@ -189,15 +200,15 @@ def stream_parameter_specs(name: str) -> tuple[ParamSpec, ...]:
         ParamSpec(prefix + "topic", "", "Topic to subscribe to (relative names follow the "
                   "node's namespace).", read_only=True),
         ParamSpec(prefix + "type", "", "Message type.", read_only=True,
-                  choices=sl.SUPPORTED_MESSAGE_TYPES + tuple(
-                      t.replace("/msg/", "/") for t in sl.SUPPORTED_MESSAGE_TYPES)),
+                  choices=SUPPORTED_MESSAGE_TYPES + tuple(
+                      t.replace("/msg/", "/") for t in SUPPORTED_MESSAGE_TYPES)),
         ParamSpec(prefix + "channels", (), "Channel names in message order (JointState: "
                   "joint names; Imu: e.g. angular_velocity.z).", read_only=True),
         ParamSpec(prefix + "field", "position", "JointState field the values come from.",
-                  read_only=True, choices=sl.JOINT_STATE_FIELDS),
+                  read_only=True, choices=JOINT_STATE_FIELDS),
         ParamSpec(prefix + "reliable", False, "Subscribe reliable instead of best effort.",
                   read_only=True),
-        ParamSpec(prefix + "depth", sl.DEFAULT_DEPTH, "Subscription queue depth (keep last).",
+        ParamSpec(prefix + "depth", DEFAULT_DEPTH, "Subscription queue depth (keep last).",
                   read_only=True, minimum=1, maximum=100_000),
     )
 

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Streaming statistics with bounded memory: latency percentiles and message rates.
 
-`LatencyStats` keeps the most recent latencies exactly (a preallocated ring) and
-everything since start as a log-spaced histogram, so a run of weeks costs the
-same memory as a run of seconds. `RateMeter` counts arrivals in time buckets on
+`summarise_latencies` is the one percentile summary every report uses (the
+node's recent window, bench, soak, live evaluation). `LatencyStats` keeps the
+most recent latencies exactly (a preallocated ring) and everything since start
+as a log-spaced histogram, so a run of weeks costs the same memory as a run of
+seconds. `RateMeter` counts arrivals in time buckets on
 the caller's clock (the node clock, so sim time works); a clock that goes back
 resets it. Neither is thread-safe by itself: the node serialises calls.
 """
@@ -12,7 +14,7 @@ resets it. Neither is thread-safe by itself: the node serialises calls.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -36,6 +38,23 @@ class LatencySummary(NamedTuple):
     p99_ms: float
     max_ms: float
     mean_ms: float
+
+
+def summarise_latencies(
+    values: Sequence[float] | np.ndarray, per_ms: float = NS_PER_MS
+) -> LatencySummary | None:
+    """Summarise latencies in ms: p50/p95/p99 (numpy's linear interpolation), max, mean.
+
+    `values` are in units of which `per_ms` make a millisecond (nanoseconds by
+    default, 1 for values already in ms); None when there are none, so an empty
+    measurement is never reported as zero latency.
+    """
+    array = np.asarray(values, dtype=np.float64) / per_ms
+    if array.size == 0:
+        return None
+    p50, p95, p99 = np.percentile(array, PERCENTILES)
+    return LatencySummary(int(array.size), float(p50), float(p95), float(p99),
+                          float(array.max()), float(array.mean()))
 
 
 class LatencyStats:
@@ -97,19 +116,7 @@ class LatencyStats:
 
     def recent(self) -> LatencySummary | None:
         """Exact percentiles over the most recent `window` samples (None if empty)."""
-        held = min(self.count, len(self._recent))
-        if held == 0:
-            return None
-        values = self._recent[:held]
-        p50, p95, p99 = np.percentile(values, PERCENTILES)
-        return LatencySummary(
-            held,
-            p50 / NS_PER_MS,
-            p95 / NS_PER_MS,
-            p99 / NS_PER_MS,
-            float(values.max()) / NS_PER_MS,
-            float(values.mean()) / NS_PER_MS,
-        )
+        return summarise_latencies(self._recent[:min(self.count, len(self._recent))])
 
     def since_start(self) -> LatencySummary | None:
         """Percentiles over every sample so far, within the histogram's resolution."""

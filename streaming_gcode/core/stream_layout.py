@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import yaml
 
 from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.core.package import default_stream_config
+from streaming_gcode.core.package import default_stream_config, NODE_NAME
 
 NS_PER_S = 1_000_000_000
 
@@ -45,7 +45,6 @@ DEFAULT_SAMPLE_RATE_HZ = 4.0
 DEFAULT_MAX_STALENESS_S = 1.0
 DEFAULT_STALE_POLICY = "hold_last"
 DEFAULT_ALIGNMENT_TIMEOUT_S = 0.5
-DEFAULT_NODE_NAME = "streaming_gcode"
 
 
 @dataclass(frozen=True)
@@ -114,12 +113,12 @@ class StreamLayout:
         return _parse_layout(params, where)
 
     @classmethod
-    def from_yaml(cls, path: str | Path, node_name: str = DEFAULT_NODE_NAME) -> StreamLayout:
+    def from_yaml(cls, path: str | Path, node_name: str = NODE_NAME) -> StreamLayout:
         """Read the layout from a ROS params file (the node's `ros__parameters`)."""
         return cls.from_parameters(load_params_file(path, node_name), where=str(path))
 
 
-def load_params_file(path: str | Path, node_name: str = DEFAULT_NODE_NAME) -> dict[str, Any]:
+def load_params_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, Any]:
     """Return the flat parameters for `node_name` from a ROS 2 params YAML file."""
     path = Path(path)
     try:
@@ -285,4 +284,3 @@ def resolve_layout_path(path: str | Path | None) -> Path:
 def resolve_layout(path: str | Path | None) -> StreamLayout:
     """Read the stream layout from `path` or from the shipped config/stream.yaml."""
     return StreamLayout.from_yaml(resolve_layout_path(path))
-

@@ -319,40 +319,6 @@ class OnnxRunner:
         return logits, new_state
 
 
-class RunnerBackend:
-    """One stream's backend for `InferenceEngine`: a runner plus preallocated batch-1 input.
-
-    `load` copies a window (a view of the ring buffer) into the preallocated
-    arrays, so the buffer lock can be released before `run`; `run` feeds their
-    first `frames` frames (a view, no copy) to the runner.
-    """
-
-    def __init__(self, runner: ModelRunner, capacity: int, n_continuous: int,
-                 n_categorical: int) -> None:
-        self.runner = runner
-        self.name = runner.name
-        self._continuous = np.zeros((1, capacity, n_continuous), np.float32)
-        self._categorical = np.zeros((1, capacity, n_categorical), np.int64)
-
-    def set_threads(self, threads: int) -> None:
-        """Intra-op threads of the runner."""
-        self.runner.set_threads(threads)
-
-    def load(self, window) -> None:
-        """Copy the window's frames into the preallocated input."""
-        n = len(window)
-        np.copyto(self._continuous[0, :n], window.continuous)
-        np.copyto(self._categorical[0, :n], window.categorical)
-
-    def run(self, frames: int,
-            state: ArrayState | None) -> tuple[dict[str, np.ndarray], ArrayState]:
-        """Logits [V] of the last loaded frame per head (copies) and the new state."""
-        logits, new_state = self.runner.run(
-            self._continuous[:, :frames], self._categorical[:, :frames], state
-        )
-        return {head: value[0].copy() for head, value in logits.items()}, new_state
-
-
 def quantize_onnx(model: bytes) -> bytes:
     """Quantise the LSTM weights of an exported model to int8 (dynamic quantisation)."""
     import tempfile

@@ -1,158 +1,236 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""Run the model on the ring buffer: full-window or incremental, behind a backend seam.
+"""The inference engine: N >= 1 machines' ring buffers through the model in batched passes.
 
-The node calls `prepare` under the buffer lock (a copy of the window, or of the
-frames new since the last tick, into the backend's preallocated input: no
-allocation, microseconds), then `infer` without the lock, so ingestion keeps
-running while the model does. `full_window` runs the newest `window` frames from
-zero state every tick; `incremental` carries the LSTM state and feeds only the
-new frames (O(stride) per tick), resetting and re-warming on a full window after
-lost frames, time gaps, a clock jump or degraded input (policy: feed_cursor).
-Both return the heads' logits for the newest frame. Backends (eager torch,
-onnxruntime, onnxruntime_int8) live in backends.py.
+Each machine (cell) has its own ring buffer and `FeedCursor` (which frames to
+feed, when the state resets: feed_cursor.py) and, in incremental mode, its own
+recurrent state: one row of a preallocated [layers, machines, d_model] array.
+A node with one machine is simply a batch of one; there is no other path.
+
+A tick is two calls. `prepare` plans every machine under its buffer's lock and
+copies the frames to feed into that machine's staging row (preallocated: no
+allocation, microseconds), so the locks are released and ingestion goes on
+while `infer` runs the model. `infer` stacks the machines that feed the same
+number of frames into one batch, runs the backend once per such group and
+splits the logits back per machine. In steady state every machine feeds
+`stride` new frames (incremental) or `window` frames (full window), so a tick
+is one pass; a machine re-warming after a reset forms a second group.
+
+`full_window` runs the newest `window` frames from zero state every tick;
+`incremental` carries the LSTM state and feeds only the new frames (O(stride)
+per tick). Batching several machines costs much less than one pass each, since
+the weights are read once per step. Backends (eager torch, onnxruntime,
+onnxruntime_int8) are `ModelRunner`s built by `backends.make_runner`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import ContextManager, Mapping, Sequence
 
 import numpy as np
-import torch
 
-from streaming_gcode.core.parameters import BACKEND_CHOICES, MODE_CHOICES, MODE_INCREMENTAL
-from streaming_gcode.inference.backends import ArrayState, make_runner, ModelRunner, RunnerBackend
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.parameters import MODE_CHOICES, MODE_FULL_WINDOW, MODE_INCREMENTAL
+from streaming_gcode.inference.backends import ArrayState, ModelRunner
 from streaming_gcode.inference.feed_cursor import FeedCursor, FeedPlan, RESET_REQUESTED
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
 
-
-@dataclass(frozen=True)
-class PreparedInput:
-    """What `prepare` loaded into the backend, and about which frames."""
-
-    frames: int               # frames loaded (window length, or new frames)
-    from_zero_state: bool     # full window, or incremental warm-up after a reset
-    newest_stamp_ns: int
-    first_stamp_ns: int       # oldest frame of the model window
-    newest_sequence: int      # ring buffer sequence number of the newest frame
-    degraded: bool            # any frame of the model window was stale-filled
-    newest_degraded: bool
+TickPlans = dict[str, FeedPlan]   # what `prepare` planned: machine -> its plan (new data only)
 
 
 @dataclass(frozen=True)
 class InferenceResult:
-    """Logits for the newest frame plus what they are about."""
+    """One machine's logits for its newest frame, and the plan they were computed from.
 
-    logits: dict[str, np.ndarray]
-    prepared: PreparedInput
+    `prepared.frames` are views of the ring buffer at `prepare` time: read the
+    plan's other fields (stamps, sequence, degraded flags), not the frames.
+    """
+
+    logits: dict[str, np.ndarray]   # head -> logits [V] float32 (copies)
+    prepared: FeedPlan
 
 
-def prepared_input(plan: FeedPlan) -> PreparedInput:
-    """Describe what a feed plan loads, as the engine reports it."""
-    return PreparedInput(
-        frames=len(plan.frames),
-        from_zero_state=plan.from_zero_state,
-        newest_stamp_ns=plan.newest_stamp_ns,
-        first_stamp_ns=plan.first_stamp_ns,
-        newest_sequence=plan.newest_sequence,
-        degraded=plan.degraded,
-        newest_degraded=plan.newest_degraded,
-    )
+def _check_mode(mode: str) -> None:
+    """Raise ConfigError unless `mode` is one of the node's `mode` parameter values."""
+    if mode not in MODE_CHOICES:
+        raise ConfigError(
+            f"inference mode {mode!r} unknown; expected one of {list(MODE_CHOICES)}")
+
+
+def _view(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Return the leading part of a preallocated flat buffer as a contiguous array of `shape`."""
+    return flat[: int(np.prod(shape))].reshape(shape)
 
 
 class InferenceEngine:
-    """Ticks the model over the newest data of an `AlignedRingBuffer`.
+    """Ticks the model over the newest data of every machine's `AlignedRingBuffer`.
 
-    `backend` names a backend (`backends.BACKENDS`; onnxruntime exports the
-    modules here) or is a ready `ModelRunner`, e.g. one shared export.
+    `machines` names the buffers `prepare` reads (one name for one machine, e.g.
+    `core.machines.SINGLE_MACHINE`); `runner` is a ready backend, shared by all.
     """
 
     def __init__(
         self,
-        backbone: torch.nn.Module,
-        line_heads: torch.nn.Module,
+        runner: ModelRunner,
+        machines: Sequence[str],
         window_frames: int,
         capacity: int,
         n_continuous: int,
         n_categorical: int,
-        mode: str = MODE_CHOICES[0],
-        backend: str | ModelRunner = BACKEND_CHOICES[0],
-        threads: int = 1,
+        mode: str = MODE_FULL_WINDOW,
         max_gap_ns: int | None = None,
     ) -> None:
+        machines = tuple(machines)
+        if not machines or len(set(machines)) != len(machines):
+            raise ConfigError(
+                f"inference engine: machines must be distinct names, at least one, "
+                f"got {list(machines)}")
         if window_frames < 1 or capacity < window_frames:
-            raise ValueError(
-                f"need 1 <= window_frames <= capacity, got {window_frames}, {capacity}"
-            )
-        if mode not in MODE_CHOICES:
-            raise ValueError(f"mode {mode!r} unknown; expected one of {MODE_CHOICES}")
-        if isinstance(backend, str):
-            if backend not in BACKEND_CHOICES:
-                raise ValueError(f"backend {backend!r} unknown; expected one of {BACKEND_CHOICES}")
-            backend = make_runner(backend, backbone, line_heads, threads)
+            raise ConfigError(
+                f"inference engine: need 1 <= window_frames <= capacity, got {window_frames}, "
+                f"{capacity} (the model window must fit in the ring buffer)")
+        _check_mode(mode)
+        self.runner = runner
+        self.machines = machines
         self.window_frames = window_frames
-        self.max_gap_ns = max_gap_ns
-        self.backend = RunnerBackend(backend, capacity, n_continuous, n_categorical)
-        self.threads = backend.threads
         self.mode = mode
-        self.cursor = FeedCursor(window_frames, mode == MODE_INCREMENTAL, max_gap_ns)
-        self._state: ArrayState | None = None
-        self._plan: FeedPlan | None = None      # loaded by `prepare`, committed by `infer`
+        self.cursors = {m: FeedCursor(window_frames, mode == MODE_INCREMENTAL, max_gap_ns)
+                        for m in machines}
+        self._rows = {m: row for row, m in enumerate(machines)}
+        count = len(machines)
+        layers, width = runner.state_dims
+        # Staging: each machine's frames, copied under its lock (row = machine).
+        self._stage_continuous = np.zeros((count, capacity, n_continuous), np.float32)
+        self._stage_categorical = np.zeros((count, capacity, n_categorical), np.int64)
+        # A group's batch, gathered contiguously from staging for the runner.
+        self._batch_continuous = np.zeros(count * capacity * n_continuous, np.float32)
+        self._batch_categorical = np.zeros(count * capacity * n_categorical, np.int64)
+        # Carried states (incremental) and a group's gathered start state.
+        self._h = np.zeros((layers, count, width), np.float32)
+        self._c = np.zeros((layers, count, width), np.float32)
+        self._batch_h = np.zeros(layers * count * width, np.float32)
+        self._batch_c = np.zeros(layers * count * width, np.float32)
+        self._prepared: TickPlans | None = None    # planned by `prepare`, run once by `infer`
+
+    @property
+    def backend_name(self) -> str:
+        """Return the backend's name (the node's `backend` parameter value)."""
+        return self.runner.name
+
+    @property
+    def threads(self) -> int:
+        """Intra-op threads of the backend."""
+        return self.runner.threads
 
     @property
     def state_resets(self) -> int:
-        """Incremental state resets so far (all reasons)."""
-        return sum(self.cursor.resets.values())
+        """Incremental state resets so far, all machines and reasons."""
+        return sum(self.reset_reasons.values())
 
     @property
     def reset_reasons(self) -> dict[str, int]:
-        """Incremental state resets by reason (see feed_cursor)."""
-        return dict(self.cursor.resets)
+        """Incremental state resets by reason (see feed_cursor), all machines."""
+        total: Counter[str] = Counter()
+        for cursor in self.cursors.values():
+            total.update(cursor.resets)
+        return dict(total)
 
     def set_mode(self, mode: str) -> None:
-        """Switch mode; the incremental state starts again from a full window."""
-        if mode not in MODE_CHOICES:
-            raise ValueError(f"mode {mode!r} unknown; expected one of {MODE_CHOICES}")
+        """Switch every machine's mode; incremental states start again from a full window."""
+        _check_mode(mode)
         self.mode = mode
-        self.cursor.incremental = mode == MODE_INCREMENTAL
-        if not self.cursor.has_state:
-            self._state = None
+        for cursor in self.cursors.values():
+            cursor.incremental = mode == MODE_INCREMENTAL
 
     def set_threads(self, threads: int) -> None:
-        """Change the backend's thread count (between ticks)."""
-        self.backend.set_threads(threads)
-        self.threads = threads
+        """Intra-op threads of the backend, from the next tick."""
+        self.runner.set_threads(threads)
 
     def reset_state(self) -> None:
-        """Drop the recurrent state; the next incremental tick re-warms on a full window."""
-        self.cursor.reset(RESET_REQUESTED)
-        self._state = None
+        """Drop every machine's state; the next incremental tick re-warms on a full window."""
+        for cursor in self.cursors.values():
+            cursor.reset(RESET_REQUESTED)
 
-    def prepare(self, buffer: AlignedRingBuffer) -> PreparedInput | None:
-        """Load the data of this tick; None while filling or when nothing is new.
+    def prepare(self, buffers: Mapping[str, AlignedRingBuffer],
+                locks: Mapping[str, ContextManager] | None = None) -> TickPlans | None:
+        """Plan every machine and copy its frames to staging; None when no machine has new data.
 
-        Call with the buffer's lock held; it copies, so the lock can be released
-        before `infer`.
+        Each machine's buffer is read under `locks[machine]` when given (else the
+        caller holds whatever protects the buffers); after the copy the buffers
+        may change before `infer`.
         """
-        plan = self.cursor.plan(buffer)
-        if plan is None:
-            return None
-        self.backend.load(plan.frames)
-        self._plan = plan
-        return prepared_input(plan)
+        plans: TickPlans = {}
+        for row, machine in enumerate(self.machines):
+            with locks[machine] if locks is not None else nullcontext():
+                plan = self.cursors[machine].plan(buffers[machine])
+                if plan is None:
+                    continue
+                n = len(plan.frames)
+                np.copyto(self._stage_continuous[row, :n], plan.frames.continuous)
+                np.copyto(self._stage_categorical[row, :n], plan.frames.categorical)
+            plans[machine] = plan
+        self._prepared = plans or None
+        return self._prepared
 
-    def infer(self, prepared: PreparedInput) -> InferenceResult:
-        """Run the backend on what `prepare` loaded; keeps the state in incremental mode."""
-        state = None if prepared.from_zero_state else self._state
-        try:
-            logits, new_state = self.backend.run(prepared.frames, state)
-        except Exception:
-            self.cursor.fail()
-            self._state = None
-            raise
-        plan = self._plan
-        current = plan is not None and plan.newest_sequence == prepared.newest_sequence
-        if self.cursor.incremental and current:
-            self._state = new_state
-            self.cursor.commit(plan)
-        return InferenceResult(logits, prepared)
+    def infer(self, plans: TickPlans) -> dict[str, InferenceResult]:
+        """Run one batched pass per group of equal frame counts; results by machine.
+
+        Takes what the last `prepare` returned, once: staging holds only its copies,
+        and an incremental state must not absorb the same frames twice.
+        """
+        if plans is None or plans is not self._prepared:
+            raise ValueError("infer takes the plans the last prepare returned, once")
+        self._prepared = None
+        groups: dict[int, list[str]] = {}
+        for machine, plan in plans.items():
+            groups.setdefault(len(plan.frames), []).append(machine)
+        results: dict[str, InferenceResult] = {}
+        for length, members in groups.items():
+            try:
+                results.update(self._run_group(length, [(m, plans[m]) for m in members]))
+            except Exception:
+                for machine in members:
+                    self.cursors[machine].fail()
+                raise
+        return results
+
+    def _run_group(self, length: int,
+                   members: list[tuple[str, FeedPlan]]) -> dict[str, InferenceResult]:
+        """Gather the members' frames and states into one batch, run it, scatter the results."""
+        batch = len(members)
+        rows = np.fromiter((self._rows[m] for m, _ in members), np.intp, batch)
+        continuous = _view(self._batch_continuous,
+                           (batch, length, self._stage_continuous.shape[2]))
+        categorical = _view(self._batch_categorical,
+                            (batch, length, self._stage_categorical.shape[2]))
+        np.take(self._stage_continuous[:, :length], rows, axis=0, out=continuous)
+        np.take(self._stage_categorical[:, :length], rows, axis=0, out=categorical)
+        start = self._start_state(rows, [plan.from_zero_state for _, plan in members])
+        logits, (new_h, new_c) = self.runner.run(continuous, categorical, start)
+        if self.mode == MODE_INCREMENTAL:
+            self._h[:, rows] = new_h
+            self._c[:, rows] = new_c
+        results = {}
+        for row, (machine, plan) in enumerate(members):
+            self.cursors[machine].commit(plan)
+            results[machine] = InferenceResult(
+                {head: value[row].copy() for head, value in logits.items()}, plan)
+        return results
+
+    def _start_state(self, rows: np.ndarray, from_zero: list[bool]) -> ArrayState | None:
+        """Return the state each batch row starts from; None when every row starts from zero."""
+        if all(from_zero):
+            return None
+        layers, _, width = self._h.shape
+        shape = (layers, len(rows), width)
+        h, c = _view(self._batch_h, shape), _view(self._batch_c, shape)
+        np.take(self._h, rows, axis=1, out=h)
+        np.take(self._c, rows, axis=1, out=c)
+        for row, zero in enumerate(from_zero):
+            if zero:
+                h[:, row] = 0.0
+                c[:, row] = 0.0
+        return h, c

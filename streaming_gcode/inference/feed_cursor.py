@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer, Window
 
 RESET_LOST = "lost_frames"
@@ -63,9 +64,9 @@ class FeedCursor:
     def __init__(self, window_frames: int, incremental: bool,
                  max_gap_ns: int | None = None) -> None:
         if window_frames < 1:
-            raise ValueError(f"window_frames must be >= 1, got {window_frames}")
+            raise ConfigError(f"feed cursor: window_frames must be >= 1, got {window_frames}")
         if max_gap_ns is not None and max_gap_ns <= 0:
-            raise ValueError(f"max_gap_ns must be > 0 or None, got {max_gap_ns}")
+            raise ConfigError(f"feed cursor: max_gap_ns must be > 0 or None, got {max_gap_ns}")
         self.window_frames = window_frames
         self.max_gap_ns = max_gap_ns
         self.resets: Counter[str] = Counter()

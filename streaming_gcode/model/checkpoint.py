@@ -344,17 +344,21 @@ def random_model(
     return LoadedModel(backbone, line_heads, config, metadata, None)
 
 
-def resolve_checkpoint(path: str | Path | None, model: str = DEFAULT_MODEL) -> Path:
-    """Return `path`, or the shipped models/<model>.pt when no path is given.
+def find_checkpoint(path: str | Path | None, model: str = DEFAULT_MODEL) -> Path | None:
+    """Return `path`, or the shipped models/<model>.pt when no path is given, or None.
 
     The one rule every tool follows to pick the model file; the node adds its
-    random-weights fallback on top (`allow_random_model`).
+    random-weights fallback on top (`allow_random_model`) where this is None.
     """
     if path:
         return Path(path)
-    shipped = default_checkpoint(model)
-    if shipped is None:
+    return default_checkpoint(model)
+
+
+def resolve_checkpoint(path: str | Path | None, model: str = DEFAULT_MODEL) -> Path:
+    """Return the checkpoint `find_checkpoint` picks; none is a CheckpointError."""
+    chosen = find_checkpoint(path, model)
+    if chosen is None:
         raise CheckpointError(f"no --checkpoint given and the shipped models/{model}.pt "
                               "is not installed")
-    return shipped
-
+    return chosen

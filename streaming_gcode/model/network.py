@@ -32,6 +32,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from streaming_gcode.core.errors import ModelConfigError
+
 DEFAULT_D_MODEL = 128
 DEFAULT_LAYERS = 2
 DEFAULT_HEADS = 4
@@ -97,7 +99,7 @@ class ModelConfig:
         if self.n_continuous + len(self.categorical_sizes) == 0:
             problems.append("the model needs at least one input")
         if problems:
-            raise ValueError("invalid ModelConfig: " + "; ".join(problems))
+            raise ModelConfigError("invalid ModelConfig: " + "; ".join(problems))
 
     @property
     def n_categorical(self) -> int:
@@ -117,7 +119,7 @@ class ModelConfig:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown ModelConfig keys {unknown}")
+            raise ModelConfigError(f"unknown ModelConfig keys {unknown}")
         values = dict(data)
         values["categorical_sizes"] = [int(s) for s in values.get("categorical_sizes", [])]
         heads = dict(values.get("head_sizes", {}))

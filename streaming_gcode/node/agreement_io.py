@@ -18,9 +18,14 @@ import json
 import threading
 from typing import Any
 
-from streaming_gcode.core.errors import ConfigError
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float32, String
+
 from streaming_gcode.core.parameters import ParamSpec
 from streaming_gcode.core.stream_layout import NS_PER_S
+from streaming_gcode.node.parameter_declaration import declare_parameters
 from streaming_gcode.outputs.agreement import (
     agreement_status,
     AgreementMonitor,
@@ -72,26 +77,11 @@ def reference_text(data: str) -> str:
     return text
 
 
-def _declare(node: Any) -> dict[str, Any]:
-    from streaming_gcode.node.conversions import default_value, descriptor
-
-    values, problems = {}, []
-    for spec in AGREEMENT_PARAMETERS:
-        value = node.declare_parameter(spec.name, default_value(spec), descriptor(spec)).value
-        problem = spec.check(value)
-        if problem:
-            problems.append(problem)
-        values[spec.name] = value
-    if problems:
-        raise ConfigError("invalid agreement parameters: " + "; ".join(problems))
-    return values
-
-
 class ReferenceAgreement:
     """Feeds the node's predictions and the cell's reference lines to an AgreementMonitor."""
 
-    def __init__(self, node: Any) -> None:
-        values = _declare(node)
+    def __init__(self, node: Node) -> None:
+        values = declare_parameters(node, AGREEMENT_PARAMETERS, "agreement parameters")
         self.topic: str = values["reference_topic"]
         self.monitor: AgreementMonitor | None = None
         self._lock = threading.Lock()
@@ -105,17 +95,12 @@ class ReferenceAgreement:
             min_samples=int(values["agreement_min_samples"]),
             criterion=values["agreement_criterion"],
         ))
-        from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from std_msgs.msg import Float32, String
-
         # best effort hears reliable and best-effort publishers alike
         qos = QoSProfile(depth=REFERENCE_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT)
         self._subscription = node.create_subscription(
             String, self.topic, self._on_reference, qos,
             callback_group=MutuallyExclusiveCallbackGroup())
         self._publisher = node.create_publisher(Float32, AGREEMENT_TOPIC, AGREEMENT_QOS_DEPTH)
-        self._float = Float32
 
     @property
     def enabled(self) -> bool:
@@ -135,7 +120,7 @@ class ReferenceAgreement:
             self.monitor.on_prediction(stamp_ns, text)
             rate = self.monitor.rate
         if rate is not None:
-            self._publisher.publish(self._float(data=float(rate)))
+            self._publisher.publish(Float32(data=float(rate)))
 
     def statuses(self, node_name: str, hardware_id: str) -> list[Status]:
         """Return the agreement status (none when the monitor is off)."""

@@ -29,7 +29,7 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 
-from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.errors import MessageTypeError
 from streaming_gcode.core.parameters import ParamSpec
 from streaming_gcode.core.stream_layout import normalise_message_type, StreamSpec
 from streaming_gcode.outputs.diagnostics import Status
@@ -62,12 +62,23 @@ def describe_qos(spec: StreamSpec) -> str:
 
 
 def message_class(msg_type: str) -> type:
-    """Import the message class for `pkg/msg/Type` (or `pkg/Type`)."""
-    package, _, name = normalise_message_type(msg_type).split("/")
+    """Import the message class of `pkg/msg/Type` (or `pkg/Type`): streams, bags, tools.
+
+    One lookup for the node's stream layout, the bag player and the tools, so a
+    type that is misspelt or not installed fails the same way everywhere.
+    """
+    parts = normalise_message_type(msg_type).split("/")
+    if len(parts) != 3 or not all(parts):
+        raise MessageTypeError(f"message type {msg_type!r} cannot be imported: expected "
+                               "pkg/msg/Type or pkg/Type")
+    package, interface, name = parts
+    module = f"{package}.{interface}"
     try:
-        return getattr(importlib.import_module(f"{package}.msg"), name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"message type {msg_type!r} cannot be imported: {exc}") from None
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        raise MessageTypeError(f"message type {msg_type!r} cannot be imported: no Python "
+                               f"class {module}.{name} (is its package installed and "
+                               "sourced?)") from None
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:

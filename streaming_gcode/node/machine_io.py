@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """One machine's ROS side inside the node: subscriptions into its ingest, its two outputs.
 
-`MachineIO` owns what is per machine (see machines.py): the namespaced
+`MachineIO` owns what is per machine (see core/machines.py): the namespaced
 subscriptions, whose callbacks are cheap (account, adapt, validate, align into
 the machine's `StreamIngest`, never raise), the `gcode` and `prediction`
 publishers, and the machine's stream and buffer statuses for `/diagnostics`.
@@ -22,13 +22,18 @@ from std_msgs.msg import String
 
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.features import FeatureMap
+from streaming_gcode.core.machines import machine_layout, output_prefix, SINGLE_MACHINE
 from streaming_gcode.core.parameters import NodeSettings
 from streaming_gcode.core.stats import NS_PER_S
 from streaming_gcode.core.stream_layout import StreamLayout
-from streaming_gcode.inference.machine_engine import machine_layout, output_prefix, SINGLE_MACHINE
 from streaming_gcode.ingestion.stream_ingest import Outcome, StreamIngest
-from streaming_gcode.node import conversions as conv
-from streaming_gcode.outputs import diagnostics as diag
+from streaming_gcode.node.conversions import (
+    describe_qos,
+    message_class,
+    PREDICTION_QOS_DEPTH,
+    stream_qos,
+)
+from streaming_gcode.outputs.diagnostics import buffer_status, Status, stream_status, Thresholds
 
 Warn = Callable[[str, str, str], None]     # (stream label, problem kind, text)
 DRAIN_LIMIT = 64   # rounds over the streams' queues one callback may take (then yields)
@@ -45,13 +50,13 @@ class MachineIO:
         self.ingest = StreamIngest(
             self.layout, feature_map, capacity, settings.max_array_length,
             int(settings.max_future_stamp_s * NS_PER_S),
-            [conv.describe_qos(spec) for spec in self.layout.streams], clock=now_ns,
+            [describe_qos(spec) for spec in self.layout.streams], clock=now_ns,
         )
         self._warn = warn
         prefix = output_prefix(machine)
-        self.gcode_pub = node.create_publisher(String, prefix + "gcode", conv.PREDICTION_QOS_DEPTH)
+        self.gcode_pub = node.create_publisher(String, prefix + "gcode", PREDICTION_QOS_DEPTH)
         self.prediction_pub = node.create_publisher(String, prefix + "prediction",
-                                                    conv.PREDICTION_QOS_DEPTH)
+                                                    PREDICTION_QOS_DEPTH)
         self.subscriptions = [self._subscribe(node, i, callback_group)
                               for i in range(len(self.layout.streams))]
         count = len(self.subscriptions)
@@ -71,8 +76,8 @@ class MachineIO:
         )
         try:
             return node.create_subscription(
-                conv.message_class(spec.msg_type), spec.topic,
-                lambda msg, info: self._on_message(index, msg, info), conv.stream_qos(spec),
+                message_class(spec.msg_type), spec.topic,
+                lambda msg, info: self._on_message(index, msg, info), stream_qos(spec),
                 callback_group=callback_group, event_callbacks=events,
             )
         except NameValidationException as exc:
@@ -134,7 +139,7 @@ class MachineIO:
         self._warn(self.label(spec.name), "qos",
                    f"stream {self.label(spec.name)!r} on {spec.topic}: a publisher offers "
                    f"incompatible QoS ({policy}); its messages cannot be received "
-                   f"({conv.describe_qos(spec)})")
+                   f"({describe_qos(spec)})")
 
     def publish(self, text: str, record: dict[str, Any]) -> None:
         """Send the decoded line and its record."""
@@ -142,12 +147,12 @@ class MachineIO:
         self.prediction_pub.publish(String(data=json.dumps(record)))
 
     def statuses(self, node_name: str, hardware_id: str, now_ns: int, started_ns: int,
-                 thresholds: diag.Thresholds, window_frames: int) -> list[diag.Status]:
+                 thresholds: Thresholds, window_frames: int) -> list[Status]:
         """Stream and buffer statuses of this machine."""
         if self.machine != SINGLE_MACHINE:
             node_name, hardware_id = f"{node_name}/{self.machine}", self.machine
-        out = [diag.stream_status(node_name, hardware_id, report, thresholds)
+        out = [stream_status(node_name, hardware_id, report, thresholds)
                for report in self.ingest.stream_reports(now_ns, started_ns)]
-        out.append(diag.buffer_status(node_name, hardware_id,
-                                      self.ingest.buffer_report(window_frames)))
+        out.append(buffer_status(node_name, hardware_id,
+                                 self.ingest.buffer_report(window_frames)))
         return out

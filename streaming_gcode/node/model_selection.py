@@ -3,10 +3,10 @@
 """Which model the node runs: the `checkpoint` parameter, the shipped model, or random.
 
 An explicit `checkpoint` must exist. Without one, the shipped
-`models/<model>.pt` is used; only when that is absent too, and
-`allow_random_model` is true, does the node run a randomly initialised model
-(its diagnostics say so). Checkpoints are loaded with `weights_only=True` by
-`checkpoint.load_checkpoint`.
+`models/<model>.pt` is used (`checkpoint.find_checkpoint`, the rule every
+tool follows); only when that is absent too, and `allow_random_model` is true,
+does the node run a randomly initialised model (its diagnostics say so).
+Checkpoints are loaded with `weights_only=True` by `checkpoint.load_checkpoint`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from streaming_gcode.core.errors import CheckpointError
-from streaming_gcode.core.package import default_checkpoint, share_candidates
+from streaming_gcode.core.package import share_candidates
 from streaming_gcode.core.parameters import NodeSettings
-from streaming_gcode.model.checkpoint import load_checkpoint, LoadedModel, random_model
+from streaming_gcode.model.checkpoint import (
+    find_checkpoint,
+    load_checkpoint,
+    LoadedModel,
+    random_model,
+)
 from streaming_gcode.model.network import parameter_count
 from streaming_gcode.outputs.diagnostics import ModelReport
 
@@ -74,12 +79,10 @@ class NodeModel:
 
 def load_node_model(settings: NodeSettings) -> NodeModel:
     """Load the model the settings ask for, or raise one clear CheckpointError."""
-    if settings.checkpoint:
-        loaded = load_checkpoint(settings.checkpoint)
+    path = find_checkpoint(settings.checkpoint, settings.model)
+    if path is not None:
+        loaded = load_checkpoint(path)
         return NodeModel(loaded, settings.model, str(loaded.path))
-    shipped = default_checkpoint(settings.model)
-    if shipped is not None:
-        return NodeModel(load_checkpoint(shipped), settings.model, str(shipped))
     if settings.allow_random_model:
         loaded = random_model(settings.model, seed=RANDOM_SEED,
                               window=settings.window_frames or None)

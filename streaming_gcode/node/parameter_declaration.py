@@ -5,11 +5,13 @@
 Every declaration problem (wrong type, out of range, unparsable layout) is
 collected and raised as one `ConfigError`, so a bad params file fails at
 start-up with one message instead of on the first message or half-configured.
+`declare_parameter` / `declare_parameters` are the one way the node declares a
+`ParamSpec` (its own settings, the layout, the agreement monitor's).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
@@ -27,10 +29,17 @@ from streaming_gcode.core.stream_layout import load_params_file, StreamLayout
 from streaming_gcode.node.conversions import default_value, descriptor
 
 
-def _declare(node: Node, spec: ParamSpec, problems: list[str], default: Any = None) -> Any:
+def declare_parameter(node: Node, spec: ParamSpec, problems: list[str],
+                      default: Any = None) -> Any:
+    """Declare `spec` (descriptor, default, read-only, range) and return its checked value.
+
+    A problem is appended to `problems` instead of raised, so the caller can
+    report every bad value of a params file at once; `default` overrides the
+    spec's (the shipped layout's values).
+    """
     desc = descriptor(spec)
     if spec.kind == "double":
-        desc.dynamic_typing = True  # accept `4` for 4.0 in YAML; params.py checks the type
+        desc.dynamic_typing = True  # accept `4` for 4.0 in YAML; ParamSpec.check tests it
     try:
         parameter = node.declare_parameter(spec.name, default_value(spec, default), desc)
     except (ParameterException, TypeError, ValueError) as exc:
@@ -45,13 +54,18 @@ def _declare(node: Node, spec: ParamSpec, problems: list[str], default: Any = No
     return value
 
 
+def declare_parameters(node: Node, specs: Sequence[ParamSpec], what: str) -> dict[str, Any]:
+    """Declare every spec; raise one ConfigError `invalid <what>: ...` naming each problem."""
+    problems: list[str] = []
+    values = {spec.name: declare_parameter(node, spec, problems) for spec in specs}
+    if problems:
+        raise ConfigError(f"invalid {what}: " + "; ".join(problems))
+    return values
+
+
 def declare_settings(node: Node) -> NodeSettings:
     """Declare the node's own parameters and return them validated."""
-    problems: list[str] = []
-    values = {spec.name: _declare(node, spec, problems) for spec in NODE_PARAMETERS}
-    if problems:
-        raise ConfigError("invalid parameters: " + "; ".join(problems))
-    return NodeSettings.from_values(values)
+    return NodeSettings.from_values(declare_parameters(node, NODE_PARAMETERS, "parameters"))
 
 
 def declare_layout(node: Node) -> StreamLayout:
@@ -66,14 +80,14 @@ def declare_layout(node: Node) -> StreamLayout:
     problems: list[str] = []
     names_spec = LAYOUT_PARAMETERS[0]
     shipped_names = list(shipped.get("stream_names", []))
-    names = _declare(node, names_spec, problems, shipped_names)
+    names = declare_parameter(node, names_spec, problems, shipped_names)
     defaults = shipped if names == shipped_names else {}
     flat: dict[str, Any] = {names_spec.name: names}
     specs = list(LAYOUT_PARAMETERS[1:])
     for name in names:
         specs.extend(stream_parameter_specs(name))
     for spec in specs:
-        flat[spec.name] = _declare(node, spec, problems, defaults.get(spec.name))
+        flat[spec.name] = declare_parameter(node, spec, problems, defaults.get(spec.name))
     if problems:
         raise ConfigError("invalid stream layout parameters: " + "; ".join(problems))
     if not names:

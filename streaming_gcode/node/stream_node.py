@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The `stream_node` executable: live sensor streams in, G-code predictions out.
 
-Thin glue around the pure core: parameters (params.py) and the stream layout,
-one subscription per stream and machine (adapt, validate, align: `StreamIngest`;
-node_machines.py), an
+Thin glue around the pure core: parameters (core/parameters.py, declared by
+parameter_declaration.py) and the stream layout, one subscription per stream and
+machine (machine_io.py: adapt, validate, align into a `StreamIngest`), an
 inference timer at stride x frame period in its own callback group (so
 ingestion continues while the model runs) and a diagnostics timer, all on the
 node clock so `use_sim_time` works.
@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -30,24 +31,23 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from streaming_gcode.core.errors import StreamingGcodeError
+from streaming_gcode.core.machines import check_machine_names, SINGLE_MACHINE
+from streaming_gcode.core.package import NODE_NAME
 from streaming_gcode.core.parameters import NodeSettings, validate_changes
 from streaming_gcode.core.stats import LatencyStats, NS_PER_MS, NS_PER_S
-from streaming_gcode.inference.engine import InferenceResult
-from streaming_gcode.inference.machine_engine import (
-    check_machine_names,
-    MachineEngine,
-    SINGLE_MACHINE,
-)
+from streaming_gcode.inference.backends import make_runner
+from streaming_gcode.inference.engine import InferenceEngine, InferenceResult
 from streaming_gcode.model.decoding import decode_frame
-from streaming_gcode.node import conversions as conv
 from streaming_gcode.node.agreement_io import ReferenceAgreement
+from streaming_gcode.node.conversions import diagnostic_array, DIAGNOSTICS_QOS_DEPTH
 from streaming_gcode.node.machine_io import MachineIO
 from streaming_gcode.node.model_selection import load_node_model, NodeModel
 from streaming_gcode.node.parameter_declaration import declare_layout, declare_settings
-from streaming_gcode.outputs import diagnostics as diag
+from streaming_gcode.outputs.diagnostics import (
+    inference_status, InferenceReport, model_status, Status, Thresholds,
+)
 from streaming_gcode.outputs.prediction import PREDICTION_FORMAT, prediction_record  # noqa: F401
 
-NODE_NAME = "streaming_gcode"
 STOPPED_DURING_STARTUP = "final stats: stopped during start-up, no message processed"
 GCODE_TOPIC = "~/gcode"
 PREDICTION_TOPIC = "~/prediction"
@@ -111,10 +111,11 @@ class StreamNode(Node):
         capacity = window + max(window, MIN_BUFFER_MARGIN)
         machines = check_machine_names(settings.machines)
         period = self._layout.frame_period_ns
-        self._engine = MachineEngine(
-            self._model.loaded.backbone, self._model.loaded.line_heads, machines, window, capacity,
-            feature_map.n_continuous, feature_map.n_categorical, settings.mode,
-            settings.backend, settings.num_threads,
+        runner = make_runner(settings.backend, self._model.loaded.backbone,
+                             self._model.loaded.line_heads, settings.num_threads)
+        self._engine = InferenceEngine(
+            runner, machines, window, capacity, feature_map.n_continuous,
+            feature_map.n_categorical, settings.mode,
             max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),
         )
         self._latency = LatencyStats()
@@ -131,7 +132,7 @@ class StreamNode(Node):
                                        self._ingest_group, self._now_ns, self._warn_throttled)
                           for m in machines}
         self._diagnostics_pub = self.create_publisher(
-            conv.DiagnosticArray, DIAGNOSTICS_TOPIC, conv.DIAGNOSTICS_QOS_DEPTH
+            DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS_DEPTH
         )
         self._agreement = ReferenceAgreement(self)  # reference_topic: ~/agreement + status
         self._tick_timer = self._make_tick_timer()
@@ -201,7 +202,8 @@ class StreamNode(Node):
         if started_ns > 0:  # 0: sim time before the first /clock message
             for ingest in ingests.values():
                 ingest.advance(started_ns)
-        prepared = self._engine.prepare(ingests)
+        prepared = self._engine.prepare({m: i.buffer for m, i in ingests.items()},
+                                        {m: i.lock for m, i in ingests.items()})
         if prepared is None:
             with self._stats_lock:
                 counters.idle += 1
@@ -230,11 +232,11 @@ class StreamNode(Node):
 
     # -- diagnostics ----------------------------------------------------------------------
 
-    def statuses(self) -> list[diag.Status]:
+    def statuses(self) -> list[Status]:
         """Every diagnostic status, as plain data."""
         settings = self._settings
         name, hw = self.get_name(), settings.hardware_id
-        thresholds = diag.Thresholds.from_settings(settings)
+        thresholds = Thresholds.from_settings(settings)
         now = self._now_ns()
         if self._started_ns <= 0:  # started on sim time before the first /clock message
             self._started_ns = now
@@ -244,27 +246,27 @@ class StreamNode(Node):
             t = self._ticks
             skipped_recent = t.skipped - t.skipped_reported
             t.skipped_reported = t.skipped
-            report = diag.InferenceReport(
+            report = InferenceReport(
                 self._engine.mode, self._engine.backend_name, self._engine.threads,
                 self._tick_period_ns() / NS_PER_MS, t.ticks, t.predictions, t.overruns,
                 t.skipped, skipped_recent, t.idle, self._engine.state_resets, t.errors,
                 t.last_error, self._latency.recent(), self._latency.since_start(),
             )
-        out.append(diag.inference_status(name, hw, report, thresholds))
+        out.append(inference_status(name, hw, report, thresholds))
         unknown, unknown_recent = (sum(counts) for counts in zip(
             *(io.ingest.unknown_categorical() for io in self._machines.values())))
         if unknown_recent:
             self._warn_throttled("", "categorical", f"{unknown_recent} categorical value(s) "
                                  "outside the model's vocabulary since the last report, read "
                                  f"as 'unknown' ({unknown} in all)")
-        out.append(diag.model_status(name, hw, self._model.report(
+        out.append(model_status(name, hw, self._model.report(
             self._engine.window_frames, unknown, unknown_recent)))
         out.extend(self._agreement.statuses(name, hw))
         return out
 
     def _on_diagnostics(self) -> None:
         try:
-            array = conv.diagnostic_array(self.statuses(), self.get_clock().now().to_msg())
+            array = diagnostic_array(self.statuses(), self.get_clock().now().to_msg())
             self._diagnostics_pub.publish(array)
         except Exception as exc:  # noqa: BLE001 - diagnostics must not stop the node
             self._warn_throttled("", "diagnostics", f"diagnostics failed: {exc!r}")

@@ -32,6 +32,7 @@ from streaming_gcode.model.checkpoint import LoadedModel
 from streaming_gcode.model.decoding import decode_frames
 from streaming_gcode.model.network import LineHeads, StreamingBackbone
 from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
+from streaming_gcode.offline.figures import save_figure
 from streaming_gcode.offline.labelled_windows import prepare_run, PreparedRun
 from streaming_gcode.offline.metrics import (
     confusion_matrix,
@@ -233,11 +234,7 @@ def plot_confusion(report: EvaluationReport, path: str | Path, title: str = "") 
     ax.set_title(title or f"command confusion ({report.overall().frames} frames)")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of row")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 __all__ = [

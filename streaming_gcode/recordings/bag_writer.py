@@ -37,7 +37,7 @@ from streaming_gcode.core.stream_layout import (
     StreamLayout,
     StreamSpec,
 )
-from streaming_gcode.recordings.csv_runs import RecordedRun, run_samples
+from streaming_gcode.recordings.csv_runs import load_run, RecordedRun, run_name, run_samples
 
 STORAGE_MCAP = "mcap"
 STORAGE_SQLITE3 = "sqlite3"
@@ -331,8 +331,6 @@ def write_run_bags(
     """Convert run files into one bag each under `out_dir`, with progress bars."""
     from tqdm import tqdm
 
-    from streaming_gcode.recordings.csv_runs import load_run
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summaries: list[BagSummary] = []
@@ -348,3 +346,24 @@ def write_run_bags(
                 )
             )
     return summaries
+
+
+def write_missing_run_bags(
+    runs: Sequence[Path],
+    layout: StreamLayout,
+    out_dir: str | Path,
+    progress: Callable[[str], Any] = print,
+) -> list[Path]:
+    """Return the bag of each run under `out_dir`, converting only the runs not converted yet.
+
+    For a working folder used again and again (soak): a bag with its
+    metadata.yaml is complete, since a failed write removes its folder.
+    """
+    bags = []
+    for run_file in runs:
+        path = bag_path_for(out_dir, run_name(Path(run_file)))
+        if not (path / "metadata.yaml").is_file():
+            progress(f"converting {Path(run_file).name} -> {path}")
+            write_run_bag(load_run(run_file), layout, path, overwrite=True)
+        bags.append(path)
+    return bags

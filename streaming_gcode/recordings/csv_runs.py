@@ -80,6 +80,15 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+def select_runs(runs: Sequence[Path], count: int) -> list[Path]:
+    """Pick `count` runs spread over the sorted list, so several operation families are in."""
+    ordered = sorted(runs)
+    if count >= len(ordered):
+        return ordered
+    step = len(ordered) / count
+    return [ordered[int(i * step)] for i in range(count)]
+
+
 def parse_clock_ns(text: str) -> int:
     """`HH:MM:SS.mmm` (or a spreadsheet-mangled `MM:SS.f`) to ns since the hour/day start."""
     parts = text.strip().split(":")

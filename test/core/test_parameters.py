@@ -8,29 +8,36 @@ import math
 
 import pytest
 
-from streaming_gcode.core import parameters as p
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.parameters import (
+    DEFAULT_STRIDE,
+    LAYOUT_PARAMETERS,
+    NODE_PARAMETERS,
+    NodeSettings,
+    stream_parameter_specs,
+    validate_changes,
+)
 from streaming_gcode.core.stream_layout import StreamLayout
 
 
 def test_every_node_parameter_is_a_settings_field_with_matching_default() -> None:
-    settings = p.NodeSettings()
-    names = [spec.name for spec in p.NODE_PARAMETERS]
+    settings = NodeSettings()
+    names = [spec.name for spec in NODE_PARAMETERS]
     assert len(names) == len(set(names))
     assert set(names) == set(settings.as_dict())
-    for spec in p.NODE_PARAMETERS:
+    for spec in NODE_PARAMETERS:
         assert getattr(settings, spec.name) == spec.default, spec.name
         assert spec.check(spec.default) is None, spec.name
         assert spec.description.endswith("."), spec.name
 
 
 def test_defaults_are_consistent() -> None:
-    assert p.NodeSettings().inconsistency() is None
-    assert p.NodeSettings.from_values({}) == p.NodeSettings()
+    assert NodeSettings().inconsistency() is None
+    assert NodeSettings.from_values({}) == NodeSettings()
 
 
 def test_kinds() -> None:
-    kinds = {spec.name: spec.kind for spec in p.NODE_PARAMETERS + p.LAYOUT_PARAMETERS}
+    kinds = {spec.name: spec.kind for spec in NODE_PARAMETERS + LAYOUT_PARAMETERS}
     assert kinds["allow_random_model"] == "bool"
     assert kinds["stride"] == "integer"
     assert kinds["latency_warn_ms"] == "double"
@@ -39,7 +46,7 @@ def test_kinds() -> None:
 
 
 def test_from_values_accepts_valid_values_and_coerces_integers_for_doubles() -> None:
-    settings = p.NodeSettings.from_values(
+    settings = NodeSettings.from_values(
         {"stride": 4, "mode": "incremental", "latency_warn_ms": 20, "use_sim_time": True}
     )
     assert settings.stride == 4 and settings.mode == "incremental"
@@ -49,7 +56,7 @@ def test_from_values_accepts_valid_values_and_coerces_integers_for_doubles() -> 
 def test_from_values_lists_every_problem() -> None:
     with pytest.raises(ConfigError, match=r"stride must be >= 0, got -1.*mode must be one of "
                        r"\['full_window', 'incremental'\], got 'batch'"):
-        p.NodeSettings.from_values({"stride": -1, "mode": "batch"})
+        NodeSettings.from_values({"stride": -1, "mode": "batch"})
 
 
 @pytest.mark.parametrize(
@@ -68,48 +75,48 @@ def test_from_values_lists_every_problem() -> None:
 )
 def test_invalid_values_give_a_reason(name: str, value: object, reason: str) -> None:
     with pytest.raises(ConfigError, match=reason):
-        p.NodeSettings.from_values({name: value})
+        NodeSettings.from_values({name: value})
 
 
 def test_warn_above_error_is_inconsistent() -> None:
     with pytest.raises(ConfigError, match=r"latency_warn_ms \(300.0\) must not exceed "
                        r"latency_error_ms \(250.0\)"):
-        p.NodeSettings.from_values({"latency_warn_ms": 300.0})
+        NodeSettings.from_values({"latency_warn_ms": 300.0})
 
 
 def test_valid_runtime_change_returns_complete_new_settings() -> None:
-    current = p.NodeSettings()
-    updated, reason = p.validate_changes(current, {"stride": 3, "num_threads": 2})
+    current = NodeSettings()
+    updated, reason = validate_changes(current, {"stride": 3, "num_threads": 2})
     assert reason == "" and updated is not None
     assert (updated.stride, updated.num_threads) == (3, 2)
-    assert current.stride == p.DEFAULT_STRIDE  # the old settings are untouched
+    assert current.stride == DEFAULT_STRIDE  # the old settings are untouched
 
 
 def test_one_invalid_change_rejects_the_whole_batch() -> None:
-    current = p.NodeSettings()
-    updated, reason = p.validate_changes(current, {"stride": 3, "num_threads": -1})
+    current = NodeSettings()
+    updated, reason = validate_changes(current, {"stride": 3, "num_threads": -1})
     assert updated is None
     assert "num_threads must be >= 1" in reason
 
 
 def test_read_only_change_is_rejected_with_reason() -> None:
-    updated, reason = p.validate_changes(p.NodeSettings(), {"checkpoint": "/tmp/x.pt"})
+    updated, reason = validate_changes(NodeSettings(), {"checkpoint": "/tmp/x.pt"})
     assert updated is None
     assert reason == "checkpoint is read-only at runtime; restart the node to change it"
-    same, reason = p.validate_changes(p.NodeSettings(), {"checkpoint": ""})
-    assert same == p.NodeSettings() and reason == ""
+    same, reason = validate_changes(NodeSettings(), {"checkpoint": ""})
+    assert same == NodeSettings() and reason == ""
 
 
 def test_runtime_change_that_breaks_consistency_is_rejected() -> None:
-    updated, reason = p.validate_changes(p.NodeSettings(), {"staleness_error_s": 0.5})
+    updated, reason = validate_changes(NodeSettings(), {"staleness_error_s": 0.5})
     assert updated is None
     assert "staleness_warn_s (1.0) must not exceed staleness_error_s (0.5)" in reason
 
 
 def test_layout_parameter_defaults_parse_into_a_layout() -> None:
-    flat = {spec.name: spec.default for spec in p.LAYOUT_PARAMETERS}
+    flat = {spec.name: spec.default for spec in LAYOUT_PARAMETERS}
     flat["stream_names"] = ["imu"]
-    for spec in p.stream_parameter_specs("imu"):
+    for spec in stream_parameter_specs("imu"):
         flat[spec.name] = spec.default
     flat["streams.imu.topic"] = "imu/data"
     flat["streams.imu.type"] = "sensor_msgs/Imu"
@@ -117,12 +124,12 @@ def test_layout_parameter_defaults_parse_into_a_layout() -> None:
     layout = StreamLayout.from_parameters(flat)
     assert layout.streams[0].msg_type == "sensor_msgs/msg/Imu"
     assert layout.alignment.stale_policy == flat["stale_policy"]
-    for spec in p.stream_parameter_specs("imu"):
+    for spec in stream_parameter_specs("imu"):
         assert spec.read_only and spec.name.startswith("streams.imu.")
 
 
 def test_constraints_text() -> None:
-    stride = next(s for s in p.NODE_PARAMETERS if s.name == "stride")
+    stride = next(s for s in NODE_PARAMETERS if s.name == "stride")
     assert stride.constraints == "range [0, 4096]"
-    model = next(s for s in p.NODE_PARAMETERS if s.name == "model")
+    model = next(s for s in NODE_PARAMETERS if s.name == "model")
     assert model.constraints == "one of full, physical; read-only at runtime (restart to change)"

@@ -1,19 +1,44 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""LatencyStats and RateMeter, checked against numpy on the same samples."""
+"""The latency summary, LatencyStats and RateMeter, checked against numpy on the same samples."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from streaming_gcode.core.stats import LatencyStats, NS_PER_MS, NS_PER_S, RateMeter
+from streaming_gcode.core.stats import (
+    LatencyStats, NS_PER_MS, NS_PER_S, RateMeter, summarise_latencies,
+)
 
 
 def _latencies(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     # Heavy-tailed like real inference latency: mostly ~2 ms, some 10-100x slower.
     return np.round(rng.lognormal(mean=np.log(2e6), sigma=0.8, size=n))
+
+
+def test_latency_summary_matches_numpy() -> None:
+    values = _latencies(999, seed=7)
+    summary = summarise_latencies(values)
+    in_ms = values / NS_PER_MS
+    p50, p95, p99 = np.percentile(in_ms, [50, 95, 99])
+    assert summary.count == 999
+    expected = pytest.approx((p50, p95, p99), rel=1e-12)
+    assert (summary.p50_ms, summary.p95_ms, summary.p99_ms) == expected
+    assert summary.max_ms == pytest.approx(in_ms.max(), rel=1e-12)
+    assert summary.mean_ms == pytest.approx(in_ms.mean(), rel=1e-12)
+    # values already in milliseconds, as a plain list
+    same = summarise_latencies(list(in_ms), per_ms=1.0)
+    assert same == pytest.approx(summary, rel=1e-12)
+    assert all(isinstance(v, (int, float)) and not isinstance(v, np.generic) for v in same)
+
+
+def test_latency_summary_of_nothing_is_none_and_of_one_value_is_that_value() -> None:
+    assert summarise_latencies([]) is None
+    assert summarise_latencies(np.array([], dtype=np.int64), per_ms=1.0) is None
+    one = summarise_latencies([3_500_000])
+    assert one.count == 1 and one.p50_ms == one.p99_ms == one.max_ms == one.mean_ms == 3.5
 
 
 def test_empty_stats_have_no_summary() -> None:

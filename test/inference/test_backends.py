@@ -12,9 +12,8 @@ import torch
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.inference.backends import (
     BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, BACKENDS, EXACT_BACKENDS,
-    export_onnx, INT8_ATOL, make_runner, ONNX_ATOL, OnnxRunner, RunnerBackend, TorchRunner,
+    export_onnx, INT8_ATOL, make_runner, ONNX_ATOL, OnnxRunner, TorchRunner,
 )
-from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
 from streaming_gcode.model.checkpoint import random_model
 from streaming_gcode.model.network import build_model, ModelConfig
 
@@ -34,7 +33,8 @@ def _model(categorical_sizes):
 @pytest.fixture(scope="module", params=[[4, 3], []], ids=["categorical", "continuous_only"])
 def runners(request):
     backbone, line_heads = _model(request.param)
-    return TorchRunner(backbone, line_heads), OnnxRunner.from_modules(backbone, line_heads), len(request.param)
+    return (TorchRunner(backbone, line_heads), OnnxRunner.from_modules(backbone, line_heads),
+            len(request.param))
 
 
 def _inputs(batch, frames, n_categorical, seed):
@@ -128,24 +128,6 @@ def test_export_writes_a_valid_model_with_dynamic_batch_and_time(tmp_path):
     assert shapes["continuous"] == ["batch", "frames", 5]
     assert shapes["h0"] == [2, "batch", 16]
     assert [o.name for o in model.graph.output] == ["command", "form", "param_X", "h1", "c1"]
-
-
-@pytest.mark.parametrize("backend", EXACT_BACKENDS)
-def test_runner_backend_loads_a_ring_buffer_window(runners, backend):
-    runner = runners[0] if backend == BACKEND_TORCH else runners[1]
-    k = runners[2]
-    buffer = AlignedRingBuffer(12, 5, k)
-    continuous, categorical = _inputs(1, 20, k, seed=3)
-    for i in range(20):
-        buffer.append(i, continuous[0, i], categorical[0, i], False)
-    adapter = RunnerBackend(runner, 12, 5, k)
-    adapter.load(buffer.window(10))
-    logits, state = adapter.run(10, None)
-    expected = runner.run(continuous[:, 10:], categorical[:, 10:], None)
-    for head, value in logits.items():
-        assert value.shape == (expected[0][head].shape[1],)
-        np.testing.assert_allclose(value, expected[0][head][0], atol=STEP_ATOL, rtol=0)
-    assert adapter.name == backend
 
 
 def test_int8_backend_stays_within_its_tolerance_window_and_steps():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.inference.feed_cursor import (
     FeedCursor, RESET_CLOCK, RESET_DEGRADED, RESET_ERROR, RESET_GAP, RESET_LOST, RESET_MODE,
 )
@@ -152,9 +153,9 @@ def test_mode_switch_and_failure_reset_the_state():
 
 
 def test_invalid_arguments_are_rejected():
-    with pytest.raises(ValueError, match=r"window_frames must be >= 1, got 0"):
+    with pytest.raises(ConfigError, match=r"window_frames must be >= 1, got 0"):
         FeedCursor(0, incremental=True)
-    with pytest.raises(ValueError, match=r"max_gap_ns must be > 0 or None, got 0"):
+    with pytest.raises(ConfigError, match=r"max_gap_ns must be > 0 or None, got 0"):
         FeedCursor(4, incremental=True, max_gap_ns=0)
     with pytest.raises(ValueError, match=r"reset reason 'bored' unknown"):
         FeedCursor(4, incremental=True).reset("bored")

@@ -12,13 +12,16 @@ import torch
 
 from streaming_gcode.core.errors import CheckpointError
 from streaming_gcode.core.features import FEATURE_SETS
+from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.core.stream_layout import AlignmentSettings, StreamLayout, StreamSpec
 from streaming_gcode.model.checkpoint import (
     CHECKPOINT_KEYS,
+    find_checkpoint,
     FORMAT_VERSION,
     load_checkpoint,
     LoadedModel,
     random_model,
+    resolve_checkpoint,
     save_checkpoint,
 )
 
@@ -188,3 +191,20 @@ def test_output_vocabulary_disagrees_with_head_sizes(good) -> None:
     torch.save(payload, good)
     with pytest.raises(CheckpointError, match="output vocabulary head sizes"):
         load_checkpoint(good)
+
+
+def test_default_checkpoint_is_the_shipped_full_model(tmp_path) -> None:
+    assert resolve_checkpoint(tmp_path / "x.pt") == tmp_path / "x.pt"
+    shipped = default_checkpoint("full")
+    if shipped is None:
+        pytest.skip("models/full.pt is not present in this tree")
+    assert resolve_checkpoint(None) == shipped
+
+
+def test_without_a_path_or_a_shipped_model_there_is_no_checkpoint(monkeypatch) -> None:
+    monkeypatch.setattr("streaming_gcode.model.checkpoint.default_checkpoint", lambda model: None)
+    assert find_checkpoint("", "physical") is None
+    assert find_checkpoint("m.pt", "physical") == Path("m.pt")
+    with pytest.raises(CheckpointError, match=r"no --checkpoint given and the shipped "
+                       r"models/physical.pt is not installed"):
+        resolve_checkpoint(None, "physical")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.model.network import build_model, ModelConfig, parameter_count
 
 torch.set_num_threads(1)
@@ -130,6 +131,8 @@ def test_config_round_trip_and_validation() -> None:
         ModelConfig(n_continuous=3)
     with pytest.raises(ValueError, match="code_inputs"):
         ModelConfig(n_continuous=3, head_sizes=HEADS, code_inputs=[3])
+    with pytest.raises(ConfigError, match="invalid ModelConfig: .*head_sizes"):
+        ModelConfig(n_continuous=3)  # a configuration error (one line from the CLI)
 
 
 def test_num_heads_is_accepted_but_changes_nothing() -> None:

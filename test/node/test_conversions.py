@@ -15,7 +15,14 @@ from sensor_msgs.msg import Imu
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.parameters import LAYOUT_PARAMETERS, NODE_PARAMETERS
 from streaming_gcode.core.stream_layout import StreamSpec
-from streaming_gcode.node import conversions as conv
+from streaming_gcode.node.conversions import (
+    default_value,
+    describe_qos,
+    descriptor,
+    diagnostic_array,
+    message_class,
+    stream_qos,
+)
 from streaming_gcode.outputs.diagnostics import Level, Status
 
 
@@ -25,42 +32,47 @@ def _spec(name: str):
 
 def test_stream_qos_is_sensor_data_by_default_and_reliable_on_request() -> None:
     spec = StreamSpec("imu", "/imu", "sensor_msgs/msg/Imu", ("angular_velocity.z",), depth=7)
-    qos = conv.stream_qos(spec)
+    qos = stream_qos(spec)
     assert qos.reliability == ReliabilityPolicy.BEST_EFFORT
     assert qos.history == HistoryPolicy.KEEP_LAST and qos.depth == 7
     assert qos.durability == DurabilityPolicy.VOLATILE
-    assert conv.describe_qos(spec) == "best_effort keep_last 7"
+    assert describe_qos(spec) == "best_effort keep_last 7"
     reliable = StreamSpec("imu", "/imu", "sensor_msgs/msg/Imu", ("angular_velocity.z",),
                           reliable=True)
-    assert conv.stream_qos(reliable).reliability == ReliabilityPolicy.RELIABLE
+    assert stream_qos(reliable).reliability == ReliabilityPolicy.RELIABLE
 
 
 def test_message_class_accepts_both_spellings_and_explains_failures() -> None:
-    assert conv.message_class("sensor_msgs/msg/Imu") is Imu
-    assert conv.message_class("sensor_msgs/Imu") is Imu
+    assert message_class("sensor_msgs/msg/Imu") is Imu
+    assert message_class("sensor_msgs/Imu") is Imu
     with pytest.raises(ConfigError, match=r"'sensor_msgs/msg/Nope' cannot be imported"):
-        conv.message_class("sensor_msgs/msg/Nope")
+        message_class("sensor_msgs/msg/Nope")
+    with pytest.raises(ConfigError, match=r"'no_such_msgs/Thing' cannot be imported: no "
+                                          r"Python class no_such_msgs\.msg\.Thing"):
+        message_class("no_such_msgs/Thing")
+    with pytest.raises(ConfigError, match=r"'Imu' cannot be imported: expected pkg/msg/Type"):
+        message_class("Imu")
 
 
 def test_descriptors_carry_type_ranges_and_read_only() -> None:
-    stride = conv.descriptor(_spec("stride"))
+    stride = descriptor(_spec("stride"))
     assert stride.type == ParameterType.PARAMETER_INTEGER
     assert (stride.integer_range[0].from_value, stride.integer_range[0].to_value) == (0, 4096)
     assert not stride.read_only and "range [0, 4096]" in stride.additional_constraints
-    ratio = conv.descriptor(_spec("loss_warn_ratio"))
+    ratio = descriptor(_spec("loss_warn_ratio"))
     assert ratio.type == ParameterType.PARAMETER_DOUBLE
     assert ratio.floating_point_range[0].to_value == 1.0
-    checkpoint = conv.descriptor(_spec("checkpoint"))
+    checkpoint = descriptor(_spec("checkpoint"))
     assert checkpoint.read_only and checkpoint.type == ParameterType.PARAMETER_STRING
     assert checkpoint.description.startswith("Checkpoint file to load")
-    names = conv.descriptor(_spec("stream_names"))
+    names = descriptor(_spec("stream_names"))
     assert names.type == ParameterType.PARAMETER_STRING_ARRAY
 
 
 def test_default_values_for_declaration() -> None:
-    assert conv.default_value(_spec("stride")) == 0
-    assert conv.default_value(_spec("stream_names")) is Parameter.Type.STRING_ARRAY
-    assert conv.default_value(_spec("stream_names"), ["a", "b"]) == ["a", "b"]
+    assert default_value(_spec("stride")) == 0
+    assert default_value(_spec("stream_names")) is Parameter.Type.STRING_ARRAY
+    assert default_value(_spec("stream_names"), ["a", "b"]) == ["a", "b"]
 
 
 def test_statuses_become_a_diagnostic_array() -> None:
@@ -68,7 +80,7 @@ def test_statuses_become_a_diagnostic_array() -> None:
         Status("n: a", Level.OK, "fine", "hw", (("k", "1"),)),
         Status("n: b", Level.ERROR, "broken", "hw", ()),
     ]
-    array = conv.diagnostic_array(statuses, Time(sec=5, nanosec=6))
+    array = diagnostic_array(statuses, Time(sec=5, nanosec=6))
     assert (array.header.stamp.sec, array.header.stamp.nanosec) == (5, 6)
     assert [s.name for s in array.status] == ["n: a", "n: b"]
     assert array.status[0].level == DiagnosticStatus.OK

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import yaml
 
-from streaming_gcode.node.stream_node import NODE_NAME
-from streaming_gcode.outputs import diagnostics as diag
+from streaming_gcode.core.package import NODE_NAME
 from streaming_gcode.outputs.agreement import TASK_AGREEMENT
+from streaming_gcode.outputs.diagnostics import (
+    status_name,
+    STREAM_TASK_PREFIX,
+    TASK_BUFFER,
+    TASK_INFERENCE,
+    TASK_MODEL,
+)
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "diagnostic_aggregator.yaml"
 GENERIC = "diagnostic_aggregator/GenericAnalyzer"
@@ -24,11 +30,11 @@ def _group() -> dict:
     return group["analyzers"]
 
 
-def _matches(analyzer: dict, status_name: str) -> bool:
+def _matches(analyzer: dict, name: str) -> bool:
     """Apply GenericAnalyzer's name rules (expected, startswith, find_and_remove_prefix)."""
     prefixes = analyzer.get("startswith", []) + analyzer.get("find_and_remove_prefix", [])
-    return status_name in analyzer.get("expected", []) or any(
-        status_name.startswith(prefix) for prefix in prefixes)
+    return name in analyzer.get("expected", []) or any(
+        name.startswith(prefix) for prefix in prefixes)
 
 
 def test_every_analyzer_is_a_generic_analyzer_with_a_path() -> None:
@@ -40,12 +46,12 @@ def test_every_analyzer_is_a_generic_analyzer_with_a_path() -> None:
 
 def test_each_status_of_the_node_lands_in_exactly_one_analyzer() -> None:
     statuses = [
-        diag.status_name(NODE_NAME, diag.STREAM_TASK_PREFIX + "controller"),
-        diag.status_name(NODE_NAME, diag.STREAM_TASK_PREFIX + "board_xa_motor"),
-        diag.status_name(NODE_NAME, diag.TASK_BUFFER),
-        diag.status_name(NODE_NAME, diag.TASK_INFERENCE),
-        diag.status_name(NODE_NAME, diag.TASK_MODEL),
-        diag.status_name(NODE_NAME, TASK_AGREEMENT),
+        status_name(NODE_NAME, STREAM_TASK_PREFIX + "controller"),
+        status_name(NODE_NAME, STREAM_TASK_PREFIX + "board_xa_motor"),
+        status_name(NODE_NAME, TASK_BUFFER),
+        status_name(NODE_NAME, TASK_INFERENCE),
+        status_name(NODE_NAME, TASK_MODEL),
+        status_name(NODE_NAME, TASK_AGREEMENT),
     ]
     analyzers = _group()
     for status in statuses:
@@ -55,10 +61,10 @@ def test_each_status_of_the_node_lands_in_exactly_one_analyzer() -> None:
 
 def test_pipeline_statuses_are_expected_so_a_silent_node_shows_stale() -> None:
     expected = _group()["pipeline"]["expected"]
-    assert expected == [diag.status_name(NODE_NAME, task)
-                        for task in (diag.TASK_BUFFER, diag.TASK_INFERENCE, diag.TASK_MODEL)]
+    assert expected == [status_name(NODE_NAME, task)
+                        for task in (TASK_BUFFER, TASK_INFERENCE, TASK_MODEL)]
 
 
 def test_a_status_of_another_node_is_not_claimed() -> None:
-    other = diag.status_name("other_node", diag.TASK_BUFFER)
+    other = status_name("other_node", TASK_BUFFER)
     assert not any(_matches(analyzer, other) for analyzer in _group().values())

@@ -36,14 +36,6 @@ def _checkpoint(path):
     return continuous_checkpoint(path, ["j1", "j2"], stride=2, seed=1)
 
 
-@pytest.fixture()
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 def test_two_machines_publish_their_own_predictions(context, tmp_path) -> None:
     node = create_node({
         "checkpoint": str(_checkpoint(tmp_path / "m.pt")), "machines": list(MACHINES),

@@ -12,9 +12,11 @@ import torch
 from streaming_gcode.core.errors import CheckpointError
 from streaming_gcode.core.parameters import NodeSettings
 from streaming_gcode.model.checkpoint import random_model, save_checkpoint
-from streaming_gcode.node import model_selection as node_model
+from streaming_gcode.node.model_selection import load_node_model
 
 torch.set_num_threads(1)
+# where the node's model selection looks up the shipped models/<model>.pt
+SHIPPED_LOOKUP = "streaming_gcode.model.checkpoint.default_checkpoint"
 
 
 def _save_tiny(path: Path) -> Path:
@@ -24,7 +26,7 @@ def _save_tiny(path: Path) -> Path:
 
 def test_explicit_checkpoint_is_loaded(tmp_path: Path) -> None:
     path = _save_tiny(tmp_path / "tiny.pt")
-    loaded = node_model.load_node_model(NodeSettings(checkpoint=str(path), model="physical"))
+    loaded = load_node_model(NodeSettings(checkpoint=str(path), model="physical"))
     assert loaded.source == str(path) and not loaded.random_weights
     assert (loaded.window, loaded.stride) == (6, 2)
     report = loaded.report(window_frames=6, unknown=3, unknown_recent=1)
@@ -37,15 +39,15 @@ def test_explicit_checkpoint_is_loaded(tmp_path: Path) -> None:
 def test_missing_explicit_checkpoint_is_an_error_even_if_random_is_allowed(tmp_path) -> None:
     settings = NodeSettings(checkpoint=str(tmp_path / "nope.pt"), allow_random_model=True)
     with pytest.raises(CheckpointError, match=r"nope.pt: no such checkpoint file"):
-        node_model.load_node_model(settings)
+        load_node_model(settings)
 
 
 def test_without_any_checkpoint_random_needs_explicit_permission(monkeypatch) -> None:
-    monkeypatch.setattr(node_model, "default_checkpoint", lambda model: None)
+    monkeypatch.setattr(SHIPPED_LOOKUP, lambda model: None)
     with pytest.raises(CheckpointError, match=r"no checkpoint for model 'full'.*"
                        r"allow_random_model:=true"):
-        node_model.load_node_model(NodeSettings())
-    loaded = node_model.load_node_model(NodeSettings(allow_random_model=True, window_frames=12))
+        load_node_model(NodeSettings())
+    loaded = load_node_model(NodeSettings(allow_random_model=True, window_frames=12))
     assert loaded.random_weights and loaded.source == "random" and loaded.window == 12
     assert "random weights" in loaded.description
     assert loaded.report(12, 0, 0).random_weights
@@ -53,7 +55,6 @@ def test_without_any_checkpoint_random_needs_explicit_permission(monkeypatch) ->
 
 def test_shipped_checkpoint_is_used_when_no_path_is_given(tmp_path, monkeypatch) -> None:
     path = _save_tiny(tmp_path / "physical.pt")
-    monkeypatch.setattr(node_model, "default_checkpoint",
-                        lambda model: path if model == "physical" else None)
-    loaded = node_model.load_node_model(NodeSettings(model="physical"))
+    monkeypatch.setattr(SHIPPED_LOOKUP, lambda model: path if model == "physical" else None)
+    loaded = load_node_model(NodeSettings(model="physical"))
     assert loaded.source == str(path) and not loaded.random_weights

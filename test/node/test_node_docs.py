@@ -14,10 +14,18 @@ from streaming_gcode.core.parameters import (
     NODE_PARAMETERS,
     stream_parameter_specs,
 )
-from streaming_gcode.inference.engine import InferenceResult, PreparedInput
+from streaming_gcode.inference.engine import InferenceResult
+from streaming_gcode.inference.feed_cursor import FeedPlan
+from streaming_gcode.ingestion.ring_buffer import Window
 from streaming_gcode.model.checkpoint import default_vocabulary
 from streaming_gcode.model.decoding import decode_frame
-from streaming_gcode.outputs import diagnostics as diag
+from streaming_gcode.outputs.diagnostics import (
+    BUFFER_KEYS,
+    INFERENCE_KEYS,
+    LATENCY_FIELDS,
+    MODEL_KEYS,
+    STREAM_KEYS,
+)
 from streaming_gcode.outputs.prediction import prediction_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,18 +53,23 @@ def test_every_diagnostics_key_and_status_is_documented() -> None:
     text = _node_docs()
     for name in ("stream <name>", "buffer", "inference", "model"):
         assert f"`streaming_gcode: {name}`" in text
-    keys = diag.STREAM_KEYS + diag.BUFFER_KEYS + diag.MODEL_KEYS + tuple(
-        k for k in diag.INFERENCE_KEYS if not k.startswith("latency_"))
+    keys = STREAM_KEYS + BUFFER_KEYS + MODEL_KEYS + tuple(
+        k for k in INFERENCE_KEYS if not k.startswith("latency_"))
     for key in keys:
         assert f"`{key}`" in text, key
-    for field in diag.LATENCY_FIELDS:
+    for field in LATENCY_FIELDS:
         assert field.replace("_ms", "") in text
 
 
 def test_every_prediction_key_is_documented() -> None:
     vocab = default_vocabulary()
     logits = {head: np.linspace(0.0, 1.0, size) for head, size in vocab.head_sizes.items()}
-    prepared = PreparedInput(8, True, 3_000_000_123, 1_000_000_000, 42, False, False)
+    frames = Window(np.zeros(8, np.int64), np.zeros((8, 1), np.float32),
+                    np.zeros((8, 0), np.int64), np.zeros(8, bool), first_sequence=35)
+    prepared = FeedPlan(frames, from_zero_state=True, newest_sequence=42,
+                        newest_stamp_ns=3_000_000_123, first_stamp_ns=1_000_000_000,
+                        degraded=False, newest_degraded=False, last_degraded_fed=0,
+                        reset_reason=None)
     record = prediction_record(InferenceResult(logits, prepared),
                                decode_frame(logits, vocab), 2_500_000, "full_window", 8)
     assert record["stamp"] == {"sec": 3, "nanosec": 123} and record["latency_ms"] == 2.5

@@ -34,14 +34,6 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
-@pytest.fixture()
 def node(context, checkpoint):
     node = create_node({"checkpoint": str(checkpoint), "model": "physical"}, context=context)
     yield node
@@ -105,6 +97,21 @@ def test_layout_parameters_are_validated(context, checkpoint) -> None:
         create_node({"checkpoint": str(checkpoint), "stream_names": ["s"],
                      "streams.s.type": "std_msgs/Float32MultiArray",
                      "streams.s.channels": ["a"]}, context=context)
+
+
+def test_agreement_parameters_are_declared_like_the_node_s_own(context, checkpoint) -> None:
+    with pytest.raises(ConfigError, match=r"invalid agreement parameters: agreement_warn_below"
+                       r".*out of range.*agreement_criterion must be one of"):
+        create_node({"checkpoint": str(checkpoint), "model": "physical",
+                     "agreement_warn_below": 1.5, "agreement_criterion": "vibes"},
+                    context=context)
+    # an integer for a double parameter is accepted, as for the node's own parameters
+    node = create_node({"checkpoint": str(checkpoint), "model": "physical",
+                        "agreement_window_s": 30}, context=context)
+    try:
+        assert node.get_parameter("agreement_window_s").value == 30
+    finally:
+        node.destroy_node()
 
 
 def test_ticks_follow_sim_time_and_diagnostics_steady_time(context, checkpoint) -> None:

@@ -44,7 +44,13 @@ from streaming_gcode.model.checkpoint import (  # noqa: E402
     save_checkpoint,
 )
 from streaming_gcode.model.network import build_model, ModelConfig  # noqa: E402
-from streaming_gcode.outputs import diagnostics as diag  # noqa: E402
+from streaming_gcode.outputs.diagnostics import (  # noqa: E402
+    BUFFER_KEYS,
+    INFERENCE_KEYS,
+    Level,
+    MODEL_KEYS,
+    STREAM_KEYS,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -260,15 +266,15 @@ def test_diagnostics_carry_documented_names_keys_and_levels(live) -> None:
     for status in statuses.values():
         assert status.hardware_id == HARDWARE_ID
     keys = {name: [kv.key for kv in status.values] for name, status in statuses.items()}
-    assert keys["streaming_gcode: stream joints"] == list(diag.STREAM_KEYS)
-    assert keys["streaming_gcode: buffer"] == list(diag.BUFFER_KEYS)
-    assert keys["streaming_gcode: inference"] == list(diag.INFERENCE_KEYS)
-    assert keys["streaming_gcode: model"] == list(diag.MODEL_KEYS)
+    assert keys["streaming_gcode: stream joints"] == list(STREAM_KEYS)
+    assert keys["streaming_gcode: buffer"] == list(BUFFER_KEYS)
+    assert keys["streaming_gcode: inference"] == list(INFERENCE_KEYS)
+    assert keys["streaming_gcode: model"] == list(MODEL_KEYS)
     joints = statuses["streaming_gcode: stream joints"]
-    assert joints.level == bytes([diag.Level.OK]), joints.message
+    assert joints.level == bytes([Level.OK]), joints.message
     assert 5.0 < float(_values(joints)["rate_hz"]) < 40.0
     silent = statuses["streaming_gcode: stream silent"]
-    assert silent.level == bytes([diag.Level.ERROR])
+    assert silent.level == bytes([Level.ERROR])
     assert silent.message.startswith("no messages received for")
     model = _values(statuses["streaming_gcode: model"])
     assert model["checkpoint"] == str(checkpoint) and model["random_weights"] == "false"

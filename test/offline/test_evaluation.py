@@ -11,9 +11,6 @@ import pytest
 import torch
 
 from streaming_gcode import cli
-
-from streaming_gcode.commands.evaluate import resolve_checkpoint
-from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.ingestion.alignment import FrameTable
 from streaming_gcode.model.checkpoint import random_model, save_checkpoint
 from streaming_gcode.model.gcode import label_lines
@@ -44,7 +41,8 @@ def test_window_mode_gives_each_frame_the_window_ending_at_it(model) -> None:
     cont, cat = torch.from_numpy(table.continuous), torch.from_numpy(table.categorical)
     for t in (0, 3, WINDOW - 1, 9, 14):
         start = max(0, t - WINDOW + 1)
-        expected = model.line_heads(model.backbone(cont[None, start:t + 1], cat[None, start:t + 1]))
+        expected = model.line_heads(model.backbone(cont[None, start:t + 1],
+                                                   cat[None, start:t + 1]))
         for head, value in expected.items():
             np.testing.assert_allclose(logits[head][t], value[0, -1].numpy(), rtol=1e-5, atol=1e-5)
     chosen = offline_eval.frame_logits(model.backbone, model.line_heads, table, "window", WINDOW,
@@ -55,7 +53,8 @@ def test_window_mode_gives_each_frame_the_window_ending_at_it(model) -> None:
 @torch.no_grad()
 def test_stateful_mode_runs_from_the_first_frame(model) -> None:
     table = _table(15, model.config.n_continuous)
-    stateful = offline_eval.frame_logits(model.backbone, model.line_heads, table, "stateful", WINDOW)
+    stateful = offline_eval.frame_logits(model.backbone, model.line_heads, table, "stateful",
+                                         WINDOW)
     window = offline_eval.frame_logits(model.backbone, model.line_heads, table, "window", WINDOW)
     # The same until the first frame whose window starts after the run's first frame.
     np.testing.assert_allclose(stateful["command"][:WINDOW], window["command"][:WINDOW],
@@ -113,11 +112,3 @@ def test_evaluate_cli_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys) -> 
     code = cli.main(["evaluate", "--data", str(tmp_path), "--checkpoint", str(tmp_path / "no.pt")])
     assert code == 2
     assert "no.pt: no such checkpoint file" in capsys.readouterr().err
-
-
-def test_default_checkpoint_is_the_shipped_full_model(tmp_path) -> None:
-    assert resolve_checkpoint(tmp_path / "x.pt") == tmp_path / "x.pt"
-    shipped = default_checkpoint("full")
-    if shipped is None:
-        pytest.skip("models/full.pt is not present in this tree")
-    assert resolve_checkpoint(None) == shipped

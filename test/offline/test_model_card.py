@@ -26,7 +26,8 @@ def test_card_shows_split_metrics_baseline_and_command(tmp_path) -> None:
                      "epochs": 3, "minutes": 1.5, "cpu_minutes": 2.5,
                      "config": {"seed": 7, "threads": 2}, "history": []}
     meta.training_command = "streaming-gcode train --data runs/ --out m.pt"
-    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads, model.config, meta)
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads,
+                                 model.config, meta)
     card = write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
     assert "# `m.pt`: the `physical` feature set" in card
     assert "144 continuous inputs and 0 categorical (none)" in card

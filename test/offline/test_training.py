@@ -143,4 +143,5 @@ def test_same_seed_same_weights(data_dir) -> None:
     for a, b in zip(first.backbone.state_dict().values(), second.backbone.state_dict().values()):
         assert torch.equal(a, b)
     other = train(TrainingConfig(**{**vars(config), "seed": 1}), _layout(), progress=False).model
-    assert not torch.equal(other.line_heads.heads["command"].weight, first.line_heads.heads["command"].weight)
+    assert not torch.equal(other.line_heads.heads["command"].weight,
+                           first.line_heads.heads["command"].weight)

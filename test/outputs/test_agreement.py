@@ -200,10 +200,9 @@ def test_live_agreement_follows_the_reference_topic(tmp_path, data_dir):
     from streaming_gcode.offline.evaluation import frame_logits
     from streaming_gcode.recordings.bag_writer import write_run_bag
     from streaming_gcode.recordings.csv_runs import load_run
-    from streaming_gcode.tools.live_eval.capture import (
-        LiveOptions, node_parameters, play_through_node, quiet_domain,
-    )
-    from streaming_gcode.tools.live_eval.session import layout_parameters, played_topics
+    from streaming_gcode.tools.live_eval.bag_evaluation import layout_parameters, played_topics
+    from streaming_gcode.tools.live_eval.capture import play_through_node, quiet_domain
+    from streaming_gcode.tools.live_eval.playback import LiveOptions, node_parameters
 
     run_file = data_dir / "pocket_009_aligned.csv.gz"
     if not run_file.is_file():
@@ -214,8 +213,8 @@ def test_live_agreement_follows_the_reference_topic(tmp_path, data_dir):
                                  model.config, model.metadata)
     original = write_run_bag(load_run(run_file), layout, tmp_path / "original").path
     prepared, _, _ = prepare_bag(original, layout, model.feature_map(layout))
-    guesses = decode_frames(frame_logits(model.backbone, model.line_heads, prepared.table, "window",
-                                         model.metadata.window), model.vocabulary)
+    guesses = decode_frames(frame_logits(model.backbone, model.line_heads, prepared.table,
+                                         "window", model.metadata.window), model.vocabulary)
     by_stamp = {int(s): g.text for s, g in zip(prepared.table.stamps, guesses)}
     agreeing = _with_reference(original, tmp_path / "agreeing",
                                lambda stamp, line: by_stamp.get(stamp, line))

@@ -31,6 +31,7 @@ from streaming_gcode.recordings.bag_writer import (
     TIME_OFFSET_KEY,
     time_offset_ns,
     to_bag_time,
+    write_missing_run_bags,
     write_run_bag,
 )
 from streaming_gcode.recordings.csv_runs import load_run, run_samples
@@ -173,6 +174,17 @@ def test_existing_bag_is_kept_unless_overwrite(tmp_path, run):
     (tmp_path / "other").mkdir()
     with pytest.raises(RecordingError, match=r"other exists and is not a rosbag2 bag"):
         write_run_bag(run, layout, tmp_path / "other", overwrite=True)
+
+
+def test_missing_run_bags_are_written_once(tmp_path):
+    run_file = tmp_path / "face_900_aligned.csv"
+    run_file.write_text(HEADER + ROWS)
+    said: list[str] = []
+    bags = write_missing_run_bags([run_file], _layout(), tmp_path / "bags", said.append)
+    assert bags == [tmp_path / "bags" / "face_900"] and len(said) == 1
+    assert (bags[0] / "metadata.yaml").is_file()
+    assert write_missing_run_bags([run_file], _layout(), tmp_path / "bags", said.append) == bags
+    assert len(said) == 1  # the bag converted before is reused
 
 
 def test_unknown_storage_is_rejected(tmp_path, run):

@@ -13,7 +13,7 @@ from streaming_gcode.core.features import FEATURE_SETS, FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.ingestion.alignment import align_samples
 from streaming_gcode.recordings.csv_runs import (
-    find_runs, labels_at, load_run, parse_clock_ns, run_samples,
+    find_runs, labels_at, load_run, parse_clock_ns, run_samples, select_runs,
 )
 
 from recording_support import HEADER, two_stream_layout, write_run  # noqa: I100
@@ -93,6 +93,12 @@ def test_missing_and_empty_inputs(tmp_path):
     (tmp_path / "z_aligned.csv.gz").write_bytes(b"not gzip")
     with pytest.raises(RecordingError, match="unreadable run file"):
         load_run(tmp_path / "z_aligned.csv.gz")
+
+
+def test_select_runs_spreads_the_choice_over_the_sorted_runs():
+    runs = [Path(f"r{i}") for i in (5, 0, 3, 1, 4, 2)]
+    assert select_runs(runs, 3) == [Path("r0"), Path("r2"), Path("r4")]
+    assert select_runs(runs, 9) == sorted(runs)
 
 
 def test_real_run_aligns_to_one_frame_per_controller_row(data_dir):

@@ -25,11 +25,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from streaming_gcode.core.parameters import MODE_FULL_WINDOW
+from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.parameters import MODE_FULL_WINDOW, MODE_INCREMENTAL
+from streaming_gcode.core.stats import NS_PER_MS, summarise_latencies
 from streaming_gcode.inference.backends import BACKEND_ONNXRUNTIME, BACKEND_TORCH
-from streaming_gcode.tools.bench import subjects as bs
+from streaming_gcode.tools.bench.subjects import (
+    apply_threads, BACKEND_ORDER, BASELINE, BASELINE_DEFAULT_THREADS, BatchSubject, default_size,
+    EngineSubject, MODE_SEED, ModelSize, MODES, SEED_SIZE, seed_size, SeedSubject, Stream, Subject,
+    synthetic_stream, TORCH_DEFAULT_THREADS,
+)
 
-NS_PER_MS = 1e6
 MB = 1024.0 * 1024.0
 QUICK_TICKS, FULL_TICKS = 20, 300
 QUICK_WARMUP, FULL_WARMUP = 3, 10
@@ -51,7 +56,7 @@ class BenchOptions:
     ticks: int | None = None
     machines: tuple[int, ...] = MACHINE_COUNTS
     dds: bool = True
-    sizes: list[bs.ModelSize] | None = None      # None: the seed's and the default model's
+    sizes: list[ModelSize] | None = None      # None: the seed's and the default model's
     strides: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
@@ -61,14 +66,16 @@ class BenchOptions:
 
 
 def summary_ms(latencies_ns: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/max/mean in milliseconds."""
-    values = np.asarray(latencies_ns, dtype=np.float64) / NS_PER_MS
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {"p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
-            "max_ms": float(values.max()), "mean_ms": float(values.mean())}
+    """p50/p95/p99/max/mean in milliseconds: the latency fields of a results.json entry."""
+    summary = summarise_latencies(latencies_ns)
+    if summary is None:
+        raise ConfigError("the benchmark measured no tick: give it ticks to time")
+    fields = summary._asdict()
+    del fields["count"]          # an entry says `ticks` instead
+    return fields
 
 
-def lockstep(subjects: Sequence[bs.Subject], stream: bs.Stream, window: int, stride: int,
+def lockstep(subjects: Sequence[Subject], stream: Stream, window: int, stride: int,
              warmup: int, ticks: int,
              budget_s: float | None = None) -> dict[str, tuple[list, list, list]]:
     """Feed every subject the same frames and tick them in rotating order.
@@ -84,7 +91,7 @@ def lockstep(subjects: Sequence[bs.Subject], stream: bs.Stream, window: int, str
     for tick in range(warmup + ticks):
         rotation = tick % len(subjects)
         for subject in subjects[rotation:] + subjects[:rotation]:
-            bs.apply_threads(subject)
+            apply_threads(subject)
             cpu = time.process_time_ns()
             wall = time.perf_counter_ns()
             logits = subject.tick()
@@ -137,7 +144,7 @@ def _heap_probe() -> tuple[str, Callable[[], int]]:
 MEMORY_METHOD, _held_bytes = _heap_probe()
 
 
-def measure_memory(make: Callable[[], bs.Subject], window: int, stride: int,
+def measure_memory(make: Callable[[], Subject], window: int, stride: int,
                    ticks: int) -> dict[str, float]:
     """Memory a subject holds after set-up (incl. its first window) and its growth while streaming.
 
@@ -169,7 +176,7 @@ def measure_memory(make: Callable[[], bs.Subject], window: int, stride: int,
 class Group:
     """Configurations compared with one baseline: a model size at a stride."""
 
-    size: bs.ModelSize
+    size: ModelSize
     stride: int
     primary: bool
 
@@ -183,28 +190,28 @@ class Group:
         return variant if self.primary else f"{variant}@{self.size.name}_s{self.stride}"
 
 
-def _factories(group: Group, stream: bs.Stream,
-               options: BenchOptions) -> dict[str, Callable[[], bs.Subject]]:
+def _factories(group: Group, stream: Stream,
+               options: BenchOptions) -> dict[str, Callable[[], Subject]]:
     """Return the subject constructors of a group.
 
     The seed baseline at the engines' thread count (the reference: equal threads,
     so the ratios measure the approach), then every mode x backend.
     """
     size, stride, threads = group.size, group.stride, options.threads
-    name = group.config_name(bs.BASELINE)
-    made: dict[str, Callable[[], bs.Subject]] = {
-        name: lambda: bs.SeedSubject(name, size, stream, stride, threads)}
-    for mode in bs.MODES:
-        for backend in bs.BACKEND_ORDER:
+    name = group.config_name(BASELINE)
+    made: dict[str, Callable[[], Subject]] = {
+        name: lambda: SeedSubject(name, size, stream, stride, threads)}
+    for mode in MODES:
+        for backend in BACKEND_ORDER:
             variant = group.config_name(f"{mode}_{backend}")
             made[variant] = (lambda v=variant, m=mode, b=backend:
-                             bs.EngineSubject(v, size, stream, m, b, threads))
+                             EngineSubject(v, size, stream, m, b, threads))
     return made
 
 
-def _reference(group: Group, subject: bs.Subject) -> str:
+def _reference(group: Group, subject: Subject) -> str:
     """Eager torch in the same mode (the seed baseline is compared with full-window torch)."""
-    mode = MODE_FULL_WINDOW if subject.mode == bs.MODE_SEED else subject.mode
+    mode = MODE_FULL_WINDOW if subject.mode == MODE_SEED else subject.mode
     return group.config_name(f"{mode}_{BACKEND_TORCH}")
 
 
@@ -224,12 +231,12 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
     ticks = options.measured_ticks
     warmup = QUICK_WARMUP if options.quick else FULL_WARMUP
     window, stride = group.size.window, group.stride
-    stream = bs.synthetic_stream(group.size.config, window + (warmup + ticks + 2) * stride)
+    stream = synthetic_stream(group.size.config, window + (warmup + ticks + 2) * stride)
     factories = _factories(group, stream, options)
     subjects = [make() for make in factories.values()]
     gc.collect()
     timings = lockstep(subjects, stream, window, stride, warmup, ticks)
-    baseline_name = group.config_name(bs.BASELINE)
+    baseline_name = group.config_name(BASELINE)
     entries = []
     for subject in subjects:
         wall, cpu, logits = timings[subject.name]
@@ -239,7 +246,7 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
     memory_ticks = QUICK_MEMORY_TICKS if options.quick else FULL_MEMORY_TICKS
     for entry, make in zip(entries, factories.values()):
         entry.update(measure_memory(make, window, stride, memory_ticks))
-    if group.primary and not options.quick and bs.TORCH_DEFAULT_THREADS != options.threads:
+    if group.primary and not options.quick and TORCH_DEFAULT_THREADS != options.threads:
         entries.append(_seed_as_is(group, stream, warmup, min(ticks, AS_IS_TICKS)))
     base = next(e for e in entries if e["name"] == baseline_name)
     for entry in entries:
@@ -252,40 +259,40 @@ def measure_group(group: Group, options: BenchOptions, log: Callable[[str], None
     return entries
 
 
-def _seed_as_is(group: Group, stream: bs.Stream, warmup: int, ticks: int) -> dict:
+def _seed_as_is(group: Group, stream: Stream, warmup: int, ticks: int) -> dict:
     """Measure the seed with torch's default threads, alone (not in lockstep).
 
     Informational: on a shared 2-core host its two OpenMP threads spin against
     everything else, which would also disturb the subjects ticking next to it.
     """
-    subject = bs.SeedSubject(bs.BASELINE_DEFAULT_THREADS, group.size, stream, group.stride,
-                             bs.TORCH_DEFAULT_THREADS)
+    subject = SeedSubject(BASELINE_DEFAULT_THREADS, group.size, stream, group.stride,
+                          TORCH_DEFAULT_THREADS)
     wall, cpu, _ = lockstep([subject], stream, group.size.window, group.stride, warmup,
                             ticks)[subject.name]
     return _entry(group, subject, wall, cpu, lockstep=False)
 
 
-def _entry(group: Group, subject: bs.Subject, wall: Sequence[int], cpu: Sequence[int],
+def _entry(group: Group, subject: Subject, wall: Sequence[int], cpu: Sequence[int],
            lockstep: bool, **extra: float) -> dict:
     """One configuration's results entry (results.json `configs[]`, see bench_report)."""
     return {"name": subject.name, "group": group.label, "size": group.size.name,
             "mode": subject.mode, "backend": subject.backend, "threads": subject.threads,
             "window": group.size.window, "stride": group.stride, "ticks": len(wall),
             **summary_ms(wall), "cpu_ms_per_prediction": float(np.mean(cpu)) / NS_PER_MS,
-            "baseline": group.config_name(bs.BASELINE), "lockstep": lockstep, **extra,
+            "baseline": group.config_name(BASELINE), "lockstep": lockstep, **extra,
             "latencies_ms": [round(w / NS_PER_MS, 4) for w in wall]}
 
 
-def measure_batching(size: bs.ModelSize, stride: int, mode: str, backend: str,
+def measure_batching(size: ModelSize, stride: int, mode: str, backend: str,
                      options: BenchOptions) -> list[dict]:
     """One batched pass per tick for each machine count: latency and throughput."""
     ticks = QUICK_BATCH_TICKS if options.quick else FULL_BATCH_TICKS
     warmup = 1 if options.quick else 3
-    stream = bs.synthetic_stream(size.config, size.window + (warmup + ticks + 2) * stride, seed=1)
+    stream = synthetic_stream(size.config, size.window + (warmup + ticks + 2) * stride, seed=1)
     runner = size.runner(backend, options.threads)
     rows = []
     for machines in options.machines:
-        subject = bs.BatchSubject(size, stream, machines, mode, runner)
+        subject = BatchSubject(size, stream, machines, mode, runner)
         wall, cpu, _ = lockstep([subject], stream, size.window, stride, warmup, ticks,
                                 budget_s=None if options.quick else BATCH_BUDGET_S)[subject.name]
         stats = summary_ms(wall)
@@ -302,11 +309,11 @@ def measure_batching(size: bs.ModelSize, stride: int, mode: str, backend: str,
     return rows
 
 
-def plan_groups(sizes: list[bs.ModelSize], options: BenchOptions) -> list[Group]:
+def plan_groups(sizes: list[ModelSize], options: BenchOptions) -> list[Group]:
     """Seed size at stride 8 (primary) and 16 (full run); other sizes at stride 8."""
     groups = []
     for size in sizes:
-        both = not options.quick and size.name == bs.SEED_SIZE
+        both = not options.quick and size.name == SEED_SIZE
         default = (PRIMARY_STRIDE, 16) if both else (PRIMARY_STRIDE,)
         for stride in options.strides.get(size.name, default):
             groups.append(Group(size, stride, primary=not groups))
@@ -328,7 +335,7 @@ def machine_facts() -> dict:
     return {"cpus": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
             "python": platform.python_version(), "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__,
-            "torch_default_threads": bs.TORCH_DEFAULT_THREADS,
+            "torch_default_threads": TORCH_DEFAULT_THREADS,
             "gpu": False}
 
 
@@ -340,31 +347,37 @@ def _load_average() -> float | None:
         return None
 
 
+def _end_to_end(quick: bool, log: Callable[[str], None]) -> dict:
+    """Measure over DDS, or say why not: rclpy is optional for the benchmark."""
+    try:
+        # rclpy, imported by the DDS phase: without it that phase is skipped, not the bench
+        from streaming_gcode.tools.bench.end_to_end import run_end_to_end
+    except ImportError as exc:
+        return {"skipped": f"rclpy is not importable ({exc})"}
+    return run_end_to_end(quick, log)
+
+
 def run_benchmark(options: BenchOptions, log: Callable[[str], None] = print) -> dict:
     """Run every measurement; returns the results document (see bench_report for the schema)."""
     started = time.perf_counter()
     load_before = _load_average()
-    sizes = options.sizes or [bs.seed_size(), bs.default_size()]
+    sizes = options.sizes or [seed_size(), default_size()]
     gc.freeze()   # imports and weights are permanent: keep full collections short
     configs: list[dict] = []
     for group in plan_groups(sizes, options):
         log(f"group {group.label}: {options.measured_ticks} ticks per configuration, lockstep")
         configs.extend(measure_group(group, options, log))
     batching: list[dict] = []
-    modes = (bs.MODE_INCREMENTAL,) if options.quick else bs.MODES
+    modes = (MODE_INCREMENTAL,) if options.quick else MODES
     for mode in modes:
         log(f"batching {sizes[0].name}/{mode}/{BACKEND_ONNXRUNTIME}: "
             f"machines {list(options.machines)}")
         batching.extend(measure_batching(sizes[0], PRIMARY_STRIDE, mode, BACKEND_ONNXRUNTIME,
                                          options))
-    end_to_end = None
-    if options.dds:
-        from streaming_gcode.tools.bench.end_to_end import run_end_to_end
-
-        end_to_end = run_end_to_end(options.quick, log)
+    end_to_end = _end_to_end(options.quick, log) if options.dds else None
     machine = {**machine_facts(), "load_average_1min": [load_before, _load_average()]}
     return {"schema_version": 1, "quick": options.quick, "machine": machine,
-            "sizes": [s.describe() for s in sizes], "baseline": bs.BASELINE,
+            "sizes": [s.describe() for s in sizes], "baseline": BASELINE,
             "memory_method": MEMORY_METHOD,
             "configs": configs, "batching": batching, "end_to_end": end_to_end,
             "duration_s": time.perf_counter() - started}

@@ -4,9 +4,9 @@
 
 The node (`stream_node`, the default model, incremental mode, onnxruntime)
 subscribes to the shipped stream layout with every stream made reliable; a
-publisher process (`bench_dds_publisher`) sends all streams stamped with the
-wall clock; this process subscribes to `~/gcode`, `~/prediction` and
-`/diagnostics`. Measured:
+publisher process (`publisher_process.py`) sends all streams stamped with the
+wall clock; this process listens (the harness's `OutputListener`) to `~/gcode`,
+`~/prediction` and `/diagnostics`. Measured:
 
 - tick-to-receipt: from the start of the tick that made a prediction (the
   record's `tick_unix_ns`) to its `~/gcode` message arriving here;
@@ -22,19 +22,28 @@ Both ends read the same wall clock, so the differences are exact on one host.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
-import numpy as np
+import rclpy
+from rclpy.node import Node
 import yaml
 
-NODE = "streaming_gcode"
+from streaming_gcode.core.package import default_checkpoint, default_stream_config
+from streaming_gcode.core.stats import summarise_latencies
+from streaming_gcode.tools.harness.node_process import (
+    DOMAIN_ENV, node_command, NodeProcess, use_local_dds,
+)
+from streaming_gcode.tools.harness.node_status import counter, STREAM_STATUS_PREFIX
+from streaming_gcode.tools.harness.output_listener import (
+    DIAGNOSTICS, diagnostics_topic, GCODE, gcode_topic, listen_qos, NODE_OUTPUTS,
+    OutputListener, PREDICTION, prediction_topic, Received, SpinThread,
+)
+
 LATENCY_RATE_HZ = 50.0            # frames/s of the latency phase (every stream at this rate)
 STRIDE = 4                        # frames per prediction: 12.5 predictions/s at 50 Hz
 STREAM_DEPTH = 200                # reliable keep-last depth of every stream, both ends
@@ -46,6 +55,9 @@ QUICK_STEP_S, FULL_STEP_S = 1.5, 5.0
 DIAGNOSTICS_PERIOD_S = 0.5
 SETTLE_S = 1.5                    # after a step: let the node drain and report
 START_TIMEOUT_S = 90.0
+OUTPUT_DEPTH = 100                # reliable keep-last depth of `~/gcode` and `~/prediction` here
+FRESH_REPORT_TIMEOUT_S = 10.0
+TOTAL_KEYS: tuple[str, ...] = ("messages", "accepted", "lost", "rmw_lost", "late")
 
 
 def bench_params(source: Path, target: Path, model_random: bool) -> dict:
@@ -64,69 +76,37 @@ def bench_params(source: Path, target: Path, model_random: bool) -> dict:
     return params
 
 
-class Receiver:
-    """This process's subscriptions: arrival times of gcode and predictions, newest diagnostics."""
+def listen(node: Node) -> OutputListener:
+    """Subscribe this process to `~/gcode`, `~/prediction` (each kept) and `/diagnostics`."""
+    qos = listen_qos(OUTPUT_DEPTH)
+    return OutputListener(node, [gcode_topic(NODE_OUTPUTS, qos),
+                                 prediction_topic(NODE_OUTPUTS, qos), diagnostics_topic()])
 
-    def __init__(self, node) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from std_msgs.msg import String
 
-        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-        self.gcode: list[tuple[int, str]] = []
-        self.predictions: list[tuple[int, dict]] = []
-        self.diagnostics: dict[str, dict[str, str]] = {}
-        self.diagnostics_at = 0
-        self._lock = threading.Lock()
-        node.create_subscription(String, f"/{NODE}/gcode", self._on_gcode, qos)
-        node.create_subscription(String, f"/{NODE}/prediction", self._on_prediction, qos)
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-
-    def _on_gcode(self, msg) -> None:
-        arrived = time.time_ns()
-        with self._lock:
-            self.gcode.append((arrived, msg.data))
-
-    def _on_prediction(self, msg) -> None:
-        arrived = time.time_ns()
-        with self._lock:
-            self.predictions.append((arrived, json.loads(msg.data)))
-
-    def _on_diagnostics(self, msg) -> None:
-        with self._lock:
-            for status in msg.status:
-                self.diagnostics[status.name] = {kv.key: kv.value for kv in status.values}
-            self.diagnostics_at = time.monotonic_ns()
-
-    def stream_totals(self) -> dict[str, int]:
-        """Sum over input streams of messages received, accepted and lost (newest report)."""
-        with self._lock:
-            streams = [v for k, v in self.diagnostics.items() if k.startswith(f"{NODE}: stream ")]
-        totals = {"messages": 0, "accepted": 0, "lost": 0, "rmw_lost": 0, "late": 0}
-        for values in streams:
+def stream_totals(listener: OutputListener) -> dict[str, int]:
+    """Sum over input streams of messages received, accepted and lost (newest report)."""
+    totals = dict.fromkeys(TOTAL_KEYS, 0)
+    for name, values in listener.statuses().items():
+        if name.startswith(STREAM_STATUS_PREFIX):
             for key in totals:
-                totals[key] += int(float(values.get(key, 0) or 0))
-        return totals
+                totals[key] += counter(values, key)
+    return totals
 
-    def fresh_totals(self, after_ns: int, timeout_s: float = 10.0) -> dict[str, int]:
-        """Totals from a diagnostics report newer than `after_ns` (monotonic)."""
-        deadline = time.monotonic() + timeout_s
-        while self.diagnostics_at <= after_ns and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.stream_totals()
+
+def fresh_totals(listener: OutputListener,
+                 timeout_s: float = FRESH_REPORT_TIMEOUT_S) -> dict[str, int]:
+    """Totals from a diagnostics report that arrives after this call (or the newest one)."""
+    listener.wait_for(DIAGNOSTICS, listener.count(DIAGNOSTICS), timeout_s)
+    return stream_totals(listener)
 
 
 def latency_summary(values_ns: list[int]) -> dict:
     """Percentiles in ms (count 0: nothing measured)."""
-    if not values_ns:
-        return {"count": 0}
-    ms = np.asarray(values_ns, dtype=np.float64) / 1e6
-    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return {"count": int(ms.size), "p50_ms": float(p50), "p95_ms": float(p95),
-            "p99_ms": float(p99), "max_ms": float(ms.max()), "mean_ms": float(ms.mean())}
+    summary = summarise_latencies(values_ns)
+    return {"count": 0} if summary is None else summary._asdict()
 
 
-def pair_latencies(gcode: list[tuple[int, str]], predictions: list[tuple[int, dict]],
+def pair_latencies(gcode: Sequence[Received], predictions: Sequence[Received],
                    since_ns: int) -> tuple[list[int], list[int], int]:
     """Tick-to-receipt and data age of each `~/gcode` arrival, paired in order with its record.
 
@@ -135,15 +115,16 @@ def pair_latencies(gcode: list[tuple[int, str]], predictions: list[tuple[int, di
     Returns the two lists and the number of pairs whose texts disagree (skipped).
     """
     tick_to_receipt, data_age, mismatched = [], [], 0
-    for (arrived, text), (_, record) in zip(gcode, predictions):
-        if record.get("text") != text:
+    for line, prediction in zip(gcode, predictions):
+        record = prediction.data
+        if record.get("text") != line.data:
             mismatched += 1
             continue
         tick = record.get("tick_unix_ns")
         if tick is None or tick < since_ns:
             continue
-        tick_to_receipt.append(arrived - tick)
-        data_age.append(arrived - record["stamp_ns"])
+        tick_to_receipt.append(line.wall_ns - tick)
+        data_age.append(line.wall_ns - record["stamp_ns"])
     return tick_to_receipt, data_age, mismatched
 
 
@@ -156,14 +137,14 @@ def _command(publisher: subprocess.Popen, command: dict) -> dict:
     return json.loads(line)
 
 
-def _ramp(publisher: subprocess.Popen, receiver: Receiver, rates: tuple[float, ...],
+def _ramp(publisher: subprocess.Popen, listener: OutputListener, rates: tuple[float, ...],
           step_s: float, streams: int, log: Callable[[str], None]) -> list[dict]:
     steps = []
-    before = receiver.fresh_totals(time.monotonic_ns())
+    before = fresh_totals(listener)
     for rate in rates:
         sent = _command(publisher, {"rate_hz": rate, "seconds": step_s})
         time.sleep(SETTLE_S)
-        after = receiver.fresh_totals(time.monotonic_ns())
+        after = fresh_totals(listener)
         delta = {k: after[k] - before[k] for k in after}
         step = {"requested_per_s": rate * streams, "sent": sent["sent"],
                 "sent_per_s": sent["messages_per_s"], "received": delta["messages"],
@@ -179,45 +160,28 @@ def _ramp(publisher: subprocess.Popen, receiver: Receiver, rates: tuple[float, .
     return steps
 
 
-def _start_node(params_file: Path, env: dict):
-    from streaming_gcode.tools.harness.node_process import NodeProcess, node_command
-
-    return NodeProcess(node_command(params_file, {}, sys.executable, "warn"), env)
-
-
 def run_end_to_end(quick: bool, log: Callable[[str], None] = print) -> dict:
     """Run the DDS measurement; {skipped: reason} when it cannot run here."""
-    try:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-    except ImportError as exc:
-        return {"skipped": f"rclpy is not importable ({exc})"}
-    from streaming_gcode.core.package import default_checkpoint, default_stream_config
-    from streaming_gcode.tools.harness.node_process import local_dds_environment
-
     source = default_stream_config()
     if source is None:
         return {"skipped": "config/stream.yaml not found"}
-    env = local_dds_environment(os.environ)
-    os.environ.update({k: env[k] for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")})
+    env = use_local_dds()
     folder = Path(tempfile.mkdtemp(prefix="streaming_gcode_bench_dds_"))
     params_file = folder / "params.yaml"
     params = bench_params(source, params_file, model_random=default_checkpoint("full") is None)
     streams = len(params["stream_names"])
-    log(f"end to end over DDS (domain {env['ROS_DOMAIN_ID']}): node incremental/onnxruntime, "
+    log(f"end to end over DDS (domain {env[DOMAIN_ENV]}): node incremental/onnxruntime, "
         f"{streams} reliable streams at {LATENCY_RATE_HZ:g} Hz, stride {STRIDE}")
-    node_process = _start_node(params_file, env)
+    node_process = NodeProcess(node_command(params_file, {}, sys.executable, "warn"), env)
     publisher = subprocess.Popen(
         [sys.executable, "-m", "streaming_gcode.tools.bench.publisher_process", str(params_file)],
         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     rclpy.init()
     node = rclpy.create_node("bench_prediction_subscriber")
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spin: SpinThread | None = None
     try:
-        receiver = Receiver(node)
-        spinner.start()
+        listener = listen(node)
+        spin = SpinThread(node, "bench-listener")
         ready = json.loads(publisher.stdout.readline() or '{"ready": false}')
         if not ready.get("ready") or not node_process.running():
             return {"skipped": "the node or the publishers did not start: "
@@ -227,18 +191,18 @@ def run_end_to_end(quick: bool, log: Callable[[str], None] = print) -> dict:
         sent = _command(publisher, {"rate_hz": LATENCY_RATE_HZ, "seconds": seconds})
         time.sleep(SETTLE_S)
         tick_to_receipt, data_age, mismatched = pair_latencies(
-            list(receiver.gcode), list(receiver.predictions), started)
+            listener.received(GCODE), listener.received(PREDICTION), started)
         result = {"node": {"mode": "incremental", "backend": "onnxruntime", "stride": STRIDE,
                            "frame_rate_hz": LATENCY_RATE_HZ, "streams": streams,
                            "model": "models/full.pt" if not params["allow_random_model"]
                            else "random weights (no models/full.pt)"},
                   "latency_phase": {"seconds": seconds, "messages_sent": sent["sent"],
-                                    "predictions": len(receiver.predictions),
+                                    "predictions": listener.count(PREDICTION),
                                     "mismatched_pairs": mismatched},
                   "tick_to_receipt": latency_summary(tick_to_receipt),
                   "data_age": latency_summary(data_age)}
         log(f"  tick-to-receipt {result['tick_to_receipt']}")
-        steps = _ramp(publisher, receiver, QUICK_RAMP_HZ if quick else FULL_RAMP_HZ,
+        steps = _ramp(publisher, listener, QUICK_RAMP_HZ if quick else FULL_RAMP_HZ,
                       QUICK_STEP_S if quick else FULL_STEP_S, streams, log)
         clean = [s["sent_per_s"] for s in steps if s["zero_loss"]]
         result["ingestion"] = {"steps": steps, "qos": f"reliable keep_last {STREAM_DEPTH}",
@@ -254,8 +218,7 @@ def run_end_to_end(quick: bool, log: Callable[[str], None] = print) -> dict:
                 publisher.kill()
         node_process.stop()
         log("  node and publishers stopped")
-        executor.shutdown()
-        if spinner.is_alive():
-            spinner.join(10)
+        if spin is not None:
+            spin.close(timeout_s=10.0)
         node.destroy_node()
         rclpy.try_shutdown()

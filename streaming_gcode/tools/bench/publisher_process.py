@@ -18,23 +18,33 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any, Sequence
 
 import numpy as np
+import rclpy
+from sensor_msgs.msg import JointState
+
+from streaming_gcode.core.stream_layout import (
+    JOINT_STATE,
+    normalise_message_type,
+    StreamLayout,
+    StreamSpec,
+)
+from streaming_gcode.node.conversions import message_class, stream_qos
 
 MATCH_TIMEOUT_S = 60.0
 SLOT_S = 0.001            # at most one pacing sleep per millisecond
 
 
-def _joint_state(spec, rng: np.random.Generator):
-    from sensor_msgs.msg import JointState
-
+def _joint_state(spec: StreamSpec, rng: np.random.Generator) -> JointState:
     msg = JointState()
     msg.name = list(spec.channels)
     setattr(msg, spec.field, rng.normal(size=len(spec.channels)).tolist())
     return msg
 
 
-def _publish_for(publishers, messages, rate_hz: float, seconds: float) -> dict:
+def _publish_for(publishers: Sequence[Any], messages: Sequence[JointState], rate_hz: float,
+                 seconds: float) -> dict:
     """Publish one message per stream `rate_hz` times a second; report what was sent."""
     period_ns = int(1e9 / rate_hz)
     total = max(1, int(round(rate_hz * seconds)))
@@ -57,15 +67,6 @@ def _publish_for(publishers, messages, rate_hz: float, seconds: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the publisher process (see the module docstring)."""
-    import rclpy
-
-    from streaming_gcode.core.stream_layout import (
-        JOINT_STATE,
-        StreamLayout,
-        normalise_message_type,
-    )
-    from streaming_gcode.node.conversions import message_class, stream_qos
-
     args = sys.argv[1:] if argv is None else argv
     layout = StreamLayout.from_yaml(args[0])
     for spec in layout.streams:

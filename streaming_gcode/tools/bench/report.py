@@ -24,7 +24,7 @@ results.json, schema_version 1 (milliseconds unless named otherwise):
     batching[]   {size, mode, backend, stride, machines, ticks, p50_ms ... mean_ms,
                   cpu_ms_per_tick, per_machine_ms, predictions_per_s, frames_per_s,
                   latency_vs_1_p99, latency_vs_1_p50}
-    end_to_end   null, {skipped: reason}, or the DDS measurement (see bench_dds)
+    end_to_end   null, {skipped: reason}, or the DDS measurement (see end_to_end.py)
     memory_method "heap_in_use" (glibc mallinfo2) or "rss"
     command      the invocation
     targets[]    {id, name, target, value, met (true|false|null when not measured)}, ids
@@ -44,6 +44,7 @@ import json
 from pathlib import Path
 
 from streaming_gcode.inference.backends import BACKEND_ONNXRUNTIME_INT8, EXACT_BACKENDS
+from streaming_gcode.offline.figures import pyplot, save_figure
 
 TARGET_INCREMENTAL = 10.0        # p99 speedup of incremental mode, fastest backend
 TARGET_FULL_WINDOW = 2.5         # p99 speedup of full-window mode, fastest backend
@@ -146,11 +147,7 @@ def markdown(results: dict) -> str:
 
 def plot(results: dict, out_dir: Path) -> list[Path]:
     """Draw latency_cdf.png (a panel per group) and batching.png (throughput, latency)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     written = []
     groups = sorted({c["group"] for c in results["configs"]})
     fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
@@ -166,9 +163,7 @@ def plot(results: dict, out_dir: Path) -> list[Path]:
         ax.set_title(f"latency CDF, {group}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    written.append(out_dir / "latency_cdf.png")
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    written.append(save_figure(fig, out_dir / "latency_cdf.png", dpi=120))
     rows = results.get("batching") or []
     if rows:
         fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -189,9 +184,7 @@ def plot(results: dict, out_dir: Path) -> list[Path]:
         handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
         ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper left")
         fig.tight_layout()
-        written.append(out_dir / "batching.png")
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        written.append(save_figure(fig, out_dir / "batching.png", dpi=120))
     return written
 
 

@@ -5,8 +5,9 @@
 A subject ingests frames (untimed) and, at each tick, does the work a
 prediction costs in that configuration (timed): the seed baseline copies its
 deque, stacks and recomputes the window; the node's engine copies the window
-(or the new frames) out of the ring buffer and runs its backend. All subjects
-of a size share the same weights and the same frames.
+(or the new frames) out of the ring buffer and runs its backend, over one
+machine (a batch of one) or several. All subjects of a size share the same
+weights and the same frames.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from streaming_gcode.core.machines import SINGLE_MACHINE
+from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.core.parameters import MODE_FULL_WINDOW, MODE_INCREMENTAL
 from streaming_gcode.inference.backends import (
     BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, export_onnx, ModelRunner,
     OnnxRunner, quantize_onnx, set_torch_threads, TorchRunner,
 )
-from streaming_gcode.inference.batching import BatchedInference
 from streaming_gcode.inference.engine import InferenceEngine
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
+from streaming_gcode.model.checkpoint import load_checkpoint, random_model
 from streaming_gcode.model.network import build_model, ModelConfig
+from streaming_gcode.tools.bench.seed_baseline import SeedBaseline
 
 SEED_SIZE = "seed"
 DEFAULT_SIZE = "default"
@@ -87,9 +91,6 @@ def seed_size() -> ModelSize:
 
 def default_size() -> ModelSize:
     """Load the shipped models/full.pt, or else a random model of the ModelConfig defaults."""
-    from streaming_gcode.core.package import default_checkpoint
-    from streaming_gcode.model.checkpoint import load_checkpoint, random_model
-
     path = default_checkpoint("full")
     loaded = load_checkpoint(path) if path is not None else random_model("full", seed=0)
     source = (str(path) if path is not None
@@ -101,7 +102,8 @@ def default_size() -> ModelSize:
 def custom_size(name: str, config: ModelConfig, seed: int = 0) -> ModelSize:
     """Build a random model of any configuration (tests, experiments)."""
     backbone, line_heads = build_model(config, seed=seed)
-    return ModelSize(name, backbone.eval(), line_heads.eval(), config, config.window, "random weights")
+    return ModelSize(name, backbone.eval(), line_heads.eval(), config, config.window,
+                     "random weights")
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,6 @@ class SeedSubject:
 
     def __init__(self, name: str, size: ModelSize, stream: Stream, stride: int,
                  threads: int) -> None:
-        from streaming_gcode.tools.bench.seed_baseline import SeedBaseline
 
         self.name = name
         self.threads = threads
@@ -190,15 +191,16 @@ class SeedSubject:
         return {head: value[0, -1].numpy() for head, value in predictions.items()}
 
 
-def make_engine(size: ModelSize, mode: str, runner: ModelRunner, capacity: int) -> InferenceEngine:
-    """Build the node's InferenceEngine on `runner`."""
-    return InferenceEngine(size.backbone, size.line_heads, window_frames=size.window, capacity=capacity,
+def make_engine(size: ModelSize, mode: str, runner: ModelRunner, capacity: int,
+                machines: tuple[str, ...] = (SINGLE_MACHINE,)) -> InferenceEngine:
+    """Build the node's InferenceEngine on `runner` over `machines` (default: one)."""
+    return InferenceEngine(runner, machines, window_frames=size.window, capacity=capacity,
                            n_continuous=size.config.n_continuous,
-                           n_categorical=size.config.n_categorical, mode=mode, backend=runner)
+                           n_categorical=size.config.n_categorical, mode=mode)
 
 
 class EngineSubject:
-    """The node's engine: ring buffer, window view, preallocated input, a backend."""
+    """The node's engine on one machine: ring buffer, window view, staging input, a backend."""
 
     def __init__(self, name: str, size: ModelSize, stream: Stream, mode: str, backend: str,
                  threads: int) -> None:
@@ -216,10 +218,10 @@ class EngineSubject:
 
     def tick(self) -> dict[str, np.ndarray] | None:
         """Copy the window (or new frames) in and run the backend."""
-        prepared = self.engine.prepare(self.buffer)
-        if prepared is None:
+        plans = self.engine.prepare({SINGLE_MACHINE: self.buffer})
+        if plans is None:
             return None
-        return self.engine.infer(prepared).logits
+        return self.engine.infer(plans)[SINGLE_MACHINE].logits
 
 
 class BatchSubject:
@@ -232,12 +234,11 @@ class BatchSubject:
         self.stream = stream
         self.offset = offset
         capacity = 2 * size.window
-        names = [f"cell_{i}" for i in range(machines)]
+        names = tuple(f"cell_{i}" for i in range(machines))
         c = size.config
         self.buffers = {n: AlignedRingBuffer(capacity, c.n_continuous, c.n_categorical)
                         for n in names}
-        self.engine = BatchedInference(runner, names, size.window, capacity, c.n_continuous,
-                                       c.n_categorical, incremental=mode == MODE_INCREMENTAL)
+        self.engine = make_engine(size, mode, runner, capacity, names)
 
     def ingest(self, index: int) -> None:
         """Append each machine's frame (machine i reads the stream shifted by i * offset)."""
@@ -248,10 +249,10 @@ class BatchSubject:
 
     def tick(self) -> dict[str, np.ndarray] | None:
         """Plan every machine, then one batched pass; the first machine's logits."""
-        tick = self.engine.prepare(self.buffers)
-        if not len(tick):
+        plans = self.engine.prepare(self.buffers)
+        if plans is None:
             return None
-        results = self.engine.infer(tick)
+        results = self.engine.infer(plans)
         return next(iter(results.values())).logits
 
 

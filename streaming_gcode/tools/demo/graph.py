@@ -3,10 +3,11 @@
 """The demo's side of the ROS graph: source publishers and the display's subscriptions.
 
 One rclpy node (`streaming_gcode_demo`) publishes the source's streams and the
-executed line, and listens to the stream node's `~/prediction` and to
-`/diagnostics`; a single-threaded executor spins it in a background thread and
-hands everything to the `DemoView` under the demo's lock. A bag source is
-played by `replay.BagPlayer` (its own node, with /clock).
+executed line, and listens (the harness's `OutputListener`) to the stream
+node's `~/prediction`, to `/diagnostics` and to the reference line; a
+`SpinThread` spins it in the background and each message goes to the
+`DemoView` under the demo's lock. A bag source is played by the harness's
+`BagPlayer` (its own node, with /clock).
 """
 
 from __future__ import annotations
@@ -16,32 +17,36 @@ import threading
 import time
 from typing import Any, Callable
 
-from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
+from streaming_gcode.core.package import NODE_NAME
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.recordings.bag_writer import REFERENCE_TOPIC
-from streaming_gcode.tools.demo.sources import Executed, EXECUTED_TOPIC, KIND_BAG, warm_start
+from streaming_gcode.tools.demo.sources import KIND_BAG, warm_start
 from streaming_gcode.tools.demo.view import DemoView, parse_prediction
-from streaming_gcode.tools.harness.node_process import hardware_id, NODE_NAME
+from streaming_gcode.tools.harness.bag_player import BagPlayer, DEFAULT_CLOCK_HZ, ReplayOptions
+from streaming_gcode.tools.harness.node_process import hardware_id
+from streaming_gcode.tools.harness.output_listener import (
+    diagnostics_topic, listen_qos, message_data, OutputListener, PREDICTION, prediction_topic,
+    Received, SpinThread, Topic,
+)
+from streaming_gcode.tools.harness.source_frames import Executed, EXECUTED_TOPIC
 from streaming_gcode.tools.harness.source_publisher import SourcePlayer, SourcePublisher
 
 DEMO_NODE_NAME = "streaming_gcode_demo"
-PREDICTION_TOPIC = f"{NODE_NAME}/prediction"   # relative: in the demo's namespace
-DIAGNOSTICS_TOPIC = "/diagnostics"
-# Best effort hears both reliable and best-effort publishers.
-LISTEN_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
-                        reliability=ReliabilityPolicy.BEST_EFFORT,
-                        durability=DurabilityPolicy.VOLATILE)
-REFERENCE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
-                           reliability=ReliabilityPolicy.RELIABLE,
-                           durability=DurabilityPolicy.VOLATILE)
-SPIN_TIMEOUT_S = 0.1
+NODE_OUTPUTS = NODE_NAME                       # relative: in the demo's namespace
+LISTEN_DEPTH = 100
+LISTEN_QOS = listen_qos(LISTEN_DEPTH, reliable=False)   # best effort hears both kinds
+REFERENCE_QOS = listen_qos(LISTEN_DEPTH)
+REFERENCE = "reference"                        # the listener's key of the reference line
 BAG_SUBSCRIBER_WAIT_S = 10.0   # the node subscribes to every stream and /clock first
 BAG_CLOCK_LEAD_S = 0.5         # /clock runs this long before the first data message
+
+
+def executed_line(message: Any) -> Executed:
+    """Decode the demo source's executed line (JSON on EXECUTED_TOPIC)."""
+    return Executed(**json.loads(message.data))
 
 
 class DemoGraph:
@@ -58,32 +63,30 @@ class DemoGraph:
         self.hardware_id = hardware_id(namespace)
         self.node = Node(DEMO_NODE_NAME, namespace=namespace or None)
         self.publisher = SourcePublisher(self.node, layout)
-        node = self.node
         # The reference first: when it and a prediction wait together, the executor takes
         # subscriptions in creation order, so the prediction finds its executed line.
         if source_kind == KIND_BAG:
-            node.create_subscription(String, REFERENCE_TOPIC, self._on_reference_text,
-                                     LISTEN_QOS)
+            reference = Topic(REFERENCE, REFERENCE_TOPIC, String, LISTEN_QOS, message_data,
+                              history=0, on_receive=self._on_reference_text)
         else:
-            node.create_subscription(String, EXECUTED_TOPIC, self._on_executed, REFERENCE_QOS)
-        node.create_subscription(String, PREDICTION_TOPIC, self._on_prediction, LISTEN_QOS)
-        node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics,
-                                 LISTEN_QOS)
-        self.bad_predictions = 0
-        self._player: Any = None
-        self._bag_player: Any = None
-        self._executor = SingleThreadedExecutor()
-        self._executor.add_node(node)
-        self._spinning = True
-        self._thread = threading.Thread(target=self._spin, name="demo-spin", daemon=True)
-        self._thread.start()
+            reference = Topic(REFERENCE, EXECUTED_TOPIC, String, REFERENCE_QOS, executed_line,
+                              history=0, on_receive=self._on_executed)
+        self.listener = OutputListener(self.node, [
+            reference,
+            prediction_topic(NODE_OUTPUTS, LISTEN_QOS, history=0,
+                             on_receive=self._on_prediction),
+            diagnostics_topic(LISTEN_QOS, hardware_id=self.hardware_id,
+                              on_receive=self._on_diagnostics),
+        ])
+        self._unreadable = 0
+        self._player: SourcePlayer | None = None
+        self._bag_player: BagPlayer | None = None
+        self._spin = SpinThread(self.node, "demo-spin")
 
-    def _spin(self) -> None:
-        try:
-            while self._spinning:
-                self._executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
-        except ExternalShutdownException:
-            pass
+    @property
+    def bad_predictions(self) -> int:
+        """Predictions that were not JSON objects or lacked the fields the display reads."""
+        return self.listener.malformed(PREDICTION) + self._unreadable
 
     def node_subscribed(self, topic: str) -> bool:
         """Tell whether something subscribes to `topic` (relative: in the demo's namespace)."""
@@ -93,12 +96,6 @@ class DemoGraph:
                      on_error: Callable[[BaseException], None]) -> None:
         """Start publishing: a bag through BagPlayer, anything else through SourcePlayer."""
         if hasattr(source, "topics"):   # BagInfo: a bag
-            from streaming_gcode.tools.harness.bag_player import (
-                DEFAULT_CLOCK_HZ,
-                BagPlayer,
-                ReplayOptions,
-            )
-
             remap = {topic: self.namespace + topic for topic in source.topics}
             options = ReplayOptions(rate=speed, clock_hz=DEFAULT_CLOCK_HZ, loop=True,
                                     remap=remap, wait_for_subscribers_s=BAG_SUBSCRIBER_WAIT_S,
@@ -132,37 +129,27 @@ class DemoGraph:
 
     def close(self) -> None:
         """Stop spinning and destroy the node."""
-        self._spinning = False
-        self._thread.join(timeout=5.0)
-        self._executor.shutdown()
+        self._spin.close()
         self.node.destroy_node()
 
     # -- callbacks (executor thread) ------------------------------------------
-    def _on_prediction(self, msg: String) -> None:
-        wall = time.time_ns()
+    def _on_prediction(self, received: Received) -> None:
         try:
-            prediction = parse_prediction(msg.data)
+            prediction = parse_prediction(received.data)
         except (ValueError, TypeError, KeyError, AttributeError):
-            self.bad_predictions += 1
+            self._unreadable += 1
             return
         with self.lock:
-            self.view.on_prediction(prediction, time.monotonic_ns(), wall)
+            self.view.on_prediction(prediction, received.monotonic_ns, received.wall_ns)
 
-    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        statuses = [(s.name, {kv.key: kv.value for kv in s.values})
-                    for s in msg.status if s.hardware_id == self.hardware_id]
-        if statuses:
-            with self.lock:
-                self.view.on_diagnostics(statuses)
-
-    def _on_executed(self, msg: String) -> None:
-        try:
-            executed = Executed(**json.loads(msg.data))
-        except (ValueError, TypeError):
-            return
+    def _on_diagnostics(self, received: Received) -> None:
         with self.lock:
-            self.view.on_executed(executed)
+            self.view.on_diagnostics(received.data)
 
-    def _on_reference_text(self, msg: String) -> None:
+    def _on_executed(self, received: Received) -> None:
         with self.lock:
-            self.view.on_reference_text(msg.data, time.monotonic_ns())
+            self.view.on_executed(received.data)
+
+    def _on_reference_text(self, received: Received) -> None:
+        with self.lock:
+            self.view.on_reference_text(received.data, received.monotonic_ns)

@@ -27,7 +27,7 @@ from streaming_gcode.model.gcode import label_lines, LineLabel
 from streaming_gcode.recordings.csv_runs import (
     find_runs, load_run, RecordedRun, run_samples, stream_matrix,
 )
-from streaming_gcode.tools.demo.sources import Executed, SourceFrame
+from streaming_gcode.tools.harness.source_frames import Executed, SourceFrame
 
 DEFAULT_SPEED = 1.0
 MAX_SPEED = 100.0

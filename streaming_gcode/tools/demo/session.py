@@ -20,17 +20,30 @@ import threading
 import time
 from typing import Any, Callable, TextIO
 
-from streaming_gcode.core.errors import CheckpointError, ConfigError
+import rclpy
+from rclpy.signals import SignalHandlerOptions
+
+from streaming_gcode.core.errors import CheckpointError, ConfigError, RecordingError
+from streaming_gcode.core.package import default_checkpoint, default_stream_config
+from streaming_gcode.core.parameters import DEFAULT_MODEL
 from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.model.checkpoint import load_checkpoint, resolve_checkpoint
+from streaming_gcode.model.network import DEFAULT_WINDOW
+from streaming_gcode.recordings.bag_reader import open_bag
 from streaming_gcode.recordings.bag_writer import absolute_topic, REFERENCE_TOPIC
+from streaming_gcode.recordings.csv_runs import load_run, RUN_SUFFIXES
+from streaming_gcode.tools.demo.graph import DemoGraph
+from streaming_gcode.tools.demo.recording_source import missing_streams, RecordingSource
+from streaming_gcode.tools.demo.sim_cell import SimulatedCell
 from streaming_gcode.tools.demo.sources import (
-    choose_source, EXECUTED_TOPIC, KIND_BAG, KIND_RECORDING, SourceChoice, WARM_START_SPEED,
+    choose_source, KIND_BAG, KIND_RECORDING, SourceChoice, WARM_START_SPEED,
 )
 from streaming_gcode.tools.demo.view import DemoView, LineScorer
 from streaming_gcode.tools.harness.node_process import (
-    demo_namespace, DISCOVERY_ENV, DOMAIN_ENV, hardware_id, local_dds_environment,
-    node_command, NodeProcess,
+    demo_namespace, DISCOVERY_ENV, DOMAIN_ENV, hardware_id, node_command, NodeProcess,
+    use_local_dds,
 )
+from streaming_gcode.tools.harness.source_frames import EXECUTED_TOPIC
 
 NODE_READY_TIMEOUT_S = 180.0       # torch import and model load on a busy machine
 READY_POLL_S = 0.2
@@ -85,20 +98,14 @@ def _display_path(path: Path) -> str:
 
 
 def resolve_model(checkpoint: str | None) -> ModelInfo:
-    """Find the given checkpoint or the shipped models/full.pt (None: a random model)."""
-    from streaming_gcode.core.package import default_checkpoint
-    from streaming_gcode.core.parameters import DEFAULT_MODEL
-    from streaming_gcode.model.network import DEFAULT_WINDOW
-
-    path = Path(checkpoint) if checkpoint else default_checkpoint(DEFAULT_MODEL)
-    if path is None:
+    """Find the given checkpoint or the shipped models/full.pt (neither: a random model)."""
+    if not checkpoint and default_checkpoint(DEFAULT_MODEL) is None:
         return ModelInfo(None, f"no trained model found (models/{DEFAULT_MODEL}.pt is absent): "
                          "RANDOM weights (allow_random_model), predictions are meaningless",
                          LineScorer(), DEFAULT_WINDOW)
+    path = resolve_checkpoint(checkpoint, DEFAULT_MODEL)
     if not path.is_file():
         raise CheckpointError(f"--checkpoint {path}: no such file")
-    from streaming_gcode.model.checkpoint import load_checkpoint
-
     loaded = load_checkpoint(path)
     meta = loaded.metadata
     validation = meta.validation_metrics or {}
@@ -131,8 +138,6 @@ def first_run(requested: str | None, folder: bool, model: ModelInfo,
 
 def resolve_params_file(params_file: str | None) -> Path:
     """Find the stream layout file: the given one or the shipped config/stream.yaml."""
-    from streaming_gcode.core.package import default_stream_config
-
     path = Path(params_file) if params_file else default_stream_config()
     if path is None or not path.is_file():
         raise ConfigError(f"params file {params_file or 'config/stream.yaml'} not found")
@@ -170,8 +175,7 @@ class DemoSession:
             if self.stop_event.is_set():
                 self.out.write(f"demo stopped before it started ({self.stop_reason})\n")
                 return 0
-            env = local_dds_environment(os.environ)
-            os.environ.update({DOMAIN_ENV: env[DOMAIN_ENV], DISCOVERY_ENV: env[DISCOVERY_ENV]})
+            env = use_local_dds()
             namespace = demo_namespace()
             node = NodeProcess(node_command(params_file,
                                             _node_parameters(model, choice, namespace),
@@ -183,11 +187,6 @@ class DemoSession:
 
     def _run_with_node(self, node: NodeProcess, choice: SourceChoice, source: Any,
                        layout: StreamLayout, model: ModelInfo, env: dict[str, str]) -> int:
-        import rclpy
-        from rclpy.signals import SignalHandlerOptions
-
-        from streaming_gcode.tools.demo.graph import DemoGraph
-
         view = DemoView(self.out, time.monotonic_ns(), model.scorer, model.run_note)
         view.header(self._header(choice, source, model, node, env))
         graph: DemoGraph | None = None
@@ -228,7 +227,7 @@ class DemoSession:
         self.error = exc
         self.request_stop(f"source failed: {exc}")
 
-    def _wait_for_node(self, node: NodeProcess, graph: Any, layout: StreamLayout) -> bool:
+    def _wait_for_node(self, node: NodeProcess, graph: DemoGraph, layout: StreamLayout) -> bool:
         """Wait until the node subscribes to the frame-clock topic (it is up and listening)."""
         self.out.write("waiting for stream_node to load the model and subscribe ...\n")
         self.out.flush()
@@ -251,7 +250,7 @@ class DemoSession:
         self.stop_reason = "stream_node did not come up"
         return False
 
-    def _stream(self, view: DemoView, node: NodeProcess, graph: Any) -> None:
+    def _stream(self, view: DemoView, node: NodeProcess, graph: DemoGraph) -> None:
         """Print a stats line every second until a stop condition."""
         started = time.monotonic()
         duration = self.options.duration_s
@@ -326,27 +325,17 @@ def _make_source(choice: SourceChoice, layout: StreamLayout, options: DemoOption
                  model: ModelInfo) -> Any:
     """Build (and check) the source before anything is started."""
     if choice.kind == KIND_RECORDING:
-        from streaming_gcode.tools.demo.recording_source import RecordingSource
-
         first = first_run(options.first_run, choice.path.is_dir(), model,
                           lambda run: _run_is_complete(choice.path, run, layout))
         return RecordingSource([choice.path], layout, options.speed, options.loop, first)
     if choice.kind == KIND_BAG:
-        from streaming_gcode.recordings.bag_reader import open_bag
-
         with open_bag(choice.path) as bag:
             return bag.info
-    from streaming_gcode.tools.demo.sim_cell import SimulatedCell
-
     return SimulatedCell(layout, seed=options.seed)
 
 
 def _run_is_complete(folder: Path, run: str, layout: StreamLayout) -> bool:
     """Tell whether `run` is in `folder` with data for every stream of the layout."""
-    from streaming_gcode.core.errors import RecordingError
-    from streaming_gcode.recordings.csv_runs import load_run, RUN_SUFFIXES
-    from streaming_gcode.tools.demo.recording_source import missing_streams
-
     for suffix in RUN_SUFFIXES:
         path = folder / f"{run}{suffix}"
         if path.is_file():

@@ -40,7 +40,8 @@ from streaming_gcode.tools.demo.sim_program import (
     COORD_G54, COORD_G55, DEFAULT_PROGRAM, MM_PER_INCH, MOMO_CANCELLED, RAPID_IN_PER_MIN,
     STAT_RUNNING, STAT_STOPPED, Toolpath, ToolState, UNIT_INCH, UNIT_MM, WORK_OFFSET_MM,
 )
-from streaming_gcode.tools.demo.sources import Executed, SIMULATED_SOURCE_NAME, SourceFrame
+from streaming_gcode.tools.demo.sources import SIMULATED_SOURCE_NAME
+from streaming_gcode.tools.harness.source_frames import Executed, SourceFrame
 
 DEFAULT_SEED = 0
 DEFAULT_REPORT_PERIOD_NS = 257_000_000   # median controller report interval

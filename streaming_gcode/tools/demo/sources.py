@@ -1,12 +1,12 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""What a demo source publishes, and which source the demo runs.
+"""Which source the demo runs, and the warm start that fills the model window fast.
 
 The demo feeds the node from the best source available: a bag (`--bag`), a
 recorded run or folder of runs (`--data`), the Bantam dataset next to the
 repository (or at `$STREAMING_GCODE_DATA`), and otherwise the built-in
-simulated cell. Pure Python: sources produce `SourceFrame`s, the publisher
-sends them.
+simulated cell. Pure Python: sources produce `SourceFrame`s (the harness's
+records), the harness's publisher sends them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, NamedTuple
-
-import numpy as np
+from typing import Iterable, Iterator, Mapping
 
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.package import repository_root
+from streaming_gcode.tools.harness.source_frames import SourceFrame
 
 DATA_ENV = "STREAMING_GCODE_DATA"
 DATASET_RELATIVE = Path("shared") / "data" / "bantam_cnc"   # next to the repository
@@ -27,30 +27,6 @@ KIND_RECORDING = "recording"
 KIND_SIMULATED = "simulated"
 SIMULATED_SOURCE_NAME = "simulated"
 WARM_START_SPEED = 8.0                 # how much faster the first model window is sent
-EXECUTED_TOPIC = "cnc/executed_line"   # Executed as JSON (stamp_ns, gcode, command, ...)
-
-
-class Executed(NamedTuple):
-    """The line the machine was executing at one stamp (the reference for accuracy)."""
-
-    stamp_ns: int
-    gcode: str                 # the line as written in the program / recording
-    command: str               # modal continuation resolved ("G1", "G53 G0", "NONE")
-    modal: bool                # command inherited, not written
-    line_number: int           # program line number (-1 unknown)
-    source: str                # run name, or "simulated"
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-able form published on the reference topic."""
-        return self._asdict()
-
-
-class SourceFrame(NamedTuple):
-    """Everything a source publishes at one instant."""
-
-    due_ns: int                                            # offset from the source's start
-    samples: tuple[tuple[int, int, np.ndarray], ...]       # (stream_index, stamp_ns, values)
-    executed: Executed | None
 
 
 @dataclass(frozen=True)
@@ -60,11 +36,6 @@ class SourceChoice:
     kind: str                  # KIND_BAG, KIND_RECORDING or KIND_SIMULATED
     path: Path | None          # bag folder/file, run file or folder of runs
     reason: str                # how it was chosen, for the header
-
-
-def repository_root() -> Path:
-    """Return the source tree this package runs from (a clone or an editable install)."""
-    return Path(__file__).resolve().parents[1]
 
 
 def default_dataset(env: Mapping[str, str] | None = None, root: Path | None = None) -> Path:

@@ -24,12 +24,12 @@ from streaming_gcode.core.errors import VocabularyError
 from streaming_gcode.core.stats import LatencyStats, LatencySummary, NS_PER_MS, NS_PER_S
 from streaming_gcode.model.gcode import canonical_params, LineLabel, ModalResolver, parse_line
 from streaming_gcode.model.vocabulary import DEFAULT_PRECISION, OutputVocabulary
-from streaming_gcode.tools.demo.sources import Executed
+from streaming_gcode.tools.harness.node_status import counter, STREAM_DROP_KEYS
+from streaming_gcode.tools.harness.source_frames import Executed
 
 REFERENCE_MEMORY = 4096          # executed lines kept for matching by stamp
 TEXT_WIDTH = 30
 PREDICTED_WIDTH = 36
-DROP_KEYS: tuple[str, ...] = ("lost", "rmw_lost", "late", "out_of_order", "malformed")
 STREAM_STATUS_MARK = ": stream "
 BUFFER_STATUS_SUFFIX = ": buffer"
 INFERENCE_STATUS_SUFFIX = ": inference"
@@ -107,7 +107,7 @@ class LineScorer:
 class DropTotals:
     """Node-side counters from the newest /diagnostics report."""
 
-    per_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_KEYS, 0))
+    per_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STREAM_DROP_KEYS, 0))
     stale_frames: int = 0
     degraded_frames: int = 0
     overruns: int = 0
@@ -124,30 +124,23 @@ class DropTotals:
         return sum(self.per_kind.values())
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return 0
-
-
 def drop_totals(statuses: Sequence[tuple[str, Mapping[str, str]]]) -> DropTotals:
     """Sum a /diagnostics array (status name, key/values) into display counters."""
     totals = DropTotals(seen=True)
     for name, values in statuses:
         if STREAM_STATUS_MARK in name:
-            for key in DROP_KEYS:
-                totals.per_kind[key] += _int(values.get(key))
-            totals.stale_frames += _int(values.get("stale_frames"))
+            for key in STREAM_DROP_KEYS:
+                totals.per_kind[key] += counter(values, key)
+            totals.stale_frames += counter(values, "stale_frames")
         elif name.endswith(BUFFER_STATUS_SUFFIX):
-            totals.degraded_frames = _int(values.get("degraded_frames"))
-            totals.frames_held = _int(values.get("frames_held"))
-            totals.window_frames = _int(values.get("window_frames"))
-            totals.aligner_resets = _int(values.get("aligner_resets"))
+            totals.degraded_frames = counter(values, "degraded_frames")
+            totals.frames_held = counter(values, "frames_held")
+            totals.window_frames = counter(values, "window_frames")
+            totals.aligner_resets = counter(values, "aligner_resets")
             totals.last_reset_reason = values.get("last_reset_reason", "")
         elif name.endswith(INFERENCE_STATUS_SUFFIX):
-            totals.overruns = _int(values.get("overruns"))
-            totals.skipped_ticks = _int(values.get("skipped_ticks"))
+            totals.overruns = counter(values, "overruns")
+            totals.skipped_ticks = counter(values, "skipped_ticks")
     return totals
 
 

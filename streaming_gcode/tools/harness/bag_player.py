@@ -8,19 +8,18 @@ player publishes `/clock` at that rate and also just before every message that
 advances bag time, so a node with `use_sim_time` never sees data stamped ahead
 of its clock and the clock never runs ahead of the data. `BagPlayer` runs in a
 thread with `start()`, `stop()` and a `finished` event, for the CLI, the demo,
-tests and the bag evaluator. rclpy is imported only when a player starts.
+tests and the bag evaluator. rclpy is imported only when a player is made.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import importlib
 from pathlib import Path
 import threading
 import time
 from typing import Any, Mapping, Sequence
 
-from streaming_gcode.core.errors import ConfigError, RecordingError
+from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.stream_layout import NS_PER_S
 from streaming_gcode.recordings.bag_reader import BagInfo, open_bag, TopicSummary
 from streaming_gcode.recordings.bag_writer import absolute_topic
@@ -152,18 +151,6 @@ def plan_topics(info: BagInfo, options: ReplayOptions) -> dict[str, TopicPlan]:
     return plans
 
 
-def message_class(msg_type: str) -> type:
-    """Return the rclpy message class of `pkg/msg/Type`; a clear error if not installed."""
-    package, _, name = msg_type.rpartition("/")
-    module_name = package.replace("/", ".")
-    try:
-        return getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError):
-        raise RecordingError(
-            f"message type {msg_type} is not installed (no Python class {module_name}.{name})"
-        ) from None
-
-
 @dataclass
 class ReplayStats:
     """What a player has done so far (read from other threads)."""
@@ -196,6 +183,9 @@ class BagPlayer:
         with open_bag(self.path) as opened:
             self.info = opened.info
         self.plans = plan_topics(self.info, self.options)
+        # node.conversions imports rclpy, and the CLI imports this module to build its parser
+        from streaming_gcode.node.conversions import message_class
+
         self._classes = {name: message_class(p.msg_type) for name, p in self.plans.items()}
         self._context = context
         self._node_name = node_name

@@ -1,12 +1,13 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""The demo's `stream_node`: started as its own process, stopped like a terminal would.
+"""A tool's `stream_node`: started as its own process, stopped like a terminal would.
 
-The node runs exactly as deployed (its own process, parameters on the command
-line, SIGINT for a clean shutdown with its final stats line), in a session of
-its own so a Ctrl-C in the terminal reaches only the demo, which then stops the
-source first and the node second. Its output goes to a log file whose tail is
-shown when it fails.
+The demo, the soak and the benchmark run the node exactly as deployed (its
+own process, parameters on the command line, SIGINT for a clean shutdown with
+its final stats line), in a session of its own so a Ctrl-C in the terminal
+reaches only the tool, which then stops its source first and the node second,
+with DDS discovery kept on this machine. Its output goes to a log file whose
+tail is shown when it fails.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-from typing import Mapping, Sequence
+from typing import Mapping, MutableMapping, Sequence
 
 from streaming_gcode.core.errors import ConfigError
 
-NODE_NAME = "streaming_gcode"
 DOMAIN_ENV = "ROS_DOMAIN_ID"
 DISCOVERY_ENV = "ROS_AUTOMATIC_DISCOVERY_RANGE"
 DISCOVERY_LOCAL = "LOCALHOST"
@@ -32,6 +32,7 @@ MAX_DOMAIN_ID = 232                  # highest ID FastDDS maps to valid ports
 NODE_STOP_TIMEOUT_S = 15.0
 NODE_KILL_TIMEOUT_S = 5.0
 LOG_TAIL_LINES = 15
+FINAL_STATS_MARK = "final stats:"    # the line the node prints when it shuts down
 _NODE_MAIN = "import sys; from streaming_gcode.node.stream_node import main; sys.exit(main())"
 
 
@@ -48,6 +49,18 @@ def local_dds_environment(
     else:
         out[DOMAIN_ENV] = str((rng or random.SystemRandom()).randint(*DEMO_DOMAIN_RANGE))
     return out
+
+
+def use_local_dds(env: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Confine this process (and what it starts) to local DDS; return that environment.
+
+    `env` (default: os.environ) gets the discovery range and the domain ID, so
+    this process's own participants meet the node it starts.
+    """
+    target = os.environ if env is None else env
+    local = local_dds_environment(target)
+    target.update({DOMAIN_ENV: local[DOMAIN_ENV], DISCOVERY_ENV: local[DISCOVERY_ENV]})
+    return local
 
 
 def node_command(
@@ -115,12 +128,20 @@ class NodeProcess:
         self._log.close()
         return self.process.poll()
 
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> list[str]:
-        """Return the last lines the node wrote."""
+    def _lines(self) -> list[str]:
         if not self._log.closed:
             self._log.flush()
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return []
-        return [line for line in text.splitlines() if line.strip()][-lines:]
+        return [line for line in text.splitlines() if line.strip()]
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> list[str]:
+        """Return the last lines the node wrote."""
+        return self._lines()[-lines:]
+
+    def final_stats(self) -> str:
+        """Return the node's final stats line (empty if it has not written one)."""
+        return next((line.strip() for line in reversed(self._lines())
+                     if FINAL_STATS_MARK in line), "")

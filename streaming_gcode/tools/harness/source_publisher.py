@@ -1,6 +1,6 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""Publishes a demo source's frames on the layout's topics, on time.
+"""Publishes a source's frames on the layout's topics, on time.
 
 `SourcePublisher` turns `(stream_index, stamp_ns, values)` samples into the
 configured message types (JointState with channel names and the configured
@@ -27,7 +27,7 @@ from streaming_gcode.core.stream_layout import (
     StreamLayout, StreamSpec,
 )
 from streaming_gcode.node.conversions import message_class, stream_qos
-from streaming_gcode.tools.demo.sources import EXECUTED_TOPIC, SourceFrame
+from streaming_gcode.tools.harness.source_frames import EXECUTED_TOPIC, SourceFrame
 
 REFERENCE_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.RELIABLE,

@@ -18,19 +18,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from streaming_gcode.model.decoding import DecodedLine
-from streaming_gcode.model.vocabulary import (
-    ABSENT_INDEX,
-    COMMAND_HEAD,
-    command_written,
-    FIRST_VALUE_INDEX,
-    FORM_HEAD,
-    LineKey,
-    OutputVocabulary,
-    param_head,
-)
+from streaming_gcode.core.stats import summarise_latencies
+from streaming_gcode.model.decoding import decode_frame, DecodedLine
+from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
+from streaming_gcode.offline.figures import pyplot, save_figure
 from streaming_gcode.offline.labelled_windows import PreparedRun
 from streaming_gcode.offline.metrics import score, ScoreCounts
+from streaming_gcode.tools.harness.node_status import counter, STREAM_DROP_KEYS
 
 DEFAULT_TOLERANCE = 1e-4   # confidences: float32 model, float64 softmax, JSON round trip
 TICK_PHASES = 32           # tick-grid phases tried when bounding the prediction count
@@ -38,16 +32,17 @@ MAX_REPORTED_MISMATCHES = 5
 
 
 def record_key(record: Mapping[str, Any], vocab: OutputVocabulary) -> LineKey:
-    """Rebuild the line key of a `~/prediction` record from its per-head indices."""
-    heads = record["heads"]
-    command = heads[COMMAND_HEAD]["label"]
-    modal = int(heads[FORM_HEAD]["index"]) == 1
-    quantised = []
-    for letter in vocab.letters:
-        index = int(heads[param_head(letter)]["index"])
-        if index != ABSENT_INDEX:
-            quantised.append((letter, vocab.values[letter][index - FIRST_VALUE_INDEX]))
-    return command, command_written(command, modal), tuple(quantised)
+    """Rebuild the line key of a `~/prediction` record from its per-head indices.
+
+    The record names the class the node chose on every head; decoding exactly
+    those classes again (one-hot logits) gives the node's line, so the key is
+    built by the decoder, the one place that knows how.
+    """
+    chosen = {}
+    for head, size in vocab.head_sizes.items():
+        chosen[head] = np.zeros(size)
+        chosen[head][int(record["heads"][head]["index"])] = 1.0
+    return decode_frame(chosen, vocab).key
 
 
 @dataclass
@@ -182,11 +177,11 @@ def score_records(
 
 
 def percentiles_ms(values_ms: Sequence[float]) -> dict[str, float | None]:
-    """p50 and p99 (None when empty)."""
-    if not len(values_ms):
+    """p50 and p99 of latencies in ms (None when empty): the report's latency fields."""
+    summary = summarise_latencies(values_ms, per_ms=1.0)
+    if summary is None:
         return {"p50": None, "p99": None}
-    array = np.asarray(values_ms, dtype=np.float64)
-    return {"p50": float(np.percentile(array, 50)), "p99": float(np.percentile(array, 99))}
+    return {"p50": summary.p50_ms, "p99": summary.p99_ms}
 
 
 def plot_timeline(
@@ -198,11 +193,7 @@ def plot_timeline(
     predicted_commands: Sequence[str],
 ) -> Path:
     """Plot executed and predicted command over bag time, one row per command, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     commands = sorted(set(reference_commands) | set(predicted_commands))
     row = {c: i for i, c in enumerate(commands)}
     start = int(reference_stamps[0]) if len(reference_stamps) else 0
@@ -218,21 +209,12 @@ def plot_timeline(
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
-STREAM_DROP_KEYS: tuple[str, ...] = ("lost", "rmw_lost", "late", "out_of_order", "malformed")
 INFERENCE_DROP_KEYS: tuple[str, ...] = ("skipped_ticks", "overruns", "errors")
 BUFFER_DROP_KEYS: tuple[str, ...] = ("degraded_frames", "timed_out_frames", "skipped_frames",
                                      "aligner_resets")
-
-
-def _int(value: str) -> int:
-    return int(float(value)) if value else 0
 
 
 def node_counters(statuses: Sequence[Any]) -> dict[str, Any]:
@@ -245,19 +227,19 @@ def node_counters(statuses: Sequence[Any]) -> dict[str, Any]:
         task = status.name.split(": ", 1)[-1]
         if task.startswith("stream "):
             topic = values["topic"]
-            received["/" + topic.lstrip("/")] = _int(values["messages"])
+            received["/" + topic.lstrip("/")] = counter(values, "messages")
             for key in STREAM_DROP_KEYS:
-                drops[key] += _int(values[key])
+                drops[key] += counter(values, key)
         elif task == "inference":
             for key in INFERENCE_DROP_KEYS + ("ticks", "predictions", "idle_ticks"):
-                (drops if key in drops else extra)[key] = _int(values[key])
+                (drops if key in drops else extra)[key] = counter(values, key)
             extra["period_ms"] = float(values["period_ms"])
         elif task == "buffer":
             for key in BUFFER_DROP_KEYS + ("frames",):
-                (drops if key in drops else extra)[key] = _int(values[key])
+                (drops if key in drops else extra)[key] = counter(values, key)
             extra["last_reset_reason"] = values.get("last_reset_reason", "")
         elif task == "model":
-            extra["window_frames"] = _int(values["window_frames"])
+            extra["window_frames"] = counter(values, "window_frames")
     return {"received": received, "drops": drops, **extra}
 
 

@@ -3,7 +3,7 @@
 """What a soak run measures and concludes, without ROS: samples, drop accounting, summary.
 
 A soak replays recorded bags in a loop against the live node for a long time
-and samples the node process over time (`soak_run.py` does the ROS side). This
+and samples the node process over time (`session.py` does the ROS side). This
 module turns what was sampled into the report: resident-memory growth after
 warm-up, prediction latency percentiles and their drift, and every message
 accounted for. A message is *explained* when the node counted it (accepted, or
@@ -19,7 +19,9 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import numpy as np
+from streaming_gcode.core.stats import summarise_latencies
+from streaming_gcode.offline.figures import pyplot, save_figure
+from streaming_gcode.tools.harness.node_status import counter, STREAM_DROP_KEYS
 
 SOAK_FORMAT = "streaming_gcode.tools.soak.analysis/1"
 DEFAULT_SOAK_SECONDS = 1800.0
@@ -31,8 +33,7 @@ MAX_WARMUP_S = 300.0                # ... and at most this
 BYTES_PER_MB = 1024 * 1024
 
 # Diagnostics keys of a stream status that the accounting reads.
-DROP_KEYS: tuple[str, ...] = ("lost", "rmw_lost", "late", "out_of_order", "malformed",
-                              "before_clock")
+DROP_KEYS: tuple[str, ...] = STREAM_DROP_KEYS + ("before_clock",)
 TALLY_KEYS: tuple[str, ...] = ("messages", "accepted") + DROP_KEYS
 # Keys every report carries (the schema `test_soak.py` checks).
 REPORT_KEYS: tuple[str, ...] = (
@@ -49,13 +50,7 @@ REPORT_KEYS: tuple[str, ...] = (
 
 def stream_tally(values: Mapping[str, str]) -> dict[str, int]:
     """Read the counters of one stream's diagnostic values (missing or unparsable: 0)."""
-    out = {}
-    for key in TALLY_KEYS:
-        try:
-            out[key] = int(values.get(key, "0"))
-        except ValueError:
-            out[key] = 0
-    return out
+    return {key: counter(values, key) for key in TALLY_KEYS}
 
 
 def counted_drops(tally: Mapping[str, int]) -> int:
@@ -101,11 +96,10 @@ class SoakSample:
         return asdict(self)
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Compute the q-th percentile with linear interpolation; None without values."""
-    if len(values) == 0:
-        return None
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+def latency_p99_ms(latencies_ms: Sequence[float]) -> float | None:
+    """Return the p99 of latencies in ms (None without any)."""
+    summary = summarise_latencies(latencies_ms, per_ms=1.0)
+    return None if summary is None else summary.p99_ms
 
 
 def _growth(value: int, baseline: int) -> float | None:
@@ -139,14 +133,15 @@ def latency_summary(latencies: Sequence[tuple[float, float]], warmup_s: float,
     middle = warmup_s + (end_s - warmup_s) / 2
     first = [ms for t, ms in latencies if warmup_s <= t < middle]
     second = [ms for t, ms in latencies if t >= middle]
-    p99_first, p99_second = percentile(first, 99), percentile(second, 99)
+    overall = summarise_latencies(all_ms, per_ms=1.0)
+    p99_first, p99_second = latency_p99_ms(first), latency_p99_ms(second)
     drift = None
     if p99_first and p99_second is not None:
         drift = p99_second / p99_first - 1.0
     return {
-        "latency_p50_ms": percentile(all_ms, 50),
-        "latency_p99_ms": percentile(all_ms, 99),
-        "latency_max_ms": max(all_ms) if all_ms else None,
+        "latency_p50_ms": None if overall is None else overall.p50_ms,
+        "latency_p99_ms": None if overall is None else overall.p99_ms,
+        "latency_max_ms": None if overall is None else overall.max_ms,
         "latency_p99_first_half_ms": p99_first,
         "latency_p99_second_half_ms": p99_second,
         "latency_p99_drift": drift,
@@ -179,11 +174,7 @@ def drop_summary(published: Mapping[str, int],
 
 def plot_samples(samples: Sequence[SoakSample], path: Path, title: str) -> Path:
     """RSS, interval latency p99, counted drops and predictions over time, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     t = [s.elapsed_s / 60 for s in samples]
     series = (
         ("resident memory (MB)", [s.rss_bytes / BYTES_PER_MB for s in samples]),
@@ -200,10 +191,7 @@ def plot_samples(samples: Sequence[SoakSample], path: Path, title: str) -> Path:
     axes[0].set_title(title)
     axes[-1].set_xlabel("elapsed (min)")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=90)
 
 
 def format_summary(report: Mapping[str, object]) -> str:

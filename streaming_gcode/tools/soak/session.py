@@ -9,7 +9,7 @@ again, and sim time goes back to the bag's start: the node must reset and count
 it), and every sample period reads the node's resident memory (psutil), its
 diagnostics and the predictions it published. At the end it lets the node
 drain, takes the final counters, stops the node with SIGINT and builds the
-report (`soak.py`).
+report (`analysis.py`).
 """
 
 from __future__ import annotations
@@ -19,28 +19,29 @@ import json
 import os
 from pathlib import Path
 import platform
-import threading
 import time
 from typing import Any, Callable, Sequence
 
+import psutil
+import rclpy
+from rclpy.node import Node
+
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.stats import NS_PER_S
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.recordings.bag_writer import absolute_topic
-from streaming_gcode.tools.harness.node_process import (
-    local_dds_environment,
-    node_command,
-    NodeProcess,
+from streaming_gcode.tools.harness.bag_player import BagPlayer, ReplayOptions
+from streaming_gcode.tools.harness.node_process import node_command, NodeProcess, use_local_dds
+from streaming_gcode.tools.harness.node_status import (
+    BUFFER_STATUS, INFERENCE_STATUS, MODEL_STATUS, STREAM_STATUS_PREFIX,
+)
+from streaming_gcode.tools.harness.output_listener import (
+    DIAGNOSTICS, diagnostics_topic, listen_qos, NODE_OUTPUTS, OutputListener, PREDICTION,
+    prediction_topic, SpinThread,
 )
 from streaming_gcode.tools.soak import analysis as soak
 
-NODE_NAME = "streaming_gcode"
-PREDICTION_TOPIC = f"/{NODE_NAME}/prediction"
-DIAGNOSTICS_TOPIC = "/diagnostics"
 CLOCK_TOPIC = "/clock"
-STREAM_STATUS_PREFIX = f"{NODE_NAME}: stream "
-INFERENCE_STATUS = f"{NODE_NAME}: inference"
-BUFFER_STATUS = f"{NODE_NAME}: buffer"
-MODEL_STATUS = f"{NODE_NAME}: model"
 LISTENER_NODE_NAME = "streaming_gcode_soak"
 PLAYER_NODE_NAME = "streaming_gcode_soak_player"
 NODE_READY_TIMEOUT_S = 180.0      # torch import and model load on a busy machine
@@ -53,7 +54,6 @@ PASS_LINGER_S = 3.0
 PASS_TIMEOUT_S = 600.0            # at the end, wait this long at most for the pass to end
 DRAIN_DIAGNOSTICS_S = 10.0        # wait this long for the diagnostics after the drain
 POLL_S = 0.1
-SPIN_TIMEOUT_S = 0.1
 PREDICTION_DEPTH = 500
 
 
@@ -71,89 +71,47 @@ class SoakOptions:
     command: str = ""
 
 
+def prediction_latency_ms(message: Any) -> float:
+    """Read only the inference latency of a `~/prediction` record (what the soak keeps)."""
+    return float(json.loads(message.data)["latency_ms"])
+
+
 class SoakListener:
-    """Keeps the node's latest diagnostics and the latency of every prediction."""
+    """The node's latest diagnostics and the latency of every prediction, over the soak."""
 
     def __init__(self, context: Any) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from std_msgs.msg import String
-
-        self._started = time.monotonic()
-        self.lock = threading.Lock()
-        self.statuses: dict[str, dict[str, str]] = {}
-        self.diagnostics_received = 0
-        self.latencies: list[tuple[float, float]] = []   # (elapsed s, latency ms)
+        self._origin_ns = time.monotonic_ns()
         self.node = Node(LISTENER_NODE_NAME, context=context)
-        reliable = QoSProfile(depth=PREDICTION_DEPTH, reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(String, PREDICTION_TOPIC, self._on_prediction, reliable)
-        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics,
-                                      QoSProfile(depth=10))
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name="soak-listener", daemon=True)
-        self._stop = threading.Event()
-        self._thread.start()
+        self.outputs = OutputListener(self.node, [
+            prediction_topic(NODE_OUTPUTS, listen_qos(PREDICTION_DEPTH),
+                             convert=prediction_latency_ms),
+            diagnostics_topic(),
+        ])
+        self._spin = SpinThread(self.node, "soak-listener", context)
 
     def restart_clock(self) -> float:
         """Measure prediction times from now on; returns the new origin (monotonic s)."""
-        with self.lock:
-            self._started = time.monotonic()
-            return self._started
+        self._origin_ns = time.monotonic_ns()
+        return self._origin_ns / NS_PER_S
 
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
-            except Exception:  # noqa: BLE001 - context shut down under us: stop spinning
-                return
+    def latencies(self, start: int = 0) -> list[tuple[float, float]]:
+        """(seconds since the origin, latency ms) of each prediction from the `start`-th on."""
+        return [((item.monotonic_ns - self._origin_ns) / NS_PER_S, item.data)
+                for item in self.outputs.received(PREDICTION, start)]
 
-    def _on_prediction(self, msg: Any) -> None:
-        try:
-            latency = float(json.loads(msg.data)["latency_ms"])
-        except (ValueError, KeyError, TypeError):
-            return
-        with self.lock:
-            self.latencies.append((time.monotonic() - self._started, latency))
-
-    def _on_diagnostics(self, msg: Any) -> None:
-        with self.lock:
-            for status in msg.status:
-                if status.name.startswith(f"{NODE_NAME}:"):
-                    self.statuses[status.name] = {kv.key: kv.value for kv in status.values}
-            self.diagnostics_received += 1
-
-    def text(self, status: str, key: str) -> str:
-        """Return one value of a status as a string, empty when not reported yet."""
-        with self.lock:
-            return self.statuses.get(status, {}).get(key, "")
-
-    def value(self, status: str, key: str) -> int:
-        """Return an integer value of a status (0 when not reported yet)."""
-        with self.lock:
-            try:
-                return int(self.statuses.get(status, {}).get(key, "0"))
-            except ValueError:
-                return 0
-
-    def tallies(self) -> dict[str, dict[str, int]]:
-        """Per-topic (absolute name) stream counters from the latest diagnostics."""
-        with self.lock:
-            return {absolute_topic(values.get("topic", name)): soak.stream_tally(values)
-                    for name, values in self.statuses.items()
-                    if name.startswith(STREAM_STATUS_PREFIX)}
+    def diagnostics_received(self) -> int:
+        """Count the diagnostics arrays with the node's statuses received so far."""
+        return self.outputs.count(DIAGNOSTICS)
 
     def wait_for_diagnostics(self, after: int, timeout: float) -> bool:
         """Wait until more than `after` diagnostics arrays have arrived."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with self.lock:
-                if self.diagnostics_received > after:
-                    return True
-            time.sleep(POLL_S)
-        return False
+        return self.outputs.wait_for(DIAGNOSTICS, after, timeout)
+
+    def tallies(self) -> dict[str, dict[str, int]]:
+        """Per-topic (absolute name) stream counters from the latest diagnostics."""
+        return {absolute_topic(values.get("topic", name)): soak.stream_tally(values)
+                for name, values in self.outputs.statuses().items()
+                if name.startswith(STREAM_STATUS_PREFIX)}
 
     def wait_for_node(self, topics: Sequence[str], alive: Callable[[], bool],
                       timeout: float) -> bool:
@@ -171,9 +129,7 @@ class SoakListener:
 
     def close(self) -> None:
         """Stop spinning and destroy the node."""
-        self._stop.set()
-        self._thread.join(timeout=5.0)
-        self.executor.shutdown()
+        self._spin.close()
         self.node.destroy_node()
 
 
@@ -203,8 +159,6 @@ class BagLoop:
 
     def poll(self) -> None:
         """Start the next pass when the current one has ended."""
-        from streaming_gcode.tools.harness.bag_player import BagPlayer, ReplayOptions
-
         if self._player is not None:
             if not self._player.finished.is_set():
                 return
@@ -244,26 +198,18 @@ class BagLoop:
 
 def _sample(elapsed: float, rss: int, listener: SoakListener, loop: BagLoop,
             since: int) -> tuple[soak.SoakSample, int]:
-    with listener.lock:
-        latencies = [ms for _, ms in listener.latencies[since:]]
-        count = len(listener.latencies)
+    latencies = [ms for _, ms in listener.latencies(since)]
+    count = since + len(latencies)
     drops = sum(soak.counted_drops(t) for t in listener.tallies().values())
+    outputs = listener.outputs
     sample = soak.SoakSample(
         elapsed_s=round(elapsed, 3), rss_bytes=rss, predictions=count,
-        latency_p99_ms=soak.percentile(latencies, 99), counted_drops=drops,
-        skipped_ticks=listener.value(INFERENCE_STATUS, "skipped_ticks"),
-        aligner_resets=listener.value(BUFFER_STATUS, "aligner_resets"),
+        latency_p99_ms=soak.latency_p99_ms(latencies), counted_drops=drops,
+        skipped_ticks=outputs.status_counter(INFERENCE_STATUS, "skipped_ticks"),
+        aligner_resets=outputs.status_counter(BUFFER_STATUS, "aligner_resets"),
         passes=loop.passes, published=loop.published_total(),
     )
     return sample, count
-
-
-def _final_stats(log_path: Path) -> str:
-    try:
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    return next((line.strip() for line in reversed(lines) if "final stats:" in line), "")
 
 
 def _start_node(options: SoakOptions) -> NodeProcess:
@@ -272,8 +218,8 @@ def _start_node(options: SoakOptions) -> NodeProcess:
         parameters["checkpoint"] = str(options.checkpoint)
     else:
         parameters["allow_random_model"] = True   # used only when no shipped model exists
-    os.environ.update(local_dds_environment(os.environ))
-    return NodeProcess(node_command(options.config, parameters, log_level="warn"), os.environ)
+    return NodeProcess(node_command(options.config, parameters, log_level="warn"),
+                       use_local_dds())
 
 
 @dataclass
@@ -301,8 +247,6 @@ def _wait_until_up(node: NodeProcess, listener: SoakListener, loop: BagLoop) -> 
 def _soak(options: SoakOptions, node: NodeProcess, listener: SoakListener,
           loop: BagLoop) -> _Finish:
     """Play and sample for `options.seconds`, end on a pass boundary, drain."""
-    import psutil
-
     process = psutil.Process(node.pid)
     started = listener.restart_clock()
     samples, seen = [], 0
@@ -320,19 +264,17 @@ def _soak(options: SoakOptions, node: NodeProcess, listener: SoakListener,
             next_sample += options.sample_period_s
         time.sleep(POLL_S)
     loop.finish(PASS_TIMEOUT_S)
-    with listener.lock:
-        received = listener.diagnostics_received
+    received = listener.diagnostics_received()
     listener.wait_for_diagnostics(received + 1, DRAIN_DIAGNOSTICS_S)  # counters after it
     sample, seen = _sample(time.monotonic() - started, process.memory_info().rss, listener,
                            loop, seen)
     samples.append(sample)
-    with listener.lock:
-        latencies = list(listener.latencies)
-    inference = {key: listener.value(INFERENCE_STATUS, key)
+    outputs = listener.outputs
+    inference = {key: outputs.status_counter(INFERENCE_STATUS, key)
                  for key in ("predictions", "overruns", "errors")}
-    return _Finish(samples, listener.tallies(), latencies, inference,
-                   listener.text(MODEL_STATUS, "checkpoint"),
-                   listener.text(MODEL_STATUS, "random_weights") == "true")
+    return _Finish(samples, listener.tallies(), listener.latencies(), inference,
+                   outputs.status_text(MODEL_STATUS, "checkpoint"),
+                   outputs.status_text(MODEL_STATUS, "random_weights") == "true")
 
 
 def _report(options: SoakOptions, done: _Finish, loop: BagLoop, exit_code: int | None,
@@ -360,7 +302,7 @@ def _report(options: SoakOptions, done: _Finish, loop: BagLoop, exit_code: int |
         "inference_errors": done.inference["errors"],
         "aligner_resets": samples[-1].aligner_resets,
         "node_exit_code": exit_code,
-        "final_stats": _final_stats(node.log_path),
+        "final_stats": node.final_stats(),
         "node_log": str(node.log_path),
     }
     report.update(soak.drop_summary(loop.published, done.tallies))
@@ -372,8 +314,6 @@ def _report(options: SoakOptions, done: _Finish, loop: BagLoop, exit_code: int |
 
 def run_soak(options: SoakOptions, progress: Callable[[str], Any] = print) -> dict[str, object]:
     """Run the soak and return the report (see `soak.REPORT_KEYS`)."""
-    import rclpy
-
     if not options.bags:
         raise ConfigError("a soak needs at least one bag")
     layout = StreamLayout.from_yaml(options.config)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from streaming_gcode.core.machines import SINGLE_MACHINE
+from streaming_gcode.inference.backends import TorchRunner
 from streaming_gcode.inference.engine import InferenceEngine
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
 from streaming_gcode.model.network import build_model, ModelConfig
@@ -32,8 +34,9 @@ def test_baseline_matches_full_window_engine_every_stride(model):
     backbone, line_heads = model
     baseline = SeedBaseline(backbone, line_heads, window_size=WINDOW, stride=STRIDE)
     buffer = AlignedRingBuffer(2 * WINDOW, 6, 2)
-    engine = InferenceEngine(backbone, line_heads, window_frames=WINDOW, capacity=2 * WINDOW,
-                             n_continuous=6, n_categorical=2, mode="full_window")
+    engine = InferenceEngine(TorchRunner(backbone, line_heads), [SINGLE_MACHINE],
+                             window_frames=WINDOW, capacity=2 * WINDOW, n_continuous=6,
+                             n_categorical=2, mode="full_window")
     rng = np.random.default_rng(1)
     compared = 0
     for i in range(60):
@@ -45,8 +48,8 @@ def test_baseline_matches_full_window_engine_every_stride(model):
         if i + 1 < WINDOW or (i + 1) % STRIDE:
             assert got is None, i
             continue
-        prepared = engine.prepare(buffer)
-        expected = engine.infer(prepared).logits
+        plans = engine.prepare({SINGLE_MACHINE: buffer})
+        expected = engine.infer(plans)[SINGLE_MACHINE].logits
         assert set(got) == set(expected)
         for head in got:
             np.testing.assert_allclose(got[head], expected[head], atol=ATOL, rtol=0)

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.package import repository_root
 from streaming_gcode.tools.demo.sources import (
-    choose_source, DATA_ENV, default_dataset, Executed, KIND_BAG, KIND_RECORDING,
-    KIND_SIMULATED, SourceFrame, warm_start,
+    choose_source, DATA_ENV, default_dataset, KIND_BAG, KIND_RECORDING, KIND_SIMULATED,
+    warm_start,
 )
+from streaming_gcode.tools.harness.source_frames import Executed, SourceFrame
 
 
 @pytest.fixture()
@@ -42,6 +44,12 @@ def test_dataset_next_to_the_repository_is_found(tree):
     choice = choose_source(env={}, root=tree / "repo")
     assert (choice.kind, choice.path) == (KIND_RECORDING, tree / "shared" / "data" / "bantam_cnc")
     assert choice.reason.startswith("dataset at ")
+
+
+def test_without_a_root_the_dataset_is_next_to_this_clone():
+    expected = repository_root().parent / "shared" / "data" / "bantam_cnc"
+    assert default_dataset({}) == expected
+    assert (repository_root() / "streaming_gcode" / "tools").is_dir()
 
 
 def test_environment_points_elsewhere_and_an_empty_folder_means_simulation(tree, tmp_path):

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 
 from streaming_gcode.core.stats import NS_PER_MS, NS_PER_S
-from streaming_gcode.inference.engine import InferenceResult, PreparedInput
+from streaming_gcode.inference.engine import InferenceResult
+from streaming_gcode.inference.feed_cursor import FeedPlan
+from streaming_gcode.ingestion.ring_buffer import Window
 from streaming_gcode.model.checkpoint import default_vocabulary
 from streaming_gcode.model.decoding import round_trip
 from streaming_gcode.model.gcode import LineLabel
 from streaming_gcode.outputs.prediction import prediction_record
-from streaming_gcode.tools.demo.sources import Executed
 from streaming_gcode.tools.demo.view import DemoView, drop_totals, LineScorer, parse_prediction
+from streaming_gcode.tools.harness.source_frames import Executed
 
 T0 = 1_760_000_000 * NS_PER_S
 VOCAB = default_vocabulary()
@@ -25,8 +27,12 @@ VOCAB = default_vocabulary()
 def _payload(label: LineLabel, stamp_ns: int, latency_ms: float = 12.0,
              degraded: bool = False) -> str:
     """Build a `~/prediction` message exactly as the node does."""
-    prepared = PreparedInput(64, True, stamp_ns, stamp_ns - 63 * 250 * NS_PER_MS, 100,
-                             degraded, degraded)
+    frames = Window(np.zeros(64, np.int64), np.zeros((64, 1), np.float32),
+                    np.zeros((64, 0), np.int64), np.zeros(64, bool), first_sequence=37)
+    prepared = FeedPlan(frames, from_zero_state=True, newest_sequence=100,
+                        newest_stamp_ns=stamp_ns, first_stamp_ns=stamp_ns - 63 * 250 * NS_PER_MS,
+                        degraded=degraded, newest_degraded=degraded, last_degraded_fed=0,
+                        reset_reason=None)
     result = InferenceResult({}, prepared)
     record = prediction_record(result, round_trip(label, VOCAB), int(latency_ms * NS_PER_MS),
                                "full_window", 64)

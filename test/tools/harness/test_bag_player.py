@@ -18,7 +18,6 @@ from streaming_gcode.recordings.bag_writer import write_run_bag
 from streaming_gcode.recordings.csv_runs import load_run
 from streaming_gcode.tools.harness.bag_player import (
     BEST_EFFORT,
-    message_class,
     parse_remap,
     plan_topics,
     RELIABLE,
@@ -99,8 +98,11 @@ def test_plan_rejects_bad_options(small_bag, options, message):
 
 def test_message_class_of_unknown_type():
     pytest.importorskip("sensor_msgs.msg")
+    from streaming_gcode.node.conversions import message_class  # the player's lookup
+
     assert message_class("sensor_msgs/msg/JointState").__name__ == "JointState"
-    with pytest.raises(RecordingError, match=r"no_such_msgs/msg/Thing is not installed"):
+    with pytest.raises(RecordingError, match=r"'no_such_msgs/msg/Thing' cannot be imported: no "
+                                             r"Python class no_such_msgs\.msg\.Thing"):
         message_class("no_such_msgs/msg/Thing")
 
 

@@ -12,7 +12,7 @@ import pytest
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.tools.harness.node_process import (
     DEMO_DOMAIN_RANGE, demo_namespace, DISCOVERY_ENV, DOMAIN_ENV, hardware_id,
-    local_dds_environment, node_command, NodeProcess,
+    local_dds_environment, node_command, NodeProcess, use_local_dds,
 )
 
 
@@ -26,6 +26,15 @@ def test_a_domain_is_picked_when_none_is_set():
     low, high = DEMO_DOMAIN_RANGE
     assert low <= int(env[DOMAIN_ENV]) <= high
     assert env[DISCOVERY_ENV] == "LOCALHOST"
+
+
+def test_this_process_is_confined_to_the_same_local_domain():
+    env = {DOMAIN_ENV: "42", "HOME": "/h"}
+    assert use_local_dds(env) == {DOMAIN_ENV: "42", DISCOVERY_ENV: "LOCALHOST", "HOME": "/h"}
+    assert env[DISCOVERY_ENV] == "LOCALHOST"
+    unset: dict[str, str] = {}
+    chosen = use_local_dds(unset)
+    assert unset == {DOMAIN_ENV: chosen[DOMAIN_ENV], DISCOVERY_ENV: "LOCALHOST"}
 
 
 def test_a_bad_domain_is_refused():
@@ -67,6 +76,21 @@ def test_node_process_stops_a_child_and_keeps_its_output():
         assert child.running()
         assert child.stop() == 0
         assert child.log_tail() == ["up", "bye"]
+    finally:
+        if child.running():
+            child.process.kill()
+        child.log_path.unlink(missing_ok=True)
+
+
+def test_the_final_stats_line_is_found_in_the_log():
+    child = NodeProcess([sys.executable, "-c",
+                         "print('[streaming_gcode] final stats: 3 frames')\n"
+                         "print('shutting down')\n"], {"PATH": "/usr/bin:/bin"})
+    try:
+        assert child.process.wait(30.0) == 0
+        assert child.final_stats() == "[streaming_gcode] final stats: 3 frames"
+        assert child.log_tail(1) == ["shutting down"]
+        assert child.stop() == 0
     finally:
         if child.running():
             child.process.kill()

@@ -20,9 +20,14 @@ import pytest
 from streaming_gcode.cli import main as cli_main
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.model.decoding import round_trip
+from streaming_gcode.model.gcode import label_lines
+from streaming_gcode.model.vocabulary import OutputVocabulary
 from streaming_gcode.recordings.bag_writer import write_run_bags
-from streaming_gcode.tools.live_eval.capture import header_stamp_ns, LiveOptions, node_parameters
-from streaming_gcode.tools.live_eval.session import evaluate_live, handles, parse_node_parameters
+from streaming_gcode.tools.live_eval.bag_evaluation import evaluate_live
+from streaming_gcode.tools.live_eval.playback import header_stamp_ns, LiveOptions, node_parameters
+from streaming_gcode.tools.live_eval.report import percentiles_ms, record_key
+from streaming_gcode.tools.live_eval.session import handles, parse_node_parameters
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIG = REPO / "config" / "stream.yaml"
@@ -151,6 +156,24 @@ def test_node_parameters_for_replay(tmp_path):
     assert params["streams.a.reliable"] is True and params["streams.a.depth"] == 500
     assert params["alignment_timeout_s"] == pytest.approx(2.0 * 20.0)
     assert params["stride"] == 8
+
+
+def test_a_record_gives_back_the_key_of_the_line_it_was_decoded_from():
+    labels = label_lines(["G0 X1. Y2.", "G1 Z-0.5 F300", "X1.5", "M5"])
+    vocab = OutputVocabulary.build(labels)
+    for label in labels:
+        decoded = round_trip(label, vocab)
+        record = {"heads": {head: {"label": p.label, "index": p.index,
+                                   "confidence": p.confidence}
+                            for head, p in decoded.heads.items()}}
+        assert record_key(json.loads(json.dumps(record)), vocab) == decoded.key
+        assert decoded.key == vocab.key(label)
+
+
+def test_latency_percentiles_of_the_report():
+    assert percentiles_ms([]) == {"p50": None, "p99": None}
+    got = percentiles_ms([1.0, 2.0, 3.0, 4.0])
+    assert got == {"p50": pytest.approx(2.5), "p99": pytest.approx(3.97)}
 
 
 def test_header_stamp_from_cdr_bytes():
