@@ -9,6 +9,7 @@ under pip.
 """
 
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -22,6 +23,11 @@ def _files(*patterns: str) -> list[str]:
     return sorted({path for pattern in patterns for path in glob(pattern)})
 
 
+def _folders(pattern: str) -> list[str]:
+    """Sorted folders matching `pattern` (a shipped bag is a folder of files)."""
+    return sorted(path for path in glob(pattern) if Path(path).is_dir())
+
+
 setup(
     name=PACKAGE_NAME,
     version=VERSION,
@@ -32,6 +38,8 @@ setup(
         (f"{SHARE}/launch", _files("launch/*.py")),
         (f"{SHARE}/config", _files("config/*.yaml")),
         (f"{SHARE}/models", _files("models/*.pt", "models/*.onnx", "models/*.md")),
+        (f"{SHARE}/recordings", _files("recordings/*.md")),
+        *[(f"{SHARE}/{bag}", _files(f"{bag}/*")) for bag in _folders("recordings/*")],
     ],
     install_requires=["setuptools"],
     zip_safe=True,

@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "streaming_gcode"
 # What setup.py reads: the package metadata, the Python package and the data files.
 SOURCES = ("package.xml", "setup.py", "setup.cfg", "resource", PACKAGE, "launch", "config",
-           "models")
+           "models", "recordings")
 BUILD_TIMEOUT_S = 300
 # Variables of a venv or a sourced ROS environment that would leak into the build.
 LEAKY_ENV = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "AMENT_PREFIX_PATH",
@@ -69,6 +69,11 @@ def test_share_directory_has_package_launch_config_and_models(install_dir: Path)
     assert shipped, "no trained model (models/*.pt) in the repository"
     installed = sorted(path.name for path in (share / "models").glob("*.pt"))
     assert installed == shipped
+    recording = REPO_ROOT / "recordings" / "face150025_016"
+    for path in recording.iterdir():   # the demo's shipped bag, for `ros2 bag play` too
+        assert (share / "recordings" / recording.name / path.name).read_bytes() == \
+            path.read_bytes()
+    assert (share / "recordings" / "README.md").is_file()
 
 
 def test_package_is_registered_in_the_ament_index(install_dir: Path) -> None:

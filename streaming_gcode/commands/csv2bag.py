@@ -9,6 +9,8 @@ from pathlib import Path
 
 from streaming_gcode.core.stream_layout import resolve_layout
 from streaming_gcode.recordings.bag_writer import (
+    COMPRESSIONS,
+    DEFAULT_COMPRESSION,
     DEFAULT_STORAGE,
     RECORDING_DATE,
     REFERENCE_TOPIC,
@@ -36,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stream layout params YAML (default: the shipped config/stream.yaml)")
     parser.add_argument("--reference-topic", default=REFERENCE_TOPIC,
                         help=f"topic of the executed G-code line (default {REFERENCE_TOPIC})")
+    parser.add_argument("--compression", choices=COMPRESSIONS, default=DEFAULT_COMPRESSION,
+                        help="zstd compression: file (the storage file whole, smallest), "
+                        f"message (each message), none (default {DEFAULT_COMPRESSION})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace bags that exist already")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -47,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     runs = find_runs(args.runs)
     summaries = write_run_bags(
         runs, layout, args.out, storage=args.storage, reference_topic=args.reference_topic,
-        overwrite=args.overwrite, show_progress=not args.quiet,
+        overwrite=args.overwrite, show_progress=not args.quiet, compression=args.compression,
     )
     for summary in summaries:
         seconds = (summary.end_ns - summary.start_ns) / 1e9

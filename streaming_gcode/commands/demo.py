@@ -9,7 +9,7 @@ import sys
 
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.tools.demo.recording_source import MAX_SPEED
-from streaming_gcode.tools.demo.sources import DATA_ENV
+from streaming_gcode.tools.demo.sources import DATA_ENV, SOURCE_AUTO, SOURCES
 
 HELP = ("run stream_node on a recording (or a simulated cell) and show its G-code "
         "predictions, accuracy, latency and drops live")
@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's arguments."""
     parser.epilog = (
         "Source: --bag, else --data, else the Bantam dataset next to the repository "
-        f"(../shared/data/bantam_cnc, or ${DATA_ENV}), else a built-in simulated cell. "
+        f"(../shared/data/bantam_cnc, or ${DATA_ENV}), else the real recording shipped with "
+        "the package (a validation run), else a built-in simulated cell (--source sim "
+        "selects it). "
         "Runs until Ctrl-C, --duration or the end of a --once recording. DDS stays on this "
         "machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST; ROS_DOMAIN_ID kept if set, "
         "else a random one in 100..199)."
@@ -37,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bag", default=None, help="replay this rosbag2 bag (node on /clock)")
     parser.add_argument("--data", default=None, metavar="RUN",
                         help="replay this run file (*_aligned.csv[.gz]) or folder of runs")
+    parser.add_argument("--source", choices=SOURCES, default=SOURCE_AUTO,
+                        help="auto: the first source available in the order below; sim: the "
+                        "simulated cell (default auto)")
     parser.add_argument("--run", default=None, metavar="NAME",
                         help="in a folder, start with this run (default face_001)")
     parser.add_argument("--once", action="store_true",
@@ -65,6 +70,6 @@ def run(args: argparse.Namespace) -> int:
         duration_s=args.duration, bag=args.bag, data=args.data, speed=args.speed,
         loop=not args.once, first_run=args.run, checkpoint=args.checkpoint,
         params_file=args.params_file, seed=args.seed, log_level=args.node_log_level,
-        warm_start=not args.no_warm_start,
+        warm_start=not args.no_warm_start, source=args.source,
     )
     return DemoSession(options, sys.stdout).run()

@@ -43,6 +43,11 @@ STORAGE_MCAP = "mcap"
 STORAGE_SQLITE3 = "sqlite3"
 STORAGES: tuple[str, ...] = (STORAGE_MCAP, STORAGE_SQLITE3)
 DEFAULT_STORAGE = STORAGE_MCAP
+COMPRESSION_NONE = "none"
+COMPRESSION_FILE = "file"          # the storage file zstd-compressed whole (rosbag2's file mode)
+COMPRESSION_MESSAGE = "message"    # each message zstd-compressed
+COMPRESSIONS: tuple[str, ...] = (COMPRESSION_NONE, COMPRESSION_FILE, COMPRESSION_MESSAGE)
+DEFAULT_COMPRESSION = COMPRESSION_NONE
 BAG_FORMAT_VERSION = 8
 
 STRING = "std_msgs/msg/String"
@@ -224,11 +229,15 @@ def bag_path_for(out_dir: str | Path, run_name: str) -> Path:
     return Path(out_dir) / run_name
 
 
-def _open_writer(path: Path, storage: str, overwrite: bool) -> Any:
-    from rosbags.rosbag2 import StoragePlugin, Writer
+def _open_writer(path: Path, storage: str, overwrite: bool,
+                 compression: str = DEFAULT_COMPRESSION) -> Any:
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 
     if storage not in STORAGES:
         raise RecordingError(f"storage {storage!r} is not supported; expected one of {STORAGES}")
+    if compression not in COMPRESSIONS:
+        raise RecordingError(f"compression {compression!r} is not supported; expected one of "
+                             f"{COMPRESSIONS}")
     if path.exists():
         if not overwrite:
             raise RecordingError(
@@ -240,6 +249,9 @@ def _open_writer(path: Path, storage: str, overwrite: bool) -> Any:
             raise RecordingError(f"{path} exists and is not a rosbag2 bag; not overwriting it")
     plugin = StoragePlugin.MCAP if storage == STORAGE_MCAP else StoragePlugin.SQLITE3
     writer = Writer(path, version=BAG_FORMAT_VERSION, storage_plugin=plugin)
+    if compression != COMPRESSION_NONE:
+        mode = CompressionMode.FILE if compression == COMPRESSION_FILE else CompressionMode.MESSAGE
+        writer.set_compression(mode, CompressionFormat.ZSTD)
     writer.open()
     return writer
 
@@ -280,6 +292,7 @@ def write_run_bag(
     reference_topic: str = REFERENCE_TOPIC,
     overwrite: bool = False,
     progress: Callable[[int], Any] | None = None,
+    compression: str = DEFAULT_COMPRESSION,
 ) -> BagSummary:
     """Write one run as a rosbag2 bag folder at `path`; `progress(rows)` is called as rows go.
 
@@ -289,7 +302,7 @@ def write_run_bag(
     """
     path = Path(path)
     offset = time_offset_ns(run.stamps_ns)
-    writer = _open_writer(path, storage, overwrite)
+    writer = _open_writer(path, storage, overwrite, compression)
     try:
         out = _RunWriter(writer, layout, reference_topic)
         writer.set_custom_data(TIME_OFFSET_KEY, str(offset))
@@ -327,6 +340,7 @@ def write_run_bags(
     reference_topic: str = REFERENCE_TOPIC,
     overwrite: bool = False,
     show_progress: bool = True,
+    compression: str = DEFAULT_COMPRESSION,
 ) -> list[BagSummary]:
     """Convert run files into one bag each under `out_dir`, with progress bars."""
     from tqdm import tqdm
@@ -342,7 +356,7 @@ def write_run_bags(
             summaries.append(
                 write_run_bag(
                     run, layout, bag_path_for(out, run.name), storage, reference_topic,
-                    overwrite, progress=bar.update,
+                    overwrite, progress=bar.update, compression=compression,
                 )
             )
     return summaries

@@ -22,8 +22,9 @@ from std_msgs.msg import String
 
 from streaming_gcode.core.package import NODE_NAME
 from streaming_gcode.core.stream_layout import StreamLayout
-from streaming_gcode.recordings.bag_writer import REFERENCE_TOPIC
-from streaming_gcode.tools.demo.sources import KIND_BAG, warm_start
+from streaming_gcode.recordings.bag_reader import open_bag
+from streaming_gcode.recordings.bag_writer import absolute_topic, REFERENCE_TOPIC
+from streaming_gcode.tools.demo.sources import KIND_BAG, warm_start, WARM_START_SPEED
 from streaming_gcode.tools.demo.view import DemoView, parse_prediction
 from streaming_gcode.tools.harness.bag_player import BagPlayer, DEFAULT_CLOCK_HZ, ReplayOptions
 from streaming_gcode.tools.harness.node_process import hardware_id
@@ -99,7 +100,9 @@ class DemoGraph:
             remap = {topic: self.namespace + topic for topic in source.topics}
             options = ReplayOptions(rate=speed, clock_hz=DEFAULT_CLOCK_HZ, loop=True,
                                     remap=remap, wait_for_subscribers_s=BAG_SUBSCRIBER_WAIT_S,
-                                    delay_s=BAG_CLOCK_LEAD_S)
+                                    delay_s=BAG_CLOCK_LEAD_S,
+                                    fast_start_ns=self._bag_warm_ns(source, warm_frames),
+                                    fast_start_factor=WARM_START_SPEED if warm_frames else 1.0)
             self._bag_player = BagPlayer(source.path, options)
             self._bag_player.start()
             return
@@ -108,6 +111,18 @@ class DemoGraph:
             frames = warm_start(frames, warm_frames)
         self._player = SourcePlayer(frames, self.publisher.publish, on_error)
         self._player.start()
+
+    def _bag_warm_ns(self, info: Any, frames: int) -> int:
+        """Bag time from the start to the `frames`-th frame-clock message (0: no warm start)."""
+        index = self.layout.clock_index
+        if not frames or index is None:
+            return frames * self.layout.frame_period_ns
+        topic = absolute_topic(self.layout.streams[index].topic)
+        with open_bag(info.path) as bag:
+            for count, message in enumerate(bag.messages([topic]), start=1):
+                if count >= frames:
+                    return message.log_time_ns - info.start_ns
+        return info.duration_ns
 
     def source_finished(self) -> bool:
         """Tell whether a finite source has sent everything (or a bag player failed)."""

@@ -36,7 +36,8 @@ from streaming_gcode.tools.demo.graph import DemoGraph
 from streaming_gcode.tools.demo.recording_source import missing_streams, RecordingSource
 from streaming_gcode.tools.demo.sim_cell import SimulatedCell
 from streaming_gcode.tools.demo.sources import (
-    choose_source, KIND_BAG, KIND_RECORDING, SourceChoice, WARM_START_SPEED,
+    choose_source, KIND_BAG, KIND_RECORDING, shipped_recording, SOURCE_AUTO, SourceChoice,
+    WARM_START_SPEED,
 )
 from streaming_gcode.tools.demo.view import DemoView, LineScorer
 from streaming_gcode.tools.harness.node_process import (
@@ -68,6 +69,7 @@ class DemoOptions:
     seed: int = 0
     log_level: str = "warn"
     warm_start: bool = True
+    source: str = SOURCE_AUTO                # SOURCE_SIMULATED: the simulated cell, always
 
 
 @dataclass
@@ -85,7 +87,7 @@ class ModelInfo:
         if not self.validation_runs:
             return ""
         if run in self.validation_runs:
-            return "held out from training"
+            return "validation run"
         return "a training run"
 
 
@@ -112,7 +114,7 @@ def resolve_model(checkpoint: str | None) -> ModelInfo:
     overall = validation.get("overall") or {}
     extra = ""
     if "exact_line_accuracy" in overall and "command_accuracy" in overall:
-        extra = (f"; on held-out runs: line {float(overall['exact_line_accuracy']):.1%}, "
+        extra = (f"; on validation runs: line {float(overall['exact_line_accuracy']):.1%}, "
                  f"command {float(overall['command_accuracy']):.1%}")
     runs = tuple(str(r.get("run")) for r in validation.get("runs") or () if isinstance(r, dict))
     return ModelInfo(path, f"{_display_path(path)} (feature set {meta.feature_set}, "
@@ -169,7 +171,7 @@ class DemoSession:
             options = self.options
             params_file = resolve_params_file(options.params_file)
             layout = StreamLayout.from_yaml(params_file)
-            choice = choose_source(options.bag, options.data)
+            choice = choose_source(options.bag, options.data, source=options.source)
             model = resolve_model(options.checkpoint)
             source = _make_source(choice, layout, options, model)
             if self.stop_event.is_set():
@@ -218,9 +220,12 @@ class DemoSession:
 
     def _warm_frames(self, choice: SourceChoice, model: ModelInfo) -> int:
         """Frames to send fast at the start so the node's window fills (0: none)."""
-        if (not self.options.warm_start or choice.kind == KIND_BAG
-                or self.options.speed >= WARM_START_SPEED):
+        if not self.options.warm_start or self.options.speed >= WARM_START_SPEED:
             return 0
+        if choice.kind == KIND_BAG:
+            # A bag's reference line carries no stamp and is matched by arrival: the fast
+            # start ends before the first prediction, so predictions meet their own line.
+            return model.window - 1
         return model.window + WARM_START_MARGIN_FRAMES
 
     def _on_source_error(self, exc: BaseException) -> None:
@@ -363,8 +368,11 @@ def _source_text(choice: SourceChoice, source: Any, options: DemoOptions,
                 f"{gaps}")
     if choice.kind == KIND_BAG:
         run = source.custom_data.get("streaming_gcode.source_run", "")
-        return (f"replaying bag {_display_path(choice.path)}" + (f" (run {run})" if run else "")
-                + f" at {speed}, node on /clock")
+        note = model.run_note(run) if run else ""
+        about = f" (run {run}{', ' + note if note else ''})" if run else ""
+        what = "the shipped recording" if choice.path == shipped_recording() else "bag"
+        return (f"replaying {what} {_display_path(choice.path)}{about} at {speed}, "
+                "node on /clock")
     return (f"simulated cell: {choice.reason}; a facing program on a kinematic toy model "
             "of the Bantam mill (controller, motor currents, 8 sensor boards, ~4 Hz)")
 

@@ -4,8 +4,10 @@
 
 The demo feeds the node from the best source available: a bag (`--bag`), a
 recorded run or folder of runs (`--data`), the Bantam dataset next to the
-repository (or at `$STREAMING_GCODE_DATA`), and otherwise the built-in
-simulated cell. Pure Python: sources produce `SourceFrame`s (the harness's
+repository (or at `$STREAMING_GCODE_DATA`), the one small real recording
+shipped with the package (a validation run, so a fresh clone shows the real
+model on real data), and only then the built-in simulated cell (or when asked:
+`--source sim`). Pure Python: sources produce `SourceFrame`s (the harness's
 records), the harness's publisher sends them.
 """
 
@@ -14,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.core.package import repository_root
+from streaming_gcode.core.package import find_shared_file, repository_root
 from streaming_gcode.tools.harness.source_frames import SourceFrame
 
 DATA_ENV = "STREAMING_GCODE_DATA"
@@ -26,6 +28,11 @@ KIND_BAG = "bag"
 KIND_RECORDING = "recording"
 KIND_SIMULATED = "simulated"
 SIMULATED_SOURCE_NAME = "simulated"
+SOURCE_AUTO = "auto"                   # the first available, in the order above
+SOURCE_SIMULATED = "sim"
+SOURCES: tuple[str, ...] = (SOURCE_AUTO, SOURCE_SIMULATED)
+SHIPPED_RUN = "face150025_016"         # a validation run of the Bantam dataset
+SHIPPED_RECORDING = f"recordings/{SHIPPED_RUN}"   # share/streaming_gcode/..., a rosbag2 bag
 WARM_START_SPEED = 8.0                 # how much faster the first model window is sent
 
 
@@ -46,17 +53,32 @@ def default_dataset(env: Mapping[str, str] | None = None, root: Path | None = No
     return (root or repository_root()).parent / DATASET_RELATIVE
 
 
+def shipped_recording() -> Path | None:
+    """Return the bag folder of the recording shipped with the package, if installed."""
+    metadata = find_shared_file(f"{SHIPPED_RECORDING}/metadata.yaml")
+    return metadata.parent if metadata is not None else None
+
+
 def choose_source(
     bag: str | None = None,
     data: str | None = None,
     env: Mapping[str, str] | None = None,
     root: Path | None = None,
+    source: str = SOURCE_AUTO,
+    shipped: Callable[[], Path | None] = shipped_recording,
 ) -> SourceChoice:
-    """Bag > given run(s) > the dataset when present > the simulated cell.
+    """Bag > given run(s) > the dataset > the shipped recording > the simulated cell.
 
     An explicit `bag` or `data` that does not exist is an error (the user asked for
-    it); the default dataset being absent is not.
+    it); the default dataset being absent is not. `source="sim"` asks for the
+    simulated cell whatever else exists.
     """
+    if source not in SOURCES:
+        raise ConfigError(f"--source {source!r}: expected one of {', '.join(SOURCES)}")
+    if source == SOURCE_SIMULATED:
+        if bag or data:
+            raise ConfigError("--source sim runs the simulated cell: drop --bag/--data")
+        return SourceChoice(KIND_SIMULATED, None, "asked for (--source sim)")
     if bag:
         path = Path(bag).expanduser()
         if not path.exists():
@@ -71,6 +93,9 @@ def choose_source(
     if dataset.is_dir() and any(p.name.endswith(("_aligned.csv.gz", "_aligned.csv"))
                                 for p in dataset.iterdir()):
         return SourceChoice(KIND_RECORDING, dataset, f"dataset at {dataset}")
+    recording = shipped()
+    if recording is not None:
+        return SourceChoice(KIND_BAG, recording, f"shipped recording (no dataset at {dataset})")
     return SourceChoice(KIND_SIMULATED, None, f"no recording found at {dataset}")
 
 

@@ -55,6 +55,8 @@ class ReplayOptions:
     delay_s: float = 0.0                          # wall time between the first /clock and data
     ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S
     record_publish_times: bool = False            # keep the wall time of each stamp's messages
+    fast_start_ns: int = 0                        # bag time at the start of each pass played
+    fast_start_factor: float = 1.0                # ... this many times faster (a warm start)
 
     def validate(self) -> None:
         """Raise ConfigError on any invalid option."""
@@ -70,6 +72,9 @@ class ReplayOptions:
             raise ConfigError(f"QoS depth must be >= 1, got {self.depth}")
         if self.wait_for_subscribers_s < 0 or self.ack_timeout_s < 0 or self.delay_s < 0:
             raise ConfigError("waiting times must be >= 0 s")
+        if self.fast_start_ns < 0 or not self.fast_start_factor >= 1:
+            raise ConfigError(f"fast start must be >= 0 s at a factor >= 1, got "
+                              f"{self.fast_start_ns / 1e9} s x{self.fast_start_factor}")
         bad = {t: p for t, p in self.reliability.items() if p not in (RELIABLE, BEST_EFFORT)}
         if bad:
             raise ConfigError(f"QoS reliability must be {RELIABLE} or {BEST_EFFORT}: {bad}")
@@ -87,20 +92,36 @@ def parse_remap(items: Sequence[str]) -> dict[str, str]:
 
 
 class ReplaySchedule:
-    """Maps bag time to wall time (monotonic ns) for a playback rate."""
+    """Maps bag time to wall time (monotonic ns) for a playback rate.
 
-    def __init__(self, bag_start_ns: int, wall_start_ns: int, rate: float) -> None:
+    The first `fast_ns` of bag time may play `fast_factor` times faster still
+    (a warm start that fills a model window in seconds); after it, `rate`.
+    """
+
+    def __init__(self, bag_start_ns: int, wall_start_ns: int, rate: float,
+                 fast_ns: int = 0, fast_factor: float = 1.0) -> None:
         self.bag_start_ns = bag_start_ns
         self.wall_start_ns = wall_start_ns
         self.rate = rate
+        self.fast_ns = max(0, fast_ns)
+        self.fast_rate = rate * fast_factor
+        self._fast_wall_ns = self.fast_ns / self.fast_rate
 
     def wall_time(self, bag_ns: int) -> int:
         """When a message stamped `bag_ns` is due."""
-        return self.wall_start_ns + int((bag_ns - self.bag_start_ns) / self.rate)
+        elapsed = bag_ns - self.bag_start_ns
+        fast = min(max(elapsed, 0), self.fast_ns)
+        return self.wall_start_ns + int(fast / self.fast_rate + (elapsed - fast) / self.rate)
 
     def bag_time(self, wall_ns: int) -> int:
         """Playback time at wall time `wall_ns`."""
-        return self.bag_start_ns + int((wall_ns - self.wall_start_ns) * self.rate)
+        elapsed = wall_ns - self.wall_start_ns
+        if 0 < elapsed <= self._fast_wall_ns:
+            return self.bag_start_ns + int(elapsed * self.fast_rate)
+        if elapsed > self._fast_wall_ns:
+            return self.bag_start_ns + self.fast_ns + int((elapsed - self._fast_wall_ns)
+                                                          * self.rate)
+        return self.bag_start_ns + int(elapsed * self.rate)
 
 
 @dataclass
@@ -318,7 +339,8 @@ class BagPlayer:
                     clock_ns = start
                     delay_ns = int(self.options.delay_s * NS_PER_S)
                     schedule = ReplaySchedule(start, time.monotonic_ns() + delay_ns,
-                                              self.options.rate)
+                                              self.options.rate, self.options.fast_start_ns,
+                                              self.options.fast_start_factor)
                 due = schedule.wall_time(message.log_time_ns)
                 if not self._sleep_until(due, schedule):
                     return

@@ -10,6 +10,7 @@ first model window 8x faster, so predictions start within the 8 s of a run.
 import os
 from pathlib import Path
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,11 +49,11 @@ def _check_clean_finish(result: subprocess.CompletedProcess, reason: str) -> Non
 
 def test_simulated_cell_demo_shows_predictions_and_stats(tmp_path):
     result = subprocess.run(
-        DEMO + ["--duration", "8"], cwd=REPO, capture_output=True, text=True,
-        timeout=RUN_TIMEOUT_S, env=_env(STREAMING_GCODE_DATA=str(tmp_path / "no_data")),
+        DEMO + ["--duration", "8", "--source", "sim"], cwd=REPO, capture_output=True,
+        text=True, timeout=RUN_TIMEOUT_S, env=_env(STREAMING_GCODE_DATA=str(tmp_path / "no_data")),
     )
     _check_clean_finish(result, "--duration 8 s reached")
-    expected = f"source : simulated cell: no recording found at {tmp_path / 'no_data'}"
+    expected = "source : simulated cell: asked for (--source sim)"
     assert expected in result.stdout
     predictions = _predictions(result.stdout)
     assert len(predictions) >= 3, result.stdout
@@ -104,3 +105,38 @@ def test_ctrl_c_mid_run_exits_cleanly_with_a_summary(tmp_path):
                                          "".join(seen) + stdout, stderr)
     _check_clean_finish(result, "Ctrl-C received")
     assert "predictions : " in result.stdout
+
+
+def _clean_clone(tmp_path: Path) -> Path:
+    """Copy what a clone of this repository holds (tracked files, as in the working tree)."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
+                             "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    clone = tmp_path / "clone" / "streaming_gcode"
+    for name in filter(None, listed.decode().split("\0")):
+        source = REPO / name
+        if source.is_file():
+            target = clone / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return clone
+
+
+def test_fresh_clone_without_the_dataset_replays_the_shipped_recording(tmp_path):
+    """`make demo` on a clone with no ../shared: the shipped validation run, scored."""
+    clone = _clean_clone(tmp_path)
+    assert not (clone.parent / "shared").exists()
+    env = _env(PYTHONPATH=str(clone))
+    env.pop("STREAMING_GCODE_DATA", None)
+    result = subprocess.run(
+        DEMO + ["--duration", "25", "--speed", "4"], cwd=clone, capture_output=True,
+        text=True, timeout=RUN_TIMEOUT_S, env=env,
+    )
+    _check_clean_finish(result, "--duration 25 s reached")
+    source = next((line.strip() for line in result.stdout.splitlines()
+                   if line.strip().startswith("source : ")), result.stdout)
+    assert source.startswith("source : replaying the shipped recording "
+                             "recordings/face150025_016 (run face150025_016"), result.stdout
+    assert "node on /clock" in source
+    predictions = _predictions(result.stdout)
+    assert len(predictions) >= 3, result.stdout
+    assert re.search(r"accuracy line \d+\.\d% command \d+\.\d% \(of \d+\)", result.stdout)

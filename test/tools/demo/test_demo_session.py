@@ -36,10 +36,10 @@ def test_checkpoint_metadata_reaches_the_header_and_the_scorer(checkpoint):
     model = resolve_model(str(checkpoint))
     assert model.path == checkpoint
     assert "feature set full, window 8 frames" in model.description
-    assert "on held-out runs: line 43.2%, command 91.2%" in model.description
+    assert "on validation runs: line 43.2%, command 91.2%" in model.description
     assert model.validation_runs == ("pocket_004", "face_008", "face_004")
     assert model.window == 8
-    assert model.run_note("face_004") == "held out from training"
+    assert model.run_note("face_004") == "validation run"
     assert model.run_note("face_001") == "a training run"
     with pytest.raises(CheckpointError, match="--checkpoint .*missing.pt: no such file"):
         resolve_model(str(checkpoint.parent / "missing.pt"))

@@ -11,6 +11,7 @@ from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.package import repository_root
 from streaming_gcode.tools.demo.sources import (
     choose_source, DATA_ENV, default_dataset, KIND_BAG, KIND_RECORDING, KIND_SIMULATED,
+    SHIPPED_RECORDING, SOURCE_SIMULATED,
     warm_start,
 )
 from streaming_gcode.tools.harness.source_frames import Executed, SourceFrame
@@ -56,11 +57,33 @@ def test_environment_points_elsewhere_and_an_empty_folder_means_simulation(tree,
     empty = tmp_path / "empty"
     empty.mkdir()
     assert default_dataset({DATA_ENV: str(empty)}, tree / "repo") == empty
-    choice = choose_source(env={DATA_ENV: str(empty)}, root=tree / "repo")
+    choice = choose_source(env={DATA_ENV: str(empty)}, root=tree / "repo", shipped=lambda: None)
     assert (choice.kind, choice.path) == (KIND_SIMULATED, None)
     assert choice.reason == f"no recording found at {empty}"
-    missing = choose_source(env={DATA_ENV: str(tmp_path / "nowhere")}, root=tree / "repo")
+    missing = choose_source(env={DATA_ENV: str(tmp_path / "nowhere")}, root=tree / "repo",
+                            shipped=lambda: None)
     assert missing.kind == KIND_SIMULATED
+
+
+def test_without_the_dataset_the_shipped_recording_plays(tmp_path):
+    choice = choose_source(env={DATA_ENV: str(tmp_path / "nowhere")}, root=tmp_path)
+    assert choice.kind == KIND_BAG
+    assert choice.path == repository_root() / SHIPPED_RECORDING
+    assert (choice.path / "metadata.yaml").is_file()
+    assert choice.reason == f"shipped recording (no dataset at {tmp_path / 'nowhere'})"
+
+
+def test_the_dataset_wins_over_the_shipped_recording(tree):
+    assert choose_source(env={}, root=tree / "repo").kind == KIND_RECORDING
+
+
+def test_source_sim_selects_the_simulated_cell_whatever_exists(tree):
+    choice = choose_source(env={}, root=tree / "repo", source=SOURCE_SIMULATED)
+    assert (choice.kind, choice.reason) == (KIND_SIMULATED, "asked for (--source sim)")
+    with pytest.raises(ConfigError, match="--source sim runs the simulated cell"):
+        choose_source(bag=str(tree / "bag"), source=SOURCE_SIMULATED)
+    with pytest.raises(ConfigError, match="--source 'tape': expected one of auto, sim"):
+        choose_source(source="tape")
 
 
 def test_explicit_sources_that_do_not_exist_are_errors(tmp_path):

@@ -136,8 +136,8 @@ def test_diagnostics_give_drops_and_window_fill():
 
 def test_a_new_run_is_announced_with_its_note():
     out = io.StringIO()
-    view = DemoView(out, 0, run_note=lambda run: "held out from training" if run == "b" else "")
+    view = DemoView(out, 0, run_note=lambda run: "validation run" if run == "b" else "")
     view.on_executed(Executed(1, "G1 X1.", "G1", False, 1, "a"))
     view.on_executed(Executed(2, "G1 X1.", "G1", False, 1, "b"))
     view.on_executed(Executed(3, "G1 X1.", "G1", False, 1, "b"))
-    assert out.getvalue().splitlines() == ["--- now replaying b (held out from training) ---"]
+    assert out.getvalue().splitlines() == ["--- now replaying b (validation run) ---"]

@@ -57,6 +57,18 @@ def test_schedule_scales_time_both_ways():
     assert schedule.bag_time(schedule.wall_time(17 * NS_PER_S)) == 17 * NS_PER_S
 
 
+def test_schedule_plays_a_fast_start_faster_then_the_rate():
+    schedule = ReplaySchedule(bag_start_ns=0, wall_start_ns=0, rate=2.0,
+                              fast_ns=8 * NS_PER_S, fast_factor=4.0)
+    assert schedule.wall_time(8 * NS_PER_S) == NS_PER_S              # 8 s of bag at 8x
+    assert schedule.wall_time(10 * NS_PER_S) == 2 * NS_PER_S         # then 2 s at 2x
+    for bag_ns in (0, 3 * NS_PER_S, 8 * NS_PER_S, 9 * NS_PER_S, 30 * NS_PER_S):
+        assert abs(schedule.bag_time(schedule.wall_time(bag_ns)) - bag_ns) <= 8
+    assert schedule.bag_time(-NS_PER_S) == -2 * NS_PER_S             # a delay before the start
+    with pytest.raises(ConfigError, match="fast start must be >= 0 s at a factor >= 1"):
+        ReplayOptions(fast_start_ns=NS_PER_S, fast_start_factor=0.5).validate()
+
+
 def test_parse_remap():
     assert parse_remap(["cnc/a:=/m1/cnc/a", "/b:=c"]) == {"/cnc/a": "/m1/cnc/a", "/b": "/c"}
     with pytest.raises(ConfigError, match=r"remap 'cnc/a' must look like FROM:=TO"):
