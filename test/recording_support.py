@@ -26,3 +26,22 @@ def write_run(path: Path, rows: str) -> Path:
     """Write a run file: HEADER, then `rows`."""
     path.write_text(HEADER + rows)
     return path
+
+
+CONTROLLER_HEADER = "t_console,stat,momo,spindle,posx,line,gcode_line,gcode_string\n"
+ROW_PERIOD_MS = 250
+
+
+def write_program_run(path: Path, rows: list[tuple[int, str, float]],
+                      start_s: float = 36000.0) -> Path:
+    """Write a run with the controller's `line`: one row per `(line, text, momo)`, 4 Hz.
+
+    `spindle` and `posx` vary with the row so that frames differ.
+    """
+    body = []
+    for i, (line, text, momo) in enumerate(rows):
+        t = start_s + i * ROW_PERIOD_MS / 1000
+        clock = f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+        body.append(f"{clock},5,{momo:g},{0.1 + 0.01 * i:.3f},{i * 0.5:.2f},{line},{line},{text}")
+    path.write_text(CONTROLLER_HEADER + "\n".join(body) + "\n")
+    return path

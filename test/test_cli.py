@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from streaming_gcode import cli
 from streaming_gcode.commands import EXIT_ERROR, EXIT_INTERRUPTED, run_command
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.model.checkpoint import random_model, save_checkpoint
 
 
 def _raise(error: BaseException):
@@ -57,3 +60,50 @@ def test_replay_alone_and_through_the_cli_end_the_same_way(argv, tmp_path) -> No
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         f"streaming-gcode replay: error: bag {missing} does not exist")
+
+
+MEMORY_LIMIT_BYTES = 2 << 30  # a regression fails on allocation instead of eating the machine
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+
+
+def _run_bounded(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streaming_gcode.cli", *args],
+                          capture_output=True, text=True, timeout=300, preexec_fn=_limit_memory)
+
+
+def test_checkpoint_asking_for_a_huge_model_exits_2_in_one_line(tmp_path) -> None:
+    model = random_model("full", seed=0, d_model=16, num_layers=1)
+    good = save_checkpoint(tmp_path / "good.pt", model.backbone, model.line_heads,
+                           model.config, model.metadata)
+    payload = torch.load(good, weights_only=True)
+    payload["config"]["d_model"] = 10_000_000
+    bad = tmp_path / "bad.pt"
+    torch.save(payload, bad)
+    done = _run_bounded(["evaluate", "--checkpoint", str(bad), "--data", str(tmp_path)])
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"streaming-gcode evaluate: error: {bad}: bad config: invalid ModelConfig: "
+        "d_model 10000000 above the limit 4096"]
+
+
+@pytest.mark.ros  # replay initialises rclpy before it opens the bag
+def test_replay_of_an_alias_bomb_bag_exits_2_in_one_line(tmp_path) -> None:
+    bag = tmp_path / "bomb_bag"
+    bag.mkdir()
+    levels = ["l0: &l0 [" + ", ".join(["lollollol"] * 9) + "]"]
+    levels += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    (bag / "metadata.yaml").write_text(
+        "\n".join(levels) + "\nrosbag2_bagfile_information:\n  version: 8\n"
+        "  storage_identifier: mcap\n  relative_file_paths: []\n  message_count: 0\n"
+        "  topics_with_message_count: []\n  custom_data: {laughs: *l8}\n")
+    done = _run_bounded(["replay", str(bag)])
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"streaming-gcode replay: error: bag {bag}: Could not load YAML")
+    assert "alias *l0 refused" in lines[0]

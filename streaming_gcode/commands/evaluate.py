@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from streaming_gcode.offline.splits import DEFAULT_SPLIT, SPLITS
 from streaming_gcode.tools.live_eval import session as live_eval
 
 HELP = "Evaluate a model on recorded runs: per-run and overall accuracy, JSON and confusion plot."
@@ -27,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("window", "stateful"), default="window",
                         help="window: each frame from the window ending at it (the node's "
                              "full-window mode); stateful: state carried from the run start")
+    parser.add_argument("--split", choices=SPLITS, default=DEFAULT_SPLIT,
+                        help="runs of a --data folder to score: validation (the latest runs of "
+                             "each family, the default), train (the earlier ones) or all; "
+                             "a run file given explicitly is always scored")
+    parser.add_argument("--continuous", action="store_true",
+                        help="play the runs back to back in one stream (restamped, a pause "
+                             "between runs): no reset and nothing marks where a run starts")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     live_eval.add_live_arguments(parser)  # --bags, --live: through the live node
 
@@ -38,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from streaming_gcode.core.stream_layout import resolve_layout
     from streaming_gcode.model.checkpoint import load_checkpoint, resolve_checkpoint
     from streaming_gcode.offline import evaluation as offline_eval
+    from streaming_gcode.offline.evaluate_runs import evaluate_runs
 
     model = load_checkpoint(resolve_checkpoint(args.checkpoint, DEFAULT_MODEL))
-    prepared = offline_eval.prepare_paths(model, args.data, resolve_layout(args.layout),
-                                          progress=not args.quiet)
-    report = offline_eval.evaluate_prepared(model, prepared, args.mode, progress=not args.quiet)
+    report = evaluate_runs(model, args.data, resolve_layout(args.layout), args.split, args.mode,
+                           args.continuous, progress=not args.quiet)
     print(offline_eval.format_table(report))
     if args.json:
         offline_eval.write_json(report, args.json)

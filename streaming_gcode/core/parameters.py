@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 import math
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from streaming_gcode.core.errors import ConfigError
@@ -51,6 +52,32 @@ DEFAULT_LOSS_WARN_RATIO = 0.01
 DEFAULT_LOSS_ERROR_RATIO = 0.10
 DEFAULT_STALENESS_WARN_S = 1.0
 DEFAULT_STALENESS_ERROR_S = 5.0
+# A stream's header stamps this far ahead of (or behind) the node clock: WARN / ERROR.
+DEFAULT_STAMP_OFFSET_WARN_S = 1.0
+DEFAULT_STAMP_OFFSET_ERROR_S = 3.0
+MULTIPLE_PUBLISHERS_CHOICES: tuple[str, ...] = ("warn", "accept", "first")
+DEFAULT_MULTIPLE_PUBLISHERS = "warn"
+
+# String parameters are bounded: every /diagnostics status carries hardware_id, and a
+# name is copied into statuses and logs, so an unbounded one multiplies (a 2 MB id made
+# each /diagnostics message 28 MB).
+MAX_NAME_LENGTH = 256               # characters: names, ids, topics, choices
+MAX_PATH_LENGTH = 4096              # characters: file paths (Linux PATH_MAX)
+MAX_STRING_ARRAY_ITEMS = 4096       # entries of a string array (machines, streams, channels)
+SHOWN_VALUE_CHARS = 80              # a refused value is quoted at most this long in a reason
+# Parameters rclpy declares itself that the node fixes at start: the node clock, every
+# stamp check and the alignment were set up on one time source.
+USE_SIM_TIME = "use_sim_time"
+FIXED_AT_START: tuple[str, ...] = (USE_SIM_TIME,)
+_NO_VALUES: Mapping[str, Any] = MappingProxyType({})
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)` cut to SHOWN_VALUE_CHARS: a refused 2 MB value must not fill the reason."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_CHARS:
+        return text
+    return f"{text[:SHOWN_VALUE_CHARS]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -64,6 +91,7 @@ class ParamSpec:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
+    max_length: int = MAX_NAME_LENGTH   # characters of a string (each item of a string array)
 
     @property
     def kind(self) -> str:
@@ -87,6 +115,10 @@ class ParamSpec:
             parts.append("one of " + ", ".join(self.choices))
         if self.minimum is not None or self.maximum is not None:
             parts.append(f"range [{self.minimum}, {self.maximum}]")
+        if self.kind in ("string", "string_array") and not self.choices:  # choices bound it
+            parts.append(f"at most {self.max_length} characters"
+                         + (f", {MAX_STRING_ARRAY_ITEMS} items" if self.kind == "string_array"
+                            else ""))
         if self.read_only:
             parts.append("read-only at runtime (restart to change)")
         return "; ".join(parts)
@@ -95,26 +127,45 @@ class ParamSpec:
         """Return why `value` is not acceptable, or None if it is."""
         kind = self.kind
         if kind == "bool" and not isinstance(value, bool):
-            return f"{self.name} must be true or false, got {value!r}"
+            return f"{self.name} must be true or false, got {_shown(value)}"
         if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
-            return f"{self.name} must be an integer, got {value!r}"
+            return f"{self.name} must be an integer, got {_shown(value)}"
         if kind == "double":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"{self.name} must be a number, got {value!r}"
+                return f"{self.name} must be a number, got {_shown(value)}"
             if not math.isfinite(value):
                 return f"{self.name} must be finite, got {value!r}"
         if kind == "string" and not isinstance(value, str):
-            return f"{self.name} must be a string, got {value!r}"
+            return f"{self.name} must be a string, got {_shown(value)}"
         if kind == "string_array" and (
             not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)
         ):
-            return f"{self.name} must be a list of strings, got {value!r}"
+            return f"{self.name} must be a list of strings, got {_shown(value)}"
+        too_long = self._length_problem(value)
+        if too_long:
+            return too_long
         if self.choices and value not in self.choices:
-            return f"{self.name} must be one of {list(self.choices)}, got {value!r}"
+            return f"{self.name} must be one of {list(self.choices)}, got {_shown(value)}"
         if self.minimum is not None and value < self.minimum:
             return f"{self.name} must be >= {self.minimum}, got {value!r}"
         if self.maximum is not None and value > self.maximum:
             return f"{self.name} must be <= {self.maximum}, got {value!r}"
+        return None
+
+    def _length_problem(self, value: Any) -> str | None:
+        """Why a string (array) is too long, checked before anything quotes or copies it."""
+        if self.kind == "string" and len(value) > self.max_length:
+            return (f"{self.name} is {len(value)} characters long; at most "
+                    f"{self.max_length} are accepted")
+        if self.kind != "string_array":
+            return None
+        if len(value) > MAX_STRING_ARRAY_ITEMS:
+            return (f"{self.name} has {len(value)} items; at most {MAX_STRING_ARRAY_ITEMS} "
+                    "are accepted")
+        for position, item in enumerate(value):
+            if len(item) > self.max_length:
+                return (f"{self.name}[{position}] is {len(item)} characters long; at most "
+                        f"{self.max_length} are accepted")
         return None
 
 
@@ -136,7 +187,8 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model", DEFAULT_MODEL, "Shipped model to load when `checkpoint` is empty "
               "(models/<model>.pt).", read_only=True, choices=MODEL_CHOICES),
     ParamSpec("checkpoint", DEFAULT_CHECKPOINT, "Checkpoint file to load (weights_only); "
-              "empty = the shipped model selected by `model`.", read_only=True),
+              "empty = the shipped model selected by `model`.", read_only=True,
+              max_length=MAX_PATH_LENGTH),
     ParamSpec("allow_random_model", DEFAULT_ALLOW_RANDOM_MODEL, "Run a randomly initialised "
               "model when no checkpoint exists (testing only).", read_only=True),
     ParamSpec("window_frames", DEFAULT_WINDOW_FRAMES, "Frames per model window; 0 = the "
@@ -173,6 +225,15 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
                      "Per-stream share of dropped messages since the last report above", 1.0),
     *_warn_and_error("staleness", "s", DEFAULT_STALENESS_WARN_S, DEFAULT_STALENESS_ERROR_S,
                      "A stream silent for longer than", 1e6),
+    *_warn_and_error("stamp_offset", "s", DEFAULT_STAMP_OFFSET_WARN_S,
+                     DEFAULT_STAMP_OFFSET_ERROR_S, "A stream whose header stamps (since the "
+                     "last report) are further ahead of or behind the node clock than", 3600.0),
+    ParamSpec("multiple_publishers", DEFAULT_MULTIPLE_PUBLISHERS, "More than one live "
+              "publisher on a stream: warn (take all, status WARN), accept (take all), first "
+              "(take only the first live publisher's messages, refuse and count the others'). "
+              "Needs publisher gids in MessageInfo; without them (Jazzy) every message is "
+              "taken and the status WARNs on the topic's publisher count.", read_only=True,
+              choices=MULTIPLE_PUBLISHERS_CHOICES),
 )
 
 LAYOUT_PARAMETERS: tuple[ParamSpec, ...] = (
@@ -240,6 +301,9 @@ class NodeSettings:
     loss_error_ratio: float = DEFAULT_LOSS_ERROR_RATIO
     staleness_warn_s: float = DEFAULT_STALENESS_WARN_S
     staleness_error_s: float = DEFAULT_STALENESS_ERROR_S
+    stamp_offset_warn_s: float = DEFAULT_STAMP_OFFSET_WARN_S
+    stamp_offset_error_s: float = DEFAULT_STAMP_OFFSET_ERROR_S
+    multiple_publishers: str = DEFAULT_MULTIPLE_PUBLISHERS
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> NodeSettings:
@@ -260,6 +324,7 @@ class NodeSettings:
             ("latency_warn_ms", "latency_error_ms"),
             ("loss_warn_ratio", "loss_error_ratio"),
             ("staleness_warn_s", "staleness_error_s"),
+            ("stamp_offset_warn_s", "stamp_offset_error_s"),
         ):
             if getattr(self, warn) > getattr(self, error):
                 return (f"{warn} ({getattr(self, warn)}) must not exceed {error} "
@@ -286,15 +351,24 @@ def _coerced(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_changes(
-    current: NodeSettings, changes: Mapping[str, Any]
+    current: NodeSettings, changes: Mapping[str, Any],
+    fixed: Mapping[str, Any] = _NO_VALUES,
 ) -> tuple[NodeSettings | None, str]:
     """Return new settings if every change is valid at runtime, else (None, reason).
 
-    Names that are not node settings (layout, `use_sim_time`) are ignored here;
-    the node rejects layout changes through their read-only descriptors.
+    `fixed` holds the start-up values of parameters rclpy declares but the node
+    fixes at start (FIXED_AT_START, i.e. `use_sim_time`): changing one is
+    refused, setting it to its current value is not. Other names that are not
+    node settings (layout) are ignored here; the node rejects layout changes
+    through their read-only descriptors.
     """
     problems = []
     for name, value in changes.items():
+        if name in fixed and value != fixed[name]:
+            problems.append(f"{name} is read-only at runtime: the node clock, stamp checks and "
+                            "alignment were set up on one time source at start; restart the "
+                            "node to change it")
+            continue
         spec = _NODE_SPECS.get(name)
         if spec is None:
             continue

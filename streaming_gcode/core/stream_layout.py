@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.errors import ConfigError, StreamingGcodeError
 from streaming_gcode.core.package import default_stream_config, NODE_NAME
 
 NS_PER_S = 1_000_000_000
@@ -41,6 +41,7 @@ IMU_CHANNELS: tuple[str, ...] = tuple(
 STALE_POLICIES: tuple[str, ...] = ("skip", "hold_last", "zero_fill")
 
 DEFAULT_DEPTH = 10
+MAX_PARAMS_FILE_BYTES = 1 << 20  # a params file is a few KB; more is not a layout
 DEFAULT_SAMPLE_RATE_HZ = 4.0
 DEFAULT_MAX_STALENESS_S = 1.0
 DEFAULT_STALE_POLICY = "hold_last"
@@ -118,15 +119,73 @@ class StreamLayout:
         return cls.from_parameters(load_params_file(path, node_name), where=str(path))
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases, so a few KB cannot expand into gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Refuse `*alias` before the composer would share (and later expand) a node."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"alias *{event.anchor} refused (aliases are not accepted)",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def parse_bounded_yaml(
+    text: str, failure: str, error: type[StreamingGcodeError] = ConfigError
+) -> Any:
+    """Parse YAML text without alias expansion; any failure is one `error`: `failure: why`."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise error(f"{failure}: {_yaml_problem(exc)}") from None
+    except RecursionError:
+        raise error(f"{failure}: nested too deeply") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what is wrong and where (PyYAML's text spans lines and quotes the source)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    what = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
+    mark = exc.problem_mark or exc.context_mark
+    return f"{what} (line {mark.line + 1}, column {mark.column + 1})" if mark else what
+
+
+def load_bounded_yaml(
+    path: Path, what: str, max_bytes: int, failure: str,
+    error: type[StreamingGcodeError] = ConfigError,
+) -> Any:
+    """Read a user's YAML file of at most `max_bytes`, refusing aliases (see `parse_bounded_yaml`).
+
+    The size is checked before the file is read, so a huge file costs nothing.
+    """
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{what} {path} is {size} bytes; expected at most {max_bytes}")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise error(f"{what} {path} cannot be read ({exc})") from None
+    if len(data) > max_bytes:  # grew after the stat
+        raise error(f"{what} {path} is over {max_bytes} bytes; expected at most {max_bytes}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path} is not UTF-8 text ({exc})") from None
+    return parse_bounded_yaml(text, failure, error)
+
+
 def load_params_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, Any]:
     """Return the flat parameters for `node_name` from a ROS 2 params YAML file."""
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"params file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"params file {path} is not valid YAML: {exc}") from None
+    document = load_bounded_yaml(path, "params file", MAX_PARAMS_FILE_BYTES,
+                                 f"params file {path} is not valid YAML")
     if not isinstance(document, dict):
         raise ConfigError(f"params file {path} must be a mapping of node names")
     flat: dict[str, Any] = {}

@@ -31,6 +31,14 @@ from streaming_gcode.core.stream_layout import (
 DEFAULT_MAX_ARRAY_LENGTH = 4096
 DEFAULT_MAX_FUTURE_NS = 5 * NS_PER_S
 MAX_NANOSEC = NS_PER_S - 1
+# Serialised (CDR) size bound of a stream's messages, checked before deserialising: what
+# the adapter can accept plus room for what it does not read (CDR encapsulation, header
+# frame_id, MultiArray layout, alignment padding).
+SERIALIZED_OVERHEAD_BYTES = 16384
+CDR_STRING_OVERHEAD_BYTES = 8        # length prefix, terminating NUL, padding to 4
+IMU_PAYLOAD_BYTES = 8 * (4 + 9 + 3 + 9 + 3 + 9)   # orientation, velocities, covariances
+JOINT_STATE_ARRAYS = 3               # position, velocity, effort (float64 each)
+_ELEMENT_BYTES = {FLOAT32_ARRAY: 4, FLOAT64_ARRAY: 8}
 
 
 class AdaptedSample(NamedTuple):
@@ -195,6 +203,45 @@ class ImuAdapter:
             dtype=np.float64,
         )
         return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
+
+
+def serialized_size_bound(spec: StreamSpec,
+                          max_array_length: int = DEFAULT_MAX_ARRAY_LENGTH) -> int:
+    """Largest serialised message of `spec` its adapter could accept, plus the overhead.
+
+    An accepted array has one value per configured channel (JointState: one name
+    per channel, no name longer than the longest channel, each array at most
+    that long) and never more than `max_array_length`, so anything larger is
+    refused from its size alone, before deserialising costs its memory.
+    """
+    count = min(len(spec.channels), max(int(max_array_length), 1))
+    msg_type = normalise_message_type(spec.msg_type)
+    if msg_type in _ELEMENT_BYTES:
+        return SERIALIZED_OVERHEAD_BYTES + _ELEMENT_BYTES[msg_type] * count
+    if msg_type == JOINT_STATE:
+        longest = max((len(c.encode()) for c in spec.channels), default=0)
+        return (SERIALIZED_OVERHEAD_BYTES + count * (CDR_STRING_OVERHEAD_BYTES + longest)
+                + JOINT_STATE_ARRAYS * 8 * count)
+    return SERIALIZED_OVERHEAD_BYTES + IMU_PAYLOAD_BYTES
+
+
+class RefusedMessage:
+    """A message refused before deserialising (too large): every adapter refuses it.
+
+    Reading any field raises `MessageError` with the reason, so it takes the
+    one path of a malformed message (counted per stream and publisher, logged
+    throttled) without a message object ever being built.
+    """
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):   # copy, pickle and friends look up dunders
+            raise AttributeError(name)
+        raise MessageError(self.reason)
 
 
 def make_adapter(

@@ -6,6 +6,16 @@ The same `FrameAligner` runs in the live node (samples from subscriptions, `now`
 from the node clock) and offline (samples from a recording, `now` = newest stamp
 seen), so training, evaluation and the node see identical frames. The rules are
 in docs/architecture.md ("Alignment semantics").
+
+The watermark follows the node clock: a frame is never finalised before `now`
+reaches its stamp, so a sample stamped ahead of the clock (inside the adapters'
+`max_future_stamp_s`) cannot push the watermark past the other streams' good
+samples. A sample more than `max_staleness` ahead is provisional: when its
+stream's next sample is stamped before it, the ahead sample (and its pending
+frame on the frame clock) is retracted (counted) instead of the good one being
+refused as out of order.
+Offline, `now` is the newest stamp seen, never behind a sample or a frame, so
+neither rule ever applies there and frames are identical to the node's.
 """
 
 from __future__ import annotations
@@ -58,6 +68,7 @@ class AlignmentCounters:
     late: list[int] = field(default_factory=list)
     out_of_order: list[int] = field(default_factory=list)
     stale_frames: list[int] = field(default_factory=list)
+    retracted: list[int] = field(default_factory=list)   # ahead samples withdrawn
 
 
 class _StreamHistory:
@@ -67,11 +78,12 @@ class _StreamHistory:
         self.stamps = np.zeros(depth, dtype=np.int64)
         self.values = np.zeros((depth, n_channels), dtype=np.float64)
         self.depth = depth
-        self.count = 0  # total pushed; slot of sample i is i % depth
+        self.count = 0     # total pushed (less retracted); slot of sample i is i % depth
+        self.retained = 0  # valid samples held, <= depth
 
     @property
     def newest_stamp(self) -> int | None:
-        if self.count == 0:
+        if self.retained == 0:
             return None
         return int(self.stamps[(self.count - 1) % self.depth])
 
@@ -80,10 +92,11 @@ class _StreamHistory:
         self.stamps[slot] = stamp_ns
         self.values[slot] = values
         self.count += 1
+        self.retained = min(self.retained + 1, self.depth)
 
     def newest_at_or_before(self, stamp_ns: int) -> int | None:
         """Slot of the newest retained sample stamped <= stamp_ns."""
-        for back in range(min(self.count, self.depth)):
+        for back in range(self.retained):
             slot = (self.count - 1 - back) % self.depth
             if self.stamps[slot] <= stamp_ns:
                 return slot
@@ -91,6 +104,16 @@ class _StreamHistory:
 
     def clear(self) -> None:
         self.count = 0
+        self.retained = 0
+
+    def retract_after(self, stamp_ns: int) -> int:
+        """Withdraw the newest samples stamped after `stamp_ns`; return how many."""
+        retracted = 0
+        while self.retained and int(self.stamps[(self.count - 1) % self.depth]) > stamp_ns:
+            self.count -= 1
+            self.retained -= 1
+            retracted += 1
+        return retracted
 
 
 class FrameAligner:
@@ -122,7 +145,8 @@ class FrameAligner:
         self._categorical = np.zeros(feature_map.n_categorical, dtype=np.int64)
         n = len(layout.streams)
         self.counters = AlignmentCounters(
-            accepted=[0] * n, late=[0] * n, out_of_order=[0] * n, stale_frames=[0] * n
+            accepted=[0] * n, late=[0] * n, out_of_order=[0] * n, stale_frames=[0] * n,
+            retracted=[0] * n,
         )
 
     @property
@@ -149,6 +173,9 @@ class FrameAligner:
             self.counters.late[stream_index] += 1
             return SampleVerdict.LATE
         newest = history.newest_stamp
+        if newest is not None and self._last_now is not None \
+                and newest > self._last_now + self._staleness and stamp_ns <= newest:
+            newest = self._retract(stream_index, stamp_ns)
         if newest is not None and (
             stamp_ns < newest or (stream_index == self._clock and stamp_ns == newest)
         ):
@@ -164,6 +191,23 @@ class FrameAligner:
             self._extend_grid(stamp_ns)
         return SampleVerdict.ACCEPTED
 
+    def _retract(self, stream_index: int, stamp_ns: int) -> int | None:
+        """Withdraw a stream's samples stamped ahead of the clock and after `stamp_ns`.
+
+        Called when the stream's newest sample is more than `max_staleness` ahead of
+        the last `now`. Only samples stamped after that `now` are withdrawn (never used
+        for a frame: frames wait for the clock); on the frame clock their pending
+        frames go too. Returns the stream's newest stamp afterwards.
+        """
+        history = self._histories[stream_index]
+        floor = max(stamp_ns - (stream_index == self._clock), self._last_now or stamp_ns)
+        retracted = history.retract_after(floor)
+        self.counters.retracted[stream_index] += retracted  # still counted in `accepted`
+        if stream_index == self._clock:
+            while self._pending and self._pending[-1] > floor:
+                self._pending.pop()
+        return history.newest_stamp
+
     def advance(self, now_ns: int) -> int:
         """Finalise frames that are complete or whose timeout passed; return how many."""
         if self._last_now is not None and now_ns < self._last_now:
@@ -176,6 +220,8 @@ class FrameAligner:
         emitted = 0
         while self._pending:
             stamp = self._pending[0]
+            if stamp > now_ns:
+                break  # the watermark never passes the node clock
             if not self._complete(stamp, starting):
                 if now_ns < stamp + self._timeout:
                     break
@@ -206,6 +252,8 @@ class FrameAligner:
     def _add_pending(self, stamp_ns: int) -> None:
         if len(self._pending) >= MAX_PENDING_FRAMES:
             self.counters.timed_out_frames += 1
+            if self._last_now is not None and self._pending[0] > self._last_now:
+                return  # a flood stamped ahead: drop the new frame, never emit before `now`
             self._emit(self._pending.popleft())
         self._pending.append(stamp_ns)
 

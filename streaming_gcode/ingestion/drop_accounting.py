@@ -9,6 +9,19 @@ looking like a loss burst. The other counters are fed by the node: RMW
 message-lost events, late and out-of-order samples refused by the aligner,
 malformed messages refused by the adapters, stale frames, incompatible QoS.
 Not thread-safe by itself: the node serialises calls.
+
+Loss is counted once. `lost` (sequence gaps) and `rmw_lost` (the middleware's
+message-lost events) are two views of the same missing messages: both are
+kept and shown, but `missing` = max(lost, rmw_lost) is what `dropped`,
+`offered`, drop ratios and the final stats line add. Where only one view exists
+(rclpy without publisher gids: no gaps) the other still counts; where both see
+the same burst it is not counted twice.
+
+Several publishers on one stream: `admit` applies `multiple_publishers`
+(`warn`: take all, the status WARNs; `accept`: take all; `first`: take only the
+first live publisher's messages, the others' are counted `refused_publisher`).
+A publisher is live while seen within PUBLISHER_LIVE_NS. Without gids (Jazzy:
+`untracked`) publishers cannot be told apart: every message is taken.
 """
 
 from __future__ import annotations
@@ -17,7 +30,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields, replace
 from typing import Hashable, Iterable
 
+from streaming_gcode.core.parameters import MULTIPLE_PUBLISHERS_CHOICES
+
 DEFAULT_MAX_PUBLISHERS = 32
+PUBLISHER_LIVE_NS = 2_000_000_000    # a publisher not heard for this long is not live
+MULTIPLE_PUBLISHERS_WARN, MULTIPLE_PUBLISHERS_ACCEPT, MULTIPLE_PUBLISHERS_FIRST = (
+    MULTIPLE_PUBLISHERS_CHOICES
+)
 
 
 @dataclass(frozen=True)
@@ -37,17 +56,25 @@ class DropCounters:
     sequence_resets: int = 0     # sequence went backwards on a known publisher
     publishers: int = 0          # distinct publisher identities seen
     untracked: int = 0           # delivered without publisher gid or sequence: no gap inferable
+    retracted: int = 0           # accepted stamped far ahead of the clock, then withdrawn
+    #                              (a part of `accepted`)
+    refused_publisher: int = 0   # from a second publisher under multiple_publishers=first
+
+    @property
+    def missing(self) -> int:
+        """Messages lost on the way, counted once: the larger of the two views."""
+        return max(self.lost, self.rmw_lost)
 
     @property
     def dropped(self) -> int:
         """Messages that were sent or delivered but did not become data."""
-        return (self.lost + self.rmw_lost + self.late + self.out_of_order + self.malformed
-                + self.before_clock)
+        return (self.missing + self.late + self.out_of_order + self.malformed
+                + self.before_clock + self.retracted)
 
     @property
     def offered(self) -> int:
         """Messages the publishers sent as far as we can tell (delivered + lost)."""
-        return self.received + self.lost + self.rmw_lost
+        return self.received + self.missing
 
     def minus(self, earlier: DropCounters) -> DropCounters:
         """Return the counts accumulated since the `earlier` snapshot."""
@@ -71,6 +98,8 @@ class _StreamState:
         self.last_sequence: OrderedDict[Hashable, int] = OrderedDict()
         self.max_publishers = max_publishers
         self.last_incompatible_policy = ""
+        self.last_seen: OrderedDict[Hashable, int] = OrderedDict()
+        self.owner: Hashable | None = None
 
 
 class DropAccounting:
@@ -123,6 +152,42 @@ class DropAccounting:
         gap = sequence - previous - 1
         state.counts["lost"] += gap
         return gap
+
+    def admit(self, stream: str, publisher: Hashable | None, now_ns: int, policy: str) -> bool:
+        """Note `publisher` as live at `now_ns`; False if `policy` refuses its message."""
+        state = self._state(stream)
+        if publisher is None:
+            return True
+        seen = state.last_seen
+        seen[publisher] = now_ns
+        seen.move_to_end(publisher)
+        if len(seen) > state.max_publishers:
+            seen.popitem(last=False)
+        owner = state.owner
+        if owner is None or now_ns - seen.get(owner, now_ns - PUBLISHER_LIVE_NS - 1) \
+                > PUBLISHER_LIVE_NS:
+            state.owner = owner = publisher
+        if policy == MULTIPLE_PUBLISHERS_FIRST and publisher != owner:
+            state.counts["refused_publisher"] += 1
+            return False
+        return True
+
+    def live_publishers(self, stream: str, now_ns: int) -> list[Hashable]:
+        """Return the publishers heard within PUBLISHER_LIVE_NS, the first one first."""
+        state = self._state(stream)
+        live = [p for p, t in state.last_seen.items() if now_ns - t <= PUBLISHER_LIVE_NS]
+        if state.owner in live:
+            live.remove(state.owner)
+            live.insert(0, state.owner)
+        return live
+
+    def on_retracted(self, stream: str, count: int) -> None:
+        """Count accepted samples later withdrawn (stamped far ahead of the node clock).
+
+        They stay in `accepted` (what the aligner took on arrival), so `received` still
+        splits into accepted + refused; `dropped` counts them as not having become data.
+        """
+        self._state(stream).counts["retracted"] += max(0, int(count))
 
     def on_accepted(self, stream: str) -> None:
         """Count a sample the aligner took."""

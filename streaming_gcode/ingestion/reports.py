@@ -27,6 +27,11 @@ class StreamReport:
     rate_hz: float | None
     age_s: float                  # since the newest message, or since start if none
     incompatible_policy: str = ""
+    stamp_offset_s: float | None = None       # newest header stamp minus node clock
+    stamp_offset_peak_s: float | None = None  # largest |offset| since the previous report
+    live_publishers: tuple[Hashable, ...] = ()   # gids heard recently, the first one first
+    graph_publishers: int | None = None       # publishers the ROS graph shows on the topic
+    multiple_publishers: str = "warn"
 
 
 @dataclass(frozen=True)

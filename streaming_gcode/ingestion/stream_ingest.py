@@ -29,7 +29,11 @@ from streaming_gcode.ingestion.adapters import (
     make_adapter,
 )
 from streaming_gcode.ingestion.alignment import FrameAligner, SampleVerdict
-from streaming_gcode.ingestion.drop_accounting import DropAccounting
+from streaming_gcode.ingestion.drop_accounting import (
+    DropAccounting,
+    MULTIPLE_PUBLISHERS_CHOICES,
+    MULTIPLE_PUBLISHERS_WARN,
+)
 from streaming_gcode.ingestion.reports import BufferReport, RecentDelta, StreamReport
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
 
@@ -45,6 +49,7 @@ class Outcome(enum.Enum):
     OUT_OF_ORDER = "out_of_order"
     MALFORMED = "malformed"
     BEFORE_CLOCK = "before_clock"
+    REFUSED_PUBLISHER = "refused_publisher"
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,12 @@ class StreamIngest:
         max_future_ns: int = DEFAULT_MAX_FUTURE_NS,
         qos_descriptions: Sequence[str] | None = None,
         clock: Callable[[], int] | None = None,
+        multiple_publishers: str = MULTIPLE_PUBLISHERS_WARN,
     ) -> None:
+        if multiple_publishers not in MULTIPLE_PUBLISHERS_CHOICES:
+            raise ValueError(f"multiple_publishers must be one of "
+                             f"{list(MULTIPLE_PUBLISHERS_CHOICES)}, got {multiple_publishers!r}")
+        self.multiple_publishers = multiple_publishers
         self.layout = layout
         # With a clock, "now" is read under the lock: a time read before waiting for it
         # can be older than one another thread already used, which is not a clock jump.
@@ -105,6 +115,11 @@ class StreamIngest:
         self._frames_reported = 0
         self._degraded_reported = 0
         self._unknown_reported = 0
+        n = len(layout.streams)
+        self._retracted_synced = [0] * n
+        # header stamp minus node clock at receipt: newest, and largest |offset| since report
+        self._offset_newest: list[int | None] = [None] * n
+        self._offset_peak: list[int | None] = [None] * n
 
     def on_message(
         self,
@@ -127,6 +142,10 @@ class StreamIngest:
                 return IngestResult(Outcome.BEFORE_CLOCK, f"stream {name!r}: the node clock "
                                     "is not running yet (use_sim_time without /clock); dropped",
                                     0, lost)
+            if not self.drops.admit(name, publisher, now_ns, self.multiple_publishers):
+                return IngestResult(Outcome.REFUSED_PUBLISHER, f"stream {name!r}: message from "
+                                    "a second publisher refused (multiple_publishers first)",
+                                    0, lost)
             self.rates[index].tick(now_ns)
             try:
                 sample = self.adapters[index].adapt(msg, now_ns)
@@ -135,8 +154,11 @@ class StreamIngest:
                 self.drops.on_malformed(name)
                 return IngestResult(Outcome.MALFORMED, str(exc), 0, lost)
             stamp = now_ns if sample.stamp_ns is None else sample.stamp_ns
+            if sample.stamp_ns is not None:
+                self._note_offset(index, stamp - now_ns)
             frames = self._advance(now_ns)  # a clock jump resets before this sample lands
             verdict = self.aligner.push(index, stamp, sample.values)
+            self._sync_retracted()
             outcome = _VERDICT_OUTCOME[verdict]
             reason = ""
             if outcome is Outcome.ACCEPTED:
@@ -151,6 +173,20 @@ class StreamIngest:
                           f"stream's newest {self.aligner.newest_stamp(index)} ns (dropped)")
             frames += self._advance(now_ns)
             return IngestResult(outcome, reason, frames, lost)
+
+    def _note_offset(self, index: int, offset_ns: int) -> None:
+        self._offset_newest[index] = offset_ns
+        peak = self._offset_peak[index]
+        if peak is None or abs(offset_ns) > abs(peak):
+            self._offset_peak[index] = offset_ns
+
+    def _sync_retracted(self) -> None:
+        retracted = self.aligner.counters.retracted
+        for index, spec in enumerate(self.layout.streams):
+            change = retracted[index] - self._retracted_synced[index]
+            if change:
+                self.drops.on_retracted(spec.name, change)
+                self._retracted_synced[index] = retracted[index]
 
     def _advance(self, now_ns: int) -> int:
         resets = self.aligner.counters.resets
@@ -189,12 +225,21 @@ class StreamIngest:
             self.drops.on_stale(spec.name, stale[index] - self._stale_synced[index])
             self._stale_synced[index] = stale[index]
 
-    def stream_reports(self, now_ns: int, started_ns: int) -> list[StreamReport]:
-        """Per-stream reports; `recent` counts are since the previous call."""
+    def stream_reports(self, now_ns: int, started_ns: int,
+                       graph_publishers: Sequence[int | None] | None = None
+                       ) -> list[StreamReport]:
+        """Per-stream reports; `recent` counts and peak stamp offsets are since the last call.
+
+        `graph_publishers`: publishers the ROS graph shows on each topic (the only
+        count there is when messages carry no publisher gid).
+        """
+        graph = tuple(graph_publishers or (None,) * len(self.layout.streams))
         with self.lock:
             self._sync_stale()
             reports = []
             for index, spec in enumerate(self.layout.streams):
+                newest, peak = self._offset_newest[index], self._offset_peak[index]
+                self._offset_peak[index] = None
                 total = self.drops.counters(spec.name)
                 meter = self.rates[index]
                 age = meter.age_ns(now_ns)
@@ -204,6 +249,10 @@ class StreamIngest:
                     spec.name, spec.topic, spec.msg_type, self._qos[index], total,
                     self._recent.delta(spec.name, total), meter.rate_hz(now_ns),
                     age / NS_PER_S, self.drops.incompatible_policy(spec.name),
+                    stamp_offset_s=None if newest is None else newest / NS_PER_S,
+                    stamp_offset_peak_s=None if peak is None else peak / NS_PER_S,
+                    live_publishers=tuple(self.drops.live_publishers(spec.name, now_ns)),
+                    graph_publishers=graph[index], multiple_publishers=self.multiple_publishers,
                 ))
             return reports
 
@@ -246,6 +295,8 @@ class StreamIngest:
         with self.lock:
             self._sync_stale()
             totals = self.drops.totals().as_dict()
+            # loss counted once per stream (max of the two views), then summed
+            totals["missing"] = sum(c.missing for c in self.drops.snapshot().values())
             counters = self.aligner.counters
             totals.update(frames=counters.frames, degraded_frames=counters.degraded_frames,
                           aligner_resets=counters.resets)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, MISSING
 from functools import cached_property
+import io
 import os
 from pathlib import Path
 import pickle
 import tempfile
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Mapping
 
 import numpy as np
 import torch
@@ -34,7 +35,14 @@ from streaming_gcode.core.features import feature_set, FeatureMap
 from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.core.parameters import DEFAULT_MODEL
 from streaming_gcode.core.stream_layout import StreamLayout
-from streaming_gcode.model.network import build_model, LineHeads, ModelConfig, StreamingBackbone
+from streaming_gcode.model.checkpoint_limits import check_archive, check_tensor_bytes
+from streaming_gcode.model.network import (
+    build_model,
+    LineHeads,
+    MAX_WINDOW,
+    ModelConfig,
+    StreamingBackbone,
+)
 from streaming_gcode.model.vocabulary import OutputVocabulary
 
 FORMAT_VERSION = 1
@@ -165,6 +173,8 @@ def _plain_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
+# A tensor (on the meta device while validating) where a number belongs.
+_TENSOR_VALUE_ERRORS = (RuntimeError, NotImplementedError, OverflowError)
 _TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue",
                       "Check the documentation of torch.load")
 
@@ -176,18 +186,19 @@ def _unpickling_reason(exc: Exception) -> str:
     return (useful or lines or [type(exc).__name__])[0]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+def _read(path: Path, handle: BinaryIO, device: str) -> dict[str, Any]:
+    """Unpickle the open checkpoint; on the meta device tensors are described, not read."""
+    handle.seek(0)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(handle, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path}: refused: it holds objects other than tensors and plain data, which "
             f"weights_only loading does not execute (unsafe or foreign pickle: "
             f"{_unpickling_reason(exc)})"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, AttributeError, TypeError,
+            IndexError, NotImplementedError, OverflowError) as exc:
         raise CheckpointError(
             f"{path}: unreadable checkpoint (truncated or corrupt file: {type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''})"
@@ -200,33 +211,29 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path) -> LoadedModel:
-    """Load and validate a checkpoint; every problem is a CheckpointError naming the file."""
+    """Load and validate a checkpoint; every problem is a CheckpointError naming the file.
+
+    Bounded before anything is allocated: the zip's declared sizes first, then the
+    config and metadata (tensors on the meta device, not read), then the weights.
+    """
     path = Path(path)
-    payload = _read(path)
-    missing = [key for key in CHECKPOINT_KEYS if key not in payload]
-    if missing:
-        raise CheckpointError(f"{path}: missing keys {missing} (expected {list(CHECKPOINT_KEYS)})")
-    version = payload["format_version"]
-    if version != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: format version {version!r}, this software reads version {FORMAT_VERSION}"
-        )
-    try:
-        config = ModelConfig.from_dict(payload["config"])
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"{path}: bad config: {exc}") from None
-    try:
-        metadata = ModelMetadata.from_dict(payload["metadata"])
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise CheckpointError(f"{path}: bad metadata: {exc}") from None
-    _check_consistent(config, metadata, str(path))
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    with path.open("rb") as handle:
+        size = check_archive(path, handle)
+        if isinstance(size, bytes):  # not a zip: torch refuses it from a bounded prefix
+            _read(path, io.BytesIO(size), "meta")
+            raise CheckpointError(f"{path}: unreadable checkpoint (not a zip archive)")
+        config, metadata = _validated(path, _read(path, handle, "meta"))
+        check_tensor_bytes(path, size, config)
+        payload = _read(path, handle, "cpu")
     backbone, line_heads = build_model(config)
     parts = (("backbone", backbone, "backbone_state_dict"),
              ("line_heads", line_heads, "lm_state_dict"))
     for name, module, key in parts:
         try:
             module.load_state_dict(payload[key], strict=True)
-        except (RuntimeError, TypeError, AttributeError) as exc:
+        except (RuntimeError, TypeError, AttributeError, KeyError) as exc:
             raise CheckpointError(
                 f"{path}: {key} does not fit the config's {name}: {_first_lines(exc)}"
             ) from None
@@ -236,6 +243,28 @@ def load_checkpoint(path: str | Path) -> LoadedModel:
     backbone.eval()
     line_heads.eval()
     return LoadedModel(backbone, line_heads, config, metadata, path)
+
+
+def _validated(path: Path, payload: dict[str, Any]) -> tuple[ModelConfig, ModelMetadata]:
+    """Check the keys, version, config and metadata of a payload (tensors not needed)."""
+    missing = [key for key in CHECKPOINT_KEYS if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: missing keys {missing} (expected {list(CHECKPOINT_KEYS)})")
+    version = payload["format_version"]
+    if not isinstance(version, int) or version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: format version {version!r}, this software reads version {FORMAT_VERSION}"
+        )
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+    except (TypeError, ValueError, AttributeError) + _TENSOR_VALUE_ERRORS as exc:
+        raise CheckpointError(f"{path}: bad config: {exc}") from None
+    try:
+        metadata = ModelMetadata.from_dict(payload["metadata"])
+        _check_consistent(config, metadata, str(path))
+    except (TypeError, ValueError, KeyError, AttributeError) + _TENSOR_VALUE_ERRORS as exc:
+        raise CheckpointError(f"{path}: bad metadata: {exc}") from None
+    return config, metadata
 
 
 def _first_lines(exc: Exception, count: int = 3) -> str:
@@ -274,8 +303,9 @@ def _check_consistent(config: ModelConfig, metadata: ModelMetadata, where: str) 
                 f"output vocabulary head sizes {head_sizes} "
                 f"!= config head_sizes {config.head_sizes}"
             )
-    if metadata.window < 1 or metadata.stride < 1:
-        problems.append(f"window {metadata.window} and stride {metadata.stride} must be >= 1")
+    if not 1 <= metadata.window <= MAX_WINDOW or metadata.stride < 1:
+        problems.append(f"window {metadata.window} in 1..{MAX_WINDOW} (the window_frames "
+                        f"range) and stride {metadata.stride} >= 1 are required")
     if problems:
         raise CheckpointError(f"{where}: inconsistent checkpoint: " + "; ".join(problems))
 

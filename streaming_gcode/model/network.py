@@ -27,12 +27,14 @@ written for attention backbones, such as the seed's 8 heads, still load.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from numbers import Integral
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
 from streaming_gcode.core.errors import ModelConfigError
+from streaming_gcode.core.parameters import NODE_PARAMETERS
 
 DEFAULT_D_MODEL = 128
 DEFAULT_LAYERS = 2
@@ -44,6 +46,29 @@ DEFAULT_CODE_BUCKETS = 2048
 DEFAULT_CODE_EMBEDDING_DIM = 32
 INPUT_CLIP = 8.0  # normalised inputs are clipped to +-this many standard deviations
 ARCHITECTURE = "lstm"
+
+# Bounds on a configuration, checked before anything is allocated, so a checkpoint
+# cannot ask for more than a CPU node runs (the shipped models: d_model 128,
+# 2 layers, 0.67 M parameters, window 64).
+MAX_WINDOW = int(next(p.maximum for p in NODE_PARAMETERS if p.name == "window_frames"))
+MAX_D_MODEL = 4096
+MAX_NUM_LAYERS = 32
+MAX_NUM_HEADS = 1024          # stored only (see the module docstring)
+MAX_EMBEDDING_DIM = 1024      # embedding_dim and code_embedding_dim
+MAX_CODE_BUCKETS = 1 << 20
+MAX_CLASSES = 1 << 20         # one categorical input's size, one head's size
+MAX_INPUTS = 65536            # continuous plus categorical inputs
+MAX_OUTPUT_HEADS = 256
+MAX_PARAMETERS = 50_000_000   # 200 MB of float32 weights
+_INTEGER_FIELDS: tuple[str, ...] = (
+    "n_continuous", "d_model", "num_layers", "num_heads", "embedding_dim", "window",
+    "code_buckets", "code_embedding_dim",
+)
+_UPPER_BOUNDS: tuple[tuple[str, int], ...] = (
+    ("d_model", MAX_D_MODEL), ("num_layers", MAX_NUM_LAYERS), ("num_heads", MAX_NUM_HEADS),
+    ("embedding_dim", MAX_EMBEDDING_DIM), ("code_embedding_dim", MAX_EMBEDDING_DIM),
+    ("window", MAX_WINDOW), ("code_buckets", MAX_CODE_BUCKETS),
+)
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each [num_layers, B, d_model]
 
@@ -69,6 +94,7 @@ class ModelConfig:
     code_embedding_dim: int = DEFAULT_CODE_EMBEDDING_DIM
 
     def __post_init__(self) -> None:
+        _check_sizes(self)
         problems = []
         if self.n_continuous < 0 or self.d_model < 1 or self.num_layers < 1:
             problems.append(
@@ -102,6 +128,19 @@ class ModelConfig:
             raise ModelConfigError("invalid ModelConfig: " + "; ".join(problems))
 
     @property
+    def parameter_count(self) -> int:
+        """Return the trainable parameters this config builds, computed without building it."""
+        d = self.d_model
+        codes = len(self.code_inputs)
+        width = (self.n_continuous + self.embedding_dim * self.n_categorical
+                 + self.code_embedding_dim * codes)
+        embeddings = (sum(self.categorical_sizes) * self.embedding_dim
+                      + codes * self.code_buckets * self.code_embedding_dim)
+        lstm = self.num_layers * (8 * d * d + 8 * d)  # 4 gates: W_ih, W_hh, b_ih, b_hh
+        heads = sum(size * (d + 1) for size in self.head_sizes.values())
+        return embeddings + width * d + d + lstm + 2 * d + heads
+
+    @property
     def n_categorical(self) -> int:
         """Return the number of categorical inputs (K, may be 0)."""
         return len(self.categorical_sizes)
@@ -121,11 +160,45 @@ class ModelConfig:
         if unknown:
             raise ModelConfigError(f"unknown ModelConfig keys {unknown}")
         values = dict(data)
-        values["categorical_sizes"] = [int(s) for s in values.get("categorical_sizes", [])]
-        heads = dict(values.get("head_sizes", {}))
-        values["head_sizes"] = {str(k): int(v) for k, v in heads.items()}
-        values["code_inputs"] = [int(i) for i in values.get("code_inputs", [])]
+        try:
+            values["categorical_sizes"] = [int(s) for s in values.get("categorical_sizes", [])]
+            heads = dict(values.get("head_sizes", {}))
+            values["head_sizes"] = {str(k): int(v) for k, v in heads.items()}
+            values["code_inputs"] = [int(i) for i in values.get("code_inputs", [])]
+        except OverflowError as exc:  # int(inf)
+            raise ModelConfigError(f"invalid ModelConfig: {exc}") from None
         return cls(**values)
+
+
+def _check_sizes(config: ModelConfig) -> None:
+    """Refuse non-integer sizes and sizes above the named limits, before any arithmetic."""
+    values = {name: getattr(config, name) for name in _INTEGER_FIELDS}
+    problems = [
+        f"{name} {value!r} must be an integer" for name, value in values.items()
+        if isinstance(value, bool) or not isinstance(value, Integral)
+    ]
+    if problems:
+        raise ModelConfigError("invalid ModelConfig: " + "; ".join(problems))
+    problems = [
+        f"{name} {getattr(config, name)} above the limit {limit}"
+        for name, limit in _UPPER_BOUNDS if getattr(config, name) > limit
+    ]
+    inputs = config.n_continuous + len(config.categorical_sizes)
+    if inputs > MAX_INPUTS:
+        problems.append(f"{inputs} inputs above the limit {MAX_INPUTS}")
+    if len(config.head_sizes) > MAX_OUTPUT_HEADS:
+        problems.append(f"{len(config.head_sizes)} heads above the limit {MAX_OUTPUT_HEADS}")
+    classes = [*config.categorical_sizes, *config.head_sizes.values()]
+    large = [size for size in classes if size > MAX_CLASSES]
+    if large:
+        problems.append(f"class counts {large[:3]} above the limit {MAX_CLASSES}")
+    if problems:
+        raise ModelConfigError("invalid ModelConfig: " + "; ".join(problems))
+    if config.parameter_count > MAX_PARAMETERS:
+        raise ModelConfigError(
+            f"invalid ModelConfig: {config.parameter_count} parameters above the limit "
+            f"{MAX_PARAMETERS} (what a CPU node can run)"
+        )
 
 
 class StreamingBackbone(nn.Module):

@@ -33,6 +33,7 @@ from streaming_gcode.node.conversions import (
     PREDICTION_QOS_DEPTH,
     stream_qos,
 )
+from streaming_gcode.node.raw_messages import RawMessageDecoder
 from streaming_gcode.outputs.diagnostics import buffer_status, Status, stream_status, Thresholds
 
 Warn = Callable[[str, str, str], None]     # (stream label, problem kind, text)
@@ -51,8 +52,12 @@ class MachineIO:
             self.layout, feature_map, capacity, settings.max_array_length,
             int(settings.max_future_stamp_s * NS_PER_S),
             [describe_qos(spec) for spec in self.layout.streams], clock=now_ns,
+            multiple_publishers=settings.multiple_publishers,
         )
+        self._count_publishers = node.count_publishers
         self._warn = warn
+        self._decoders = tuple(RawMessageDecoder(spec, settings.max_array_length)
+                               for spec in self.layout.streams)
         prefix = output_prefix(machine)
         self.gcode_pub = node.create_publisher(String, prefix + "gcode", PREDICTION_QOS_DEPTH)
         self.prediction_pub = node.create_publisher(String, prefix + "prediction",
@@ -79,6 +84,7 @@ class MachineIO:
                 message_class(spec.msg_type), spec.topic,
                 lambda msg, info: self._on_message(index, msg, info), stream_qos(spec),
                 callback_group=callback_group, event_callbacks=events,
+                raw=True,   # bytes: an oversized message is refused before deserialising
             )
         except NameValidationException as exc:
             raise ConfigError(
@@ -119,6 +125,7 @@ class MachineIO:
     def _ingest_one(self, index: int, msg: Any, info: Any) -> None:
         """Cheap: account, adapt, validate, align. Never raises."""
         try:
+            msg = self._decoders[index].decode(msg)   # too large: a RefusedMessage (malformed)
             gid = info.get("publisher_gid") if isinstance(info, dict) else None
             result = self.ingest.on_message(  # the ingest reads the node clock itself
                 index, msg, None, gid.get("data") if gid else None,
@@ -141,6 +148,16 @@ class MachineIO:
                    f"incompatible QoS ({policy}); its messages cannot be received "
                    f"({describe_qos(spec)})")
 
+    def _graph_publishers(self) -> list[int | None]:
+        """Count the publishers the graph shows per topic (no gids needed; None: unknown)."""
+        counts: list[int | None] = []
+        for spec in self.layout.streams:
+            try:
+                counts.append(int(self._count_publishers(spec.topic)))
+            except Exception:  # noqa: BLE001 - a graph query must not stop diagnostics
+                counts.append(None)
+        return counts
+
     def publish(self, text: str, record: dict[str, Any]) -> None:
         """Send the decoded line and its record."""
         self.gcode_pub.publish(String(data=text))
@@ -152,7 +169,8 @@ class MachineIO:
         if self.machine != SINGLE_MACHINE:
             node_name, hardware_id = f"{node_name}/{self.machine}", self.machine
         out = [stream_status(node_name, hardware_id, report, thresholds)
-               for report in self.ingest.stream_reports(now_ns, started_ns)]
+               for report in self.ingest.stream_reports(now_ns, started_ns,
+                                                        self._graph_publishers())]
         out.append(buffer_status(node_name, hardware_id,
                                  self.ingest.buffer_report(window_frames)))
         return out

@@ -33,13 +33,14 @@ from rclpy.parameter import Parameter
 from streaming_gcode.core.errors import StreamingGcodeError
 from streaming_gcode.core.machines import check_machine_names, SINGLE_MACHINE
 from streaming_gcode.core.package import NODE_NAME
-from streaming_gcode.core.parameters import NodeSettings, validate_changes
+from streaming_gcode.core.parameters import NodeSettings, USE_SIM_TIME, validate_changes
 from streaming_gcode.core.stats import LatencyStats, NS_PER_MS, NS_PER_S
 from streaming_gcode.inference.backends import make_runner
 from streaming_gcode.inference.engine import InferenceEngine, InferenceResult
 from streaming_gcode.model.decoding import decode_frame
 from streaming_gcode.node.agreement_io import ReferenceAgreement
 from streaming_gcode.node.conversions import diagnostic_array, DIAGNOSTICS_QOS_DEPTH
+from streaming_gcode.node.log_throttle import LogThrottle
 from streaming_gcode.node.machine_io import MachineIO
 from streaming_gcode.node.model_selection import load_node_model, NodeModel
 from streaming_gcode.node.parameter_declaration import declare_layout, declare_settings
@@ -77,26 +78,6 @@ class TickCounters:
     skip_next: bool = False
 
 
-class LogThrottle:
-    """At most one log line per key and interval, saying how many were suppressed."""
-
-    def __init__(self) -> None:
-        self._last: dict[tuple[str, str], float] = {}
-        self._suppressed: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: tuple[str, str], interval_s: float) -> int | None:
-        """None to stay quiet, else the number of suppressed lines since the last one."""
-        now = time.monotonic()
-        with self._lock:
-            last = self._last.get(key)
-            if last is not None and now - last < interval_s:
-                self._suppressed[key] = self._suppressed.get(key, 0) + 1
-                return None
-            self._last[key] = now
-            return self._suppressed.pop(key, 0)
-
-
 class StreamNode(Node):
     """Subscribes to the sensor streams, runs the model on a timer, publishes predictions."""
 
@@ -123,6 +104,7 @@ class StreamNode(Node):
         self._tick_lock = threading.Lock()     # a tick vs. applying new parameters
         self._stats_lock = threading.Lock()    # tick counters and latency vs. diagnostics
         self._throttle = LogThrottle()
+        self._fixed = {USE_SIM_TIME: self.get_parameter(USE_SIM_TIME).value}  # see below
         self._started_ns = self._now_ns()
         self._pending_settings: NodeSettings | None = None
         self._ingest_group = MutuallyExclusiveCallbackGroup()
@@ -168,7 +150,8 @@ class StreamNode(Node):
                                  clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def _warn_throttled(self, stream: str, kind: str, text: str) -> None:
-        suppressed = self._throttle.allow((stream, kind), self._settings.log_throttle_s)
+        key = self._throttle.key(stream, kind, text)  # per stream, outcome and problem
+        suppressed = self._throttle.allow(key, self._settings.log_throttle_s)
         if suppressed is not None:
             more = f" ({suppressed} similar suppressed)" if suppressed else ""
             self.get_logger().warning(text + more)
@@ -274,8 +257,10 @@ class StreamNode(Node):
     # -- parameters -----------------------------------------------------------------------
 
     def _validate_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        # Registered after rclpy's TimeSource, so called before it: refusing use_sim_time
+        # here stops the clock switch (rclpy stops at the first unsuccessful callback).
         changes = {p.name: p.value for p in parameters}
-        updated, reason = validate_changes(self._settings, changes)
+        updated, reason = validate_changes(self._settings, changes, self._fixed)
         self._pending_settings = updated
         return SetParametersResult(successful=updated is not None, reason=reason)
 
@@ -314,7 +299,7 @@ class StreamNode(Node):
             f"final stats: ticks {t.ticks}, predictions {t.predictions}, skipped "
             f"{t.skipped}, overruns {t.overruns}, errors {t.errors}; {latency}; messages "
             f"{totals['received']}, accepted {totals['accepted']}, lost "
-            f"{totals['lost'] + totals['rmw_lost']}, late {totals['late']}, out of order "
+            f"{totals['missing']}, late {totals['late']}, out of order "
             f"{totals['out_of_order']}, malformed {totals['malformed']}; frames "
             f"{totals['frames']}, degraded {totals['degraded_frames']}, resets "
             f"{totals['aligner_resets']}"

@@ -32,10 +32,14 @@ from streaming_gcode.model.checkpoint import LoadedModel
 from streaming_gcode.model.decoding import decode_frames
 from streaming_gcode.model.network import LineHeads, StreamingBackbone
 from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
+from streaming_gcode.offline.baselines import (
+    BASELINE_DESCRIPTIONS, baseline_predictions, BaselineTables,
+)
 from streaming_gcode.offline.figures import save_figure
 from streaming_gcode.offline.labelled_windows import prepare_run, PreparedRun
 from streaming_gcode.offline.metrics import (
     confusion_matrix,
+    extended_metrics,
     METRIC_KEYS,
     score,
     ScoreCounts,
@@ -126,10 +130,16 @@ def score_run(
 
 @dataclass
 class EvaluationReport:
-    """Per-run results and their aggregates, plus what was evaluated."""
+    """Per-run results and their aggregates, plus what was evaluated.
+
+    With `baselines` (name -> per-run results on the model's frames), the JSON's
+    `overall` also has `command_balanced_accuracy`, `per_command_recall` and
+    `baselines`, and each family and run its `baselines`.
+    """
 
     runs: list[RunResult]
     info: dict[str, Any] = field(default_factory=dict)   # checkpoint, mode, feature set...
+    baselines: dict[str, list[RunResult]] | None = None
 
     def overall(self) -> ScoreCounts:
         """Sum the counts over every run (metrics weight runs by their frames)."""
@@ -143,14 +153,32 @@ class EvaluationReport:
             out[result.family] += result.counts
         return dict(sorted(out.items()))
 
+    def baseline_report(self, name: str) -> EvaluationReport:
+        """Return the report of baseline `name` alone (its per-run results)."""
+        return EvaluationReport((self.baselines or {})[name], {"baseline": name})
+
     def to_json(self) -> dict[str, Any]:
         """Build the evaluate JSON contract: overall, runs (plus families and info)."""
-        return {
+        data = {
             "overall": self.overall().metrics(),
             "runs": [r.to_json() for r in self.runs],
             "families": {name: c.metrics() for name, c in self.families().items()},
             "info": self.info,
         }
+        if self.baselines is None:
+            return data
+        data["overall"] = extended_metrics(self.overall())
+        data["overall"]["baselines"] = {
+            name: extended_metrics(total(r.counts for r in results))
+            for name, results in self.baselines.items()
+        }
+        for name, metrics in data["families"].items():
+            metrics["baselines"] = {b: self.baseline_report(b).families()[name].metrics()
+                                    for b in self.baselines}
+        for i, run in enumerate(data["runs"]):
+            run["baselines"] = {b: results[i].counts.metrics()
+                                for b, results in self.baselines.items()}
+        return data
 
 
 def evaluate_prepared(
@@ -159,18 +187,43 @@ def evaluate_prepared(
     mode: str = DEFAULT_MODE,
     progress: bool = False,
     every: int = 1,
+    baselines: BaselineTables | None = None,
 ) -> EvaluationReport:
     """Predict and score already prepared runs (`every` > 1 scores every n-th frame only)."""
-    results = []
+    runs = list(runs)
     step = max(1, every)
-    for prepared in tqdm(list(runs), desc="evaluate", unit="run", disable=not progress):
-        predicted = predict_run(model, prepared, mode, step)
+    predicted = [predict_run(model, prepared, mode, step)
+                 for prepared in tqdm(runs, desc="evaluate", unit="run", disable=not progress)]
+    return score_predictions(model, runs, predicted, mode, step, baselines)
+
+
+def score_predictions(
+    model: LoadedModel,
+    runs: Sequence[PreparedRun],
+    predicted: Sequence[Sequence[LineKey | None]],
+    mode: str = DEFAULT_MODE,
+    every: int = 1,
+    baselines: BaselineTables | None = None,
+) -> EvaluationReport:
+    """Score the model's per-run predictions, and the baselines on the same frames."""
+    step = max(1, every)
+    results: list[RunResult] = []
+    scored: dict[str, list[RunResult]] | None = None if baselines is None else {}
+    for prepared, keys in zip(runs, predicted):
         labels = [label if t % step == 0 else None for t, label in enumerate(prepared.labels)]
-        results.append(score_run(prepared.name, prepared.family, predicted, labels,
-                                 model.vocabulary))
-    info = {"mode": mode, "feature_set": model.metadata.feature_set,
-            "checkpoint": str(model.path) if model.path else None, "window": model.metadata.window}
-    return EvaluationReport(results, info)
+        results.append(score_run(prepared.name, prepared.family, keys, labels, model.vocabulary))
+        if baselines is None or scored is None:
+            continue
+        for name, guesses in baseline_predictions(baselines, prepared).items():
+            scored.setdefault(name, []).append(
+                score_run(prepared.name, prepared.family, guesses, labels, model.vocabulary))
+    info: dict[str, Any] = {
+        "mode": mode, "feature_set": model.metadata.feature_set,
+        "checkpoint": str(model.path) if model.path else None, "window": model.metadata.window}
+    if baselines is not None:
+        info["baselines"] = {name: BASELINE_DESCRIPTIONS[name] for name in baselines.names()}
+        info["baseline_training_runs"] = list(baselines.training_runs)
+    return EvaluationReport(results, info, scored)
 
 
 def prepare_paths(
@@ -199,7 +252,34 @@ def format_table(report: EvaluationReport) -> str:
     lines.append("-" * len(header))
     lines.extend(row(f"[{name}]", c.metrics()) for name, c in report.families().items())
     lines.append(row("OVERALL", report.overall().metrics()))
+    if report.baselines is not None:
+        lines.extend(_baseline_rows(report, len(header)))
     return "\n".join(lines)
+
+
+def _baseline_rows(report: EvaluationReport, width: int) -> list[str]:
+    """Model and baselines on the same frames: overall metrics, then exact line per family."""
+    names = list(report.baselines or {})
+    header = (f"{'on the same frames':<24}{'command':>9}{'balanced':>9}{'letterF1':>9}"
+              f"{'value':>8}{'exact':>8}")
+    lines = ["", header, "-" * max(width, len(header))]
+    for name, counts in [("model", report.overall())] + [
+            (n, report.baseline_report(n).overall()) for n in names]:
+        m = extended_metrics(counts)
+        lines.append(f"{name:<24}{m['command_accuracy']:>9.3f}"
+                     f"{m['command_balanced_accuracy']:>9.3f}{m['param_letter_f1']:>9.3f}"
+                     f"{m['value_accuracy']:>8.3f}{m['exact_line_accuracy']:>8.3f}")
+    lines += ["", "exact line per family: " + ", ".join(
+        f"{chr(ord('A') + i)} = {n}" for i, n in enumerate(names))]
+    lines.append(f"{'family':<24}{'model':>8}" + "".join(
+        f"{chr(ord('A') + i):>8}" for i in range(len(names))))
+    per_baseline = [report.baseline_report(n).families() for n in names]
+    for family, counts in report.families().items():
+        lines.append(f"{family:<24}{counts.metrics()['exact_line_accuracy']:>8.3f}" + "".join(
+            f"{f[family].metrics()['exact_line_accuracy']:>8.3f}" for f in per_baseline))
+    described = report.info.get("baselines", {})
+    lines += [""] + [f"{n}: {described[n]}" for n in names if n in described]
+    return lines
 
 
 def write_json(report: EvaluationReport, path: str | Path) -> Path:
@@ -239,5 +319,6 @@ def plot_confusion(report: EvaluationReport, path: str | Path, title: str = "") 
 
 __all__ = [
     "METRIC_KEYS", "MODES", "EvaluationReport", "RunResult", "evaluate_prepared", "format_table",
-    "frame_logits", "plot_confusion", "predict_run", "prepare_paths", "score_run", "write_json",
+    "frame_logits", "plot_confusion", "predict_run", "prepare_paths", "score_predictions",
+    "score_run", "write_json",
 ]

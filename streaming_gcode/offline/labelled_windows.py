@@ -24,6 +24,8 @@ from streaming_gcode.model.vocabulary import OutputVocabulary
 from streaming_gcode.recordings.csv_runs import RecordedRun, rows_at, run_samples
 
 MOTION_MODE_COLUMN = "momo"
+CONTROLLER_LINE_COLUMN = "line"   # the program line number the controller reports
+NO_LINE = -1                      # controller line of a frame whose row has none
 IGNORE_INDEX = -100  # target of unlabelled frames (skipped by the loss and the metrics)
 
 
@@ -35,6 +37,7 @@ class PreparedRun:
     family: str
     table: FrameTable
     labels: list[LineLabel | None]
+    controller_lines: np.ndarray | None = None   # int64 [N] controller `line`, NO_LINE = none
 
     def __len__(self) -> int:
         """Return the number of frames."""
@@ -52,12 +55,26 @@ def run_labels(run: RecordedRun) -> list[LineLabel | None]:
     return label_lines(run.gcode, None if modes is None else [float(m) for m in modes])
 
 
-def prepare_run(run: RecordedRun, layout: StreamLayout, feature_map: FeatureMap) -> PreparedRun:
-    """Align a run's samples as the node would and attach the labels of the frames' rows."""
-    table = align_samples(layout, feature_map, run_samples(run, layout))
+def controller_lines(run: RecordedRun) -> np.ndarray | None:
+    """Return the controller's `line` per row (NO_LINE where empty); None without the column."""
+    column = run.columns.get(CONTROLLER_LINE_COLUMN)
+    if column is None:
+        return None
+    return np.where(np.isfinite(column), np.nan_to_num(column), NO_LINE).astype(np.int64)
+
+
+def label_frames(run: RecordedRun, table: FrameTable) -> PreparedRun:
+    """Attach to aligned frames of `run` the labels and controller lines of their rows."""
     rows = rows_at(run, table.stamps)
     labels = run_labels(run)
-    return PreparedRun(run.name, run.family, table, [labels[r] for r in rows])
+    lines = controller_lines(run)
+    return PreparedRun(run.name, run.family, table, [labels[r] for r in rows],
+                       None if lines is None else lines[rows])
+
+
+def prepare_run(run: RecordedRun, layout: StreamLayout, feature_map: FeatureMap) -> PreparedRun:
+    """Align a run's samples as the node would and attach the labels of the frames' rows."""
+    return label_frames(run, align_samples(layout, feature_map, run_samples(run, layout)))
 
 
 def targets(prepared: PreparedRun, vocab: OutputVocabulary) -> dict[str, np.ndarray]:

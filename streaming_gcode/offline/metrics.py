@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -122,6 +122,34 @@ def majority_baseline(true: Sequence[LineKey | None]) -> dict[str, float | int]:
     metrics["command_accuracy"] = command_count / len(keys)
     metrics["exact_line_accuracy"] = line_count / len(keys)
     return metrics
+
+
+def per_command_recall(confusion: Counter[tuple[str, str]]) -> dict[str, float]:
+    """Recall of each labelled command: right frames / its labelled frames (sorted by name)."""
+    labelled: Counter[str] = Counter()
+    right: Counter[str] = Counter()
+    for (t, p), n in confusion.items():
+        labelled[t] += n
+        if t == p:
+            right[t] += n
+    return {c: right[c] / labelled[c] for c in sorted(labelled) if labelled[c]}
+
+
+def command_balanced_accuracy(confusion: Counter[tuple[str, str]]) -> float:
+    """Mean recall over the labelled commands: a rare G0 weighs as much as the G1s."""
+    recalls = per_command_recall(confusion)
+    return sum(recalls.values()) / len(recalls) if recalls else 0.0
+
+
+def extended_metrics(counts: ScoreCounts) -> dict[str, Any]:
+    """Return the metrics plus `command_balanced_accuracy`, `per_command_recall` and frames."""
+    labelled: Counter[str] = Counter()
+    for (t, _), n in counts.confusion.items():
+        labelled[t] += n
+    return {**counts.metrics(),
+            "command_balanced_accuracy": command_balanced_accuracy(counts.confusion),
+            "per_command_recall": per_command_recall(counts.confusion),
+            "per_command_frames": dict(sorted(labelled.items()))}
 
 
 def confusion_matrix(

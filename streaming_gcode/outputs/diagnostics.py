@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import enum
 from typing import Iterable
 
+from streaming_gcode.core.parameters import (
+    DEFAULT_STAMP_OFFSET_ERROR_S, DEFAULT_STAMP_OFFSET_WARN_S,
+)
 from streaming_gcode.core.stats import LatencySummary
 from streaming_gcode.ingestion.drop_accounting import DropCounters
 from streaming_gcode.ingestion.reports import BufferReport, StreamReport
@@ -38,7 +41,10 @@ STREAM_KEYS: tuple[str, ...] = (
     "topic", "type", "qos", "rate_hz", "age_s", "messages", "accepted", "lost", "rmw_lost",
     "late", "out_of_order", "malformed", "before_clock", "stale_frames", "incompatible_qos",
     "incompatible_policy", "publishers", "sequence_resets", "untracked", "drop_ratio_recent",
+    "lost_counted", "retracted", "refused_publisher", "live_publishers", "publisher_ids",
+    "graph_publishers", "multiple_publishers", "stamp_offset_s", "stamp_offset_peak_s",
 )
+MAX_PUBLISHER_IDS_SHOWN = 8   # gids listed in `publisher_ids` (then "+N more")
 BUFFER_KEYS: tuple[str, ...] = (
     "capacity", "frames_held", "fill", "window_frames", "frames", "frames_recent",
     "degraded_frames", "degraded_recent", "newest_frame_degraded", "skipped_frames",
@@ -87,11 +93,14 @@ class Thresholds:
     loss_error_ratio: float
     staleness_warn_s: float
     staleness_error_s: float
+    stamp_offset_warn_s: float = DEFAULT_STAMP_OFFSET_WARN_S
+    stamp_offset_error_s: float = DEFAULT_STAMP_OFFSET_ERROR_S
 
     @classmethod
     def from_settings(cls, settings: object) -> Thresholds:
         """Pick the threshold fields out of `NodeSettings` (or anything with them)."""
-        return cls(**{name: float(getattr(settings, name)) for name in cls.__dataclass_fields__})
+        return cls(**{name: float(getattr(settings, name, f.default))
+                      for name, f in cls.__dataclass_fields__.items()})
 
 
 def status_name(node_name: str, task: str) -> str:
@@ -134,9 +143,54 @@ def drop_ratio(counters: DropCounters) -> float:
     return counters.dropped / counters.offered if counters.offered else 0.0
 
 
-def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -> Status:
-    """Rate, losses, drops and staleness of one input stream."""
+def _gid_text(gid: object) -> str:
+    """Return a publisher gid (bytes or a sequence of byte values) as hex."""
+    try:
+        return bytes(gid).hex()  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return str(gid)
+
+
+def publisher_ids(r: StreamReport) -> str:
+    """Live publishers' gids, the first (the one `first` keeps) first."""
+    shown = [_gid_text(g) for g in r.live_publishers[:MAX_PUBLISHER_IDS_SHOWN]]
+    more = len(r.live_publishers) - len(shown)
+    return ",".join(shown) + (f",+{more} more" if more > 0 else "")
+
+
+def _publisher_problems(r: StreamReport) -> list[tuple[Level, str]]:
+    """Several publishers on one stream (spoofing, a forgotten test publisher)."""
     problems: list[tuple[Level, str]] = []
+    live = len(r.live_publishers)
+    if r.multiple_publishers == "warn" and live > 1:
+        problems.append((Level.WARN, f"{live} live publishers ({publisher_ids(r)}): their "
+                                     "messages are mixed (multiple_publishers warn)"))
+    if r.recent.refused_publisher:
+        problems.append((Level.WARN, f"{r.recent.refused_publisher} message(s) of other "
+                                     "publishers refused (multiple_publishers first)"))
+    if (r.multiple_publishers != "accept" and r.recent.untracked and live <= 1
+            and (r.graph_publishers or 0) > 1):
+        problems.append((Level.WARN, f"{r.graph_publishers} publishers on the topic and no "
+                                     "publisher ids from the middleware: their messages "
+                                     "cannot be told apart and are all taken"))
+    return problems
+
+
+def _offset_problem(r: StreamReport, t: Thresholds) -> list[tuple[Level, str]]:
+    """Header stamps far from the node clock (a skewed sensor clock, or forged stamps)."""
+    peak = r.stamp_offset_peak_s
+    if peak is None:
+        return []
+    level = _graded(abs(peak), t.stamp_offset_warn_s, t.stamp_offset_error_s)
+    if not level:
+        return []
+    where = "ahead of" if peak > 0 else "behind"
+    return [(level, f"header stamps up to {abs(peak):.2f} s {where} the node clock")]
+
+
+def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -> Status:
+    """Rate, losses (counted once), drops, staleness, stamp offset and publishers of a stream."""
+    problems: list[tuple[Level, str]] = _offset_problem(r, t) + _publisher_problems(r)
     if r.recent.incompatible_qos or (r.total.incompatible_qos and not r.total.received):
         problems.append((Level.ERROR, f"incompatible QoS ({r.incompatible_policy or 'unknown'}"
                                       "): a publisher cannot be heard"))
@@ -148,9 +202,10 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
     drop_level = _graded(ratio, t.loss_warn_ratio, t.loss_error_ratio)
     if drop_level:
         parts = [f"{k} {v}" for k, v in (
-            ("lost", r.recent.lost + r.recent.rmw_lost), ("late", r.recent.late),
+            ("lost", r.recent.missing), ("late", r.recent.late),
             ("out of order", r.recent.out_of_order), ("malformed", r.recent.malformed),
             ("before the clock started", r.recent.before_clock),
+            ("retracted (stamped ahead)", r.recent.retracted),
         ) if v]
         problems.append((drop_level, f"dropped {ratio:.1%} ({', '.join(parts)})"))
     rate = "no rate yet" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
@@ -165,6 +220,12 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
         ("incompatible_policy", r.incompatible_policy), ("publishers", r.total.publishers),
         ("sequence_resets", r.total.sequence_resets), ("untracked", r.total.untracked),
         ("drop_ratio_recent", ratio),
+        ("lost_counted", r.total.missing), ("retracted", r.total.retracted),
+        ("refused_publisher", r.total.refused_publisher),
+        ("live_publishers", len(r.live_publishers)), ("publisher_ids", publisher_ids(r)),
+        ("graph_publishers", r.graph_publishers),
+        ("multiple_publishers", r.multiple_publishers),
+        ("stamp_offset_s", r.stamp_offset_s), ("stamp_offset_peak_s", r.stamp_offset_peak_s),
     )
     return _status(node, STREAM_TASK_PREFIX + r.name, hardware_id, problems,
                    f"receiving at {rate}", values)

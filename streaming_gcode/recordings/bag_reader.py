@@ -17,11 +17,19 @@ import struct
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
-import yaml
 
 from streaming_gcode.core.errors import MessageError, RecordingError
-from streaming_gcode.core.stream_layout import normalise_message_type, StreamLayout
+from streaming_gcode.core.stream_layout import (
+    normalise_message_type,
+    parse_bounded_yaml,
+    StreamLayout,
+)
 from streaming_gcode.ingestion.adapters import make_adapter
+from streaming_gcode.recordings.bag_metadata import (
+    check_bag_metadata,
+    check_storage_qos,
+    METADATA_FILE,
+)
 from streaming_gcode.recordings.bag_writer import (
     absolute_topic,
     REFERENCE_TOPIC,
@@ -32,7 +40,6 @@ from streaming_gcode.recordings.bag_writer import (
 )
 
 BAG_FILE_SUFFIXES: tuple[str, ...] = (".mcap", ".db3")
-METADATA_FILE = "metadata.yaml"
 NO_FUTURE_LIMIT_NS = 2**62  # bag stamps are not checked against a clock
 _STORAGE_ERRORS = (
     OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
@@ -120,7 +127,9 @@ def _mcap_custom_data(path: Path) -> dict[str, str]:
         with path.open("rb") as handle:
             for record in make_reader(handle).iter_metadata():
                 if record.name == "rosbag2":
-                    document = yaml.safe_load(record.metadata.get("serialized_metadata", ""))
+                    document = parse_bounded_yaml(
+                        record.metadata.get("serialized_metadata", ""), str(path), RecordingError
+                    )
                     custom = document.get("custom_data") if isinstance(document, dict) else None
                     return dict(custom) if isinstance(custom, dict) else {}
     except Exception:  # noqa: BLE001 - an unindexed or damaged file simply has none
@@ -259,6 +268,9 @@ def _open_reader(path: Path) -> Any:
             f"{path} is not a bag: expected a folder with {METADATA_FILE} or a "
             f"{' or '.join(BAG_FILE_SUFFIXES)} file"
         )
+    if path.is_dir():
+        check_bag_metadata(path)  # before rosbags, whose YAML loader expands aliases
+    check_storage_qos(path)
     try:
         reader = Reader(path)
         reader.open()

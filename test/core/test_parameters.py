@@ -12,9 +12,14 @@ from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.parameters import (
     DEFAULT_STRIDE,
     LAYOUT_PARAMETERS,
+    MAX_NAME_LENGTH,
+    MAX_PATH_LENGTH,
+    MAX_STRING_ARRAY_ITEMS,
     NODE_PARAMETERS,
     NodeSettings,
+    SHOWN_VALUE_CHARS,
     stream_parameter_specs,
+    USE_SIM_TIME,
     validate_changes,
 )
 from streaming_gcode.core.stream_layout import StreamLayout
@@ -133,3 +138,80 @@ def test_constraints_text() -> None:
     assert stride.constraints == "range [0, 4096]"
     model = next(s for s in NODE_PARAMETERS if s.name == "model")
     assert model.constraints == "one of full, physical; read-only at runtime (restart to change)"
+
+
+HUGE = 2_000_000   # characters: the hardware_id that made every /diagnostics message 28 MB
+
+
+def _string_specs():
+    return [spec for spec in NODE_PARAMETERS + LAYOUT_PARAMETERS + stream_parameter_specs("s")
+            if spec.kind in ("string", "string_array")]
+
+
+def test_every_string_parameter_has_a_length_limit() -> None:
+    specs = _string_specs()
+    assert {"hardware_id", "checkpoint", "machines", "streams.s.topic"} <= {s.name for s in specs}
+    for spec in specs:
+        assert 0 < spec.max_length <= MAX_PATH_LENGTH, spec.name
+        too_long = "x" * (spec.max_length + 1)
+        value = too_long if spec.kind == "string" else [too_long]
+        problem = spec.check(value)
+        assert problem is not None and "characters long" in problem, spec.name
+        assert len(problem) < 200, spec.name   # the value is never quoted whole
+
+
+def test_names_are_limited_to_256_characters_and_paths_to_4096() -> None:
+    hardware_id = next(s for s in NODE_PARAMETERS if s.name == "hardware_id")
+    checkpoint = next(s for s in NODE_PARAMETERS if s.name == "checkpoint")
+    assert (MAX_NAME_LENGTH, MAX_PATH_LENGTH) == (256, 4096)
+    assert hardware_id.check("h" * MAX_NAME_LENGTH) is None
+    assert hardware_id.check("h" * (MAX_NAME_LENGTH + 1)) == (
+        "hardware_id is 257 characters long; at most 256 are accepted")
+    assert checkpoint.check("/" + "p" * (MAX_PATH_LENGTH - 1)) is None
+    assert "at most 4096" in checkpoint.check("/" + "p" * MAX_PATH_LENGTH)
+    assert "at most 256 characters" in hardware_id.constraints
+
+
+def test_a_2mb_hardware_id_is_refused_at_start_up_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="hardware_id is 2000000 characters long") as info:
+        NodeSettings.from_values({"hardware_id": "h" * HUGE})
+    assert len(str(info.value)) < 200
+
+
+def test_a_2mb_hardware_id_is_refused_at_runtime_and_nothing_changes() -> None:
+    current = NodeSettings()
+    updated, reason = validate_changes(current, {"hardware_id": "h" * HUGE, "stride": 3})
+    assert updated is None
+    assert reason == "hardware_id is 2000000 characters long; at most 256 are accepted"
+    same, reason = validate_changes(current, {"hardware_id": "mill_7"})
+    assert same is not None and same.hardware_id == "mill_7" and reason == ""
+
+
+def test_string_arrays_are_limited_per_item_and_in_count() -> None:
+    machines = next(s for s in NODE_PARAMETERS if s.name == "machines")
+    assert machines.check(["a", "b" * (MAX_NAME_LENGTH + 1)]) == (
+        "machines[1] is 257 characters long; at most 256 are accepted")
+    assert machines.check(["m"] * MAX_STRING_ARRAY_ITEMS) is None
+    assert machines.check(["m"] * (MAX_STRING_ARRAY_ITEMS + 1)) == (
+        f"machines has {MAX_STRING_ARRAY_ITEMS + 1} items; at most "
+        f"{MAX_STRING_ARRAY_ITEMS} are accepted")
+
+
+def test_a_long_value_outside_the_choices_is_refused_by_length_not_quoted() -> None:
+    mode = next(s for s in NODE_PARAMETERS if s.name == "mode")
+    assert mode.check("m" * HUGE) == "mode is 2000000 characters long; at most 256 are accepted"
+    problem = mode.check("m" * 100)
+    assert "must be one of" in problem and "(102 characters)" in problem
+    assert len(problem) < 100 + SHOWN_VALUE_CHARS
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_use_sim_time_is_read_only_at_runtime(value) -> None:
+    current = NodeSettings()
+    fixed = {USE_SIM_TIME: not value}
+    updated, reason = validate_changes(current, {USE_SIM_TIME: value, "stride": 3}, fixed)
+    assert updated is None
+    assert reason.startswith("use_sim_time is read-only at runtime")
+    assert "restart the node" in reason
+    same, reason = validate_changes(current, {USE_SIM_TIME: not value, "stride": 3}, fixed)
+    assert same is not None and same.stride == 3 and reason == ""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from streaming_gcode.core import stream_layout
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.stream_layout import JOINT_STATE, load_params_file, StreamLayout
 
@@ -100,3 +101,18 @@ def test_node_specific_section_overrides_wildcard(tmp_path):
         "streaming_gcode:\n  ros__parameters:\n    a: 3\n"
     )
     assert load_params_file(path) == {"a": 3, "b.c": 2}
+
+
+def test_params_file_aliases_and_size_are_bounded(tmp_path, monkeypatch):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text('a: &a ["x", "x", "x"]\nb: &b [*a, *a, *a]\n'
+                    "/**:\n  ros__parameters:\n    stream_names: *b\n")
+    with pytest.raises(ConfigError, match=r"bomb\.yaml is not valid YAML: alias \*a refused "
+                                          r"\(aliases are not accepted\) \(line 2, column 8\)"):
+        load_params_file(bomb)
+    good = tmp_path / "good.yaml"
+    good.write_text("/**:\n  ros__parameters:\n    a: 1\n")
+    monkeypatch.setattr(stream_layout, "MAX_PARAMS_FILE_BYTES", 10)
+    with pytest.raises(ConfigError, match=r"params file .*good\.yaml is \d+ bytes; "
+                                          r"expected at most 10"):
+        load_params_file(good)

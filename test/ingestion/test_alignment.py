@@ -7,10 +7,13 @@ import pytest
 
 from streaming_gcode.core.features import FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
-from streaming_gcode.ingestion.alignment import align_samples, FrameAligner, SampleVerdict
+from streaming_gcode.ingestion.alignment import (
+    align_samples, FrameAligner, MAX_PENDING_FRAMES, SampleVerdict,
+)
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
 
 MS = 1_000_000
+S = 1_000_000_000
 
 
 def _layout(policy="hold_last", clock="fast", rate=100.0, staleness=0.05, timeout=0.02):
@@ -201,3 +204,61 @@ def test_buffer_memory_bounded_under_long_streams(policy):
     _feed(aligner, [(s, t, [t, t][: 2 if s == 0 else 1]) for t in range(0, 5000, 10)
                     for s in (1, 2, 0)])
     assert len(buffer) == 16 and aligner.pending_frames <= 1
+
+
+def _online(aligner, frames, spoof_at=(), spoof_stream=0, lead_ms=4900):
+    """Feed all three streams stamped `now` every 10 ms of node clock; return verdicts.
+
+    At each k in `spoof_at` one extra `spoof_stream` sample is stamped `lead_ms` ahead.
+    """
+    verdicts = {0: [], 1: [], 2: []}
+    for k in range(frames):
+        now = (k + 1) * 10 * MS
+        aligner.advance(now)
+        for stream, values in ((1, [float(k)]), (2, [5.0]), (0, [float(k), 0.0])):
+            verdicts[stream].append(aligner.push(stream, now, np.array(values)))
+            aligner.advance(now)
+        if k in spoof_at:
+            width = 2 if spoof_stream == 0 else 1
+            aligner.push(spoof_stream, now + lead_ms * MS, np.full(width, 999.0))
+            aligner.advance(now)
+    return verdicts
+
+
+@pytest.mark.parametrize(("clock", "spoof_stream"), [("fast", 0), ("fast", 1), ("", 1)])
+def test_a_sample_stamped_ahead_of_the_node_clock_cannot_make_good_samples_late(
+        clock, spoof_stream):
+    """Issue 13.1: a sample 4.9 s ahead used to move the watermark and drop ~5 s of data."""
+    aligner, buffer = _aligner(_layout(clock=clock), capacity=512)
+    index = 0 if clock == "" and spoof_stream == 0 else spoof_stream
+    verdicts = _online(aligner, 200, spoof_at=(20, 120), spoof_stream=index)
+    assert all(v is SampleVerdict.ACCEPTED for stream in verdicts.values()
+               for v in stream), {s: {v.value for v in vs} for s, vs in verdicts.items()}
+    assert aligner.counters.late == [0, 0, 0]
+    assert aligner.watermark_ns <= 200 * 10 * MS  # never ahead of the node clock
+    assert aligner.counters.retracted[index] == 2
+    assert len(buffer) >= 190
+    assert 999.0 not in buffer.window(len(buffer)).continuous
+
+
+def test_without_anything_ahead_the_online_run_matches_the_clean_one():
+    """The rules only act on samples ahead of `now`: clean online frames are unchanged."""
+    online, online_buffer = _aligner(_layout(), capacity=512)
+    _online(online, 50)
+    spoofed, spoofed_buffer = _aligner(_layout(), capacity=512)
+    _online(spoofed, 50, spoof_at=(10,), spoof_stream=1)
+    assert spoofed.counters.retracted == [0, 1, 0]
+    a, b = online_buffer.window(len(online_buffer)), spoofed_buffer.window(len(spoofed_buffer))
+    np.testing.assert_array_equal(a.stamps, b.stamps)
+    np.testing.assert_array_equal(a.continuous, b.continuous)
+
+
+def test_a_flood_of_frames_stamped_ahead_cannot_force_the_watermark_past_now():
+    """Pending frames are bounded; when they are all ahead of `now`, new ones are dropped."""
+    aligner, _ = _aligner(_layout(), capacity=16)
+    aligner.advance(MS)
+    for k in range(MAX_PENDING_FRAMES + 10):
+        aligner.push(0, 2 * S + k * MS, np.array([9.0, 9.0]))
+    assert aligner.watermark_ns is None and aligner.pending_frames == MAX_PENDING_FRAMES
+    assert aligner.counters.timed_out_frames == 10
+    assert aligner.push(1, 2 * MS, np.array([1.0])) is SampleVerdict.ACCEPTED

@@ -197,3 +197,91 @@ def test_any_message_is_counted_and_never_raises(names, positions, sec, nanosec,
             + total.before_clock) == 2
     held = ingest.buffer.window(len(ingest.buffer)) if len(ingest.buffer) else None
     assert held is None or np.isfinite(held.continuous).all()
+
+
+SPOOF = b"\x09" * 16
+
+
+def _policy_ingest(policy: str) -> StreamIngest:
+    layout = _layout()
+    fmap = FeatureMap.build(layout, ["x", "y", "a"], ["m"], {"m": [0, 1]})
+    return StreamIngest(layout, fmap, 64, max_array_length=64, max_future_ns=5 * S,
+                        multiple_publishers=policy)
+
+
+def test_a_frame_clock_message_stamped_ahead_silences_nobody_and_shows_its_offset() -> None:
+    """Issue 13.1 through the ingest: 4.9 s ahead is accepted by the adapter, then retracted."""
+    ingest = _policy_ingest("warn")
+    for k in range(30):
+        _feed(ingest, k)
+        if k == 5:
+            t = T0 + k * 100 * MS
+            assert ingest.on_message(0, _joint(t + 4900 * MS, x=999.0), t + 2 * MS).outcome \
+                is Outcome.ACCEPTED
+    counters = ingest.drops.counters("js")
+    assert (counters.late, counters.out_of_order, counters.retracted) == (0, 0, 1)
+    assert ingest.drops.counters("arr").late == 0
+    assert counters.accepted == 31 and counters.dropped == 1  # the retracted one: taken, then not
+    report = ingest.stream_reports(T0 + 3 * S, T0)[0]
+    assert report.stamp_offset_peak_s == pytest.approx(4.898)
+    assert report.stamp_offset_s == pytest.approx(-0.001)  # the newest: received 1 ms late
+    assert ingest.stream_reports(T0 + 3 * S, T0)[0].stamp_offset_peak_s is None  # since report
+    window = ingest.buffer.window(len(ingest.buffer))
+    assert len(window.stamps) >= 28 and 999.0 not in window.continuous
+
+
+@pytest.mark.parametrize(("policy", "accepted", "refused"),
+                         [("warn", 20, 0), ("accept", 20, 0), ("first", 10, 10)])
+def test_a_second_publisher_is_seen_and_first_keeps_only_the_first(policy, accepted,
+                                                                   refused) -> None:
+    """Issue 13.4: a spoofer's messages are mixed in unless `first` refuses them."""
+    ingest = _policy_ingest(policy)
+    for k in range(10):
+        t = T0 + k * 100 * MS
+        ingest.on_message(1, Float32MultiArray(data=[float(k), 1.0]), t, GID, k + 1)
+        result = ingest.on_message(1, Float32MultiArray(data=[999.0, 0.0]), t + MS, SPOOF,
+                                   k + 1)
+        assert (result.outcome is Outcome.REFUSED_PUBLISHER) == (policy == "first")
+    arr = ingest.drops.counters("arr")
+    assert (arr.accepted, arr.refused_publisher, arr.received) == (accepted, refused, 20)
+    report = ingest.stream_reports(T0 + S, T0)[1]
+    assert report.live_publishers == (GID, SPOOF) and report.multiple_publishers == policy
+    # live means heard within PUBLISHER_LIVE_NS: once the spoofer is silent it is not counted
+    assert ingest.stream_reports(T0 + 4 * S, T0)[1].live_publishers == ()
+
+
+def test_first_hands_over_when_the_first_publisher_goes_silent() -> None:
+    """A restarted sensor (new gid) is taken once the old identity is no longer live."""
+    ingest = _policy_ingest("first")
+    ingest.on_message(1, Float32MultiArray(data=[1.0, 1.0]), T0, GID, 1)
+    later = T0 + 3 * S
+    result = ingest.on_message(1, Float32MultiArray(data=[2.0, 1.0]), later, SPOOF, 1)
+    assert result.outcome is Outcome.ACCEPTED
+    assert ingest.on_message(1, Float32MultiArray(data=[3.0, 1.0]), later + MS, GID, 2).outcome \
+        is Outcome.REFUSED_PUBLISHER
+
+
+def test_without_gids_every_message_is_taken_even_under_first() -> None:
+    """Jazzy's rclpy gives no publisher gid: publishers cannot be told apart (untracked)."""
+    ingest = _policy_ingest("first")
+    for k in range(4):
+        assert ingest.on_message(1, Float32MultiArray(data=[float(k), 1.0]), T0 + k * MS,
+                                 None, None).outcome is Outcome.ACCEPTED
+    report = ingest.stream_reports(T0 + S, T0, graph_publishers=[1, 2])[1]
+    assert report.total.untracked == 4 and report.graph_publishers == 2
+    assert report.live_publishers == ()
+
+
+def test_loss_seen_by_both_views_is_counted_once_in_the_summary() -> None:
+    """Issue 13.5: 75 sent, 3 delivered: gaps say 72, the middleware says 72; 72 lost."""
+    ingest = _ingest()
+    ingest.on_message(1, Float32MultiArray(data=[1.0, 1.0]), T0, GID, 1)
+    ingest.on_message(1, Float32MultiArray(data=[1.0, 1.0]), T0 + MS, GID, 38)
+    ingest.on_message(1, Float32MultiArray(data=[1.0, 1.0]), T0 + 2 * MS, GID, 75)
+    ingest.on_message_lost(1, 72)
+    ingest.on_message_lost(0, 5)  # the other stream: only the middleware saw its loss
+    arr = ingest.drops.counters("arr")
+    assert (arr.lost, arr.rmw_lost, arr.missing, arr.offered) == (72, 72, 72, 75)
+    summary = ingest.summary()
+    assert summary["missing"] == 72 + 5
+    assert (summary["lost"], summary["rmw_lost"]) == (72, 77)  # both views still reported

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import zipfile
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from streaming_gcode.core.errors import CheckpointError
 from streaming_gcode.core.features import FEATURE_SETS
 from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.core.stream_layout import AlignmentSettings, StreamLayout, StreamSpec
+from streaming_gcode.model import checkpoint_limits
 from streaming_gcode.model.checkpoint import (
     CHECKPOINT_KEYS,
     find_checkpoint,
@@ -208,3 +210,90 @@ def test_without_a_path_or_a_shipped_model_there_is_no_checkpoint(monkeypatch) -
     with pytest.raises(CheckpointError, match=r"no --checkpoint given and the shipped "
                        r"models/physical.pt is not installed"):
         resolve_checkpoint(None, "physical")
+
+
+def _with_config(good: Path, name: str, **changes) -> Path:
+    payload = _payload(good)
+    payload["config"].update(changes)
+    path = good.with_name(name)
+    torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"d_model": 10_000_000}, r"d_model 10000000 above the limit 4096"),
+    ({"num_layers": 20_000}, r"num_layers 20000 above the limit 32"),
+    ({"window": 10**9}, r"window 1000000000 above the limit 65536"),
+    ({"code_buckets": 10**10}, r"code_buckets 10000000000 above the limit 1048576"),
+])
+def test_config_sizes_beyond_the_limits_are_refused_before_allocation(good, changes, expected):
+    path = _with_config(good, "huge.pt", **changes)
+    with pytest.raises(CheckpointError, match=rf"huge\.pt: bad config: invalid ModelConfig: "
+                                              rf"{expected}"):
+        load_checkpoint(path)
+
+
+def test_metadata_window_beyond_the_window_frames_range_is_refused(good):
+    payload = _payload(good)
+    payload["metadata"]["window"] = 2_000_000
+    torch.save(payload, good)
+    with pytest.raises(CheckpointError, match=r"model\.pt: inconsistent checkpoint: "
+                                              r"window 2000000 in 1\.\.65536"):
+        load_checkpoint(good)
+
+
+def _deflated(source_path: Path, path: Path, zero_bytes: int | None = None) -> Path:
+    """Rezip deflated; with `zero_bytes`, the last tensor record becomes that many zeros."""
+    with zipfile.ZipFile(source_path) as source, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        records = source.infolist()
+        blob = max((r for r in records if "/data/" in r.filename),
+                   key=lambda r: int(r.filename.rsplit("/", 1)[1]))
+        for record in records:
+            if record is blob and zero_bytes is not None:
+                with out.open(record.filename, "w", force_zip64=True) as handle:
+                    for _ in range(zero_bytes // (1 << 20)):
+                        handle.write(bytes(1 << 20))
+            else:
+                out.writestr(record.filename, source.read(record.filename))
+    return path
+
+
+def test_deflated_archive_declaring_too_much_is_refused_from_its_directory(good, monkeypatch):
+    payload = _payload(good)
+    payload["metadata"]["training"] = {"blob": torch.zeros(4)}
+    torch.save(payload, good)
+    bomb = _deflated(good, good.with_name("bomb.pt"), 16 << 20)
+    assert bomb.stat().st_size < 1 << 20  # 16 MiB of zeros in well under 1 MiB
+    with pytest.raises(CheckpointError, match=r"bomb\.pt: refused: the archive holds \d+ bytes "
+                                              r"of tensors but its config needs \d+"):
+        load_checkpoint(bomb)
+    monkeypatch.setattr(checkpoint_limits, "MAX_ARCHIVE_BYTES", 4 << 20)
+    with pytest.raises(CheckpointError, match=r"bomb\.pt: refused: the archive declares \d+ "
+                                              r"bytes uncompressed; expected at most 4194304"):
+        load_checkpoint(bomb)
+
+
+def test_deflated_archive_within_the_limits_still_loads(model, good, tmp_path):
+    rezipped = _deflated(good, tmp_path / "deflated.pt")
+    loaded = load_checkpoint(rezipped)
+    assert loaded.config == model.config
+
+
+def test_oversized_pickle_record_and_legacy_format_are_refused(good, tmp_path, monkeypatch):
+    legacy = tmp_path / "legacy.pt"
+    torch.save(_payload(good), legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match=r"legacy\.pt: refused: a legacy \(torch < 1\.6"):
+        load_checkpoint(legacy)
+    monkeypatch.setattr(checkpoint_limits, "MAX_PICKLE_BYTES", 100)
+    with pytest.raises(CheckpointError, match=r"model\.pt: refused: expected one data\.pkl "
+                                              r"record of at most 100 bytes"):
+        load_checkpoint(good)
+
+
+def test_shipped_models_load_within_the_limits():
+    for name in ("full", "physical"):
+        path = default_checkpoint(name)
+        if path is None:
+            pytest.skip(f"models/{name}.pt is not installed")
+        assert load_checkpoint(path).config.d_model == 128

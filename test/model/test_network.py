@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.errors import ConfigError, ModelConfigError
+from streaming_gcode.core.package import default_checkpoint
+from streaming_gcode.core.parameters import NODE_PARAMETERS
+from streaming_gcode.model import network
 from streaming_gcode.model.network import build_model, ModelConfig, parameter_count
 
 torch.set_num_threads(1)
@@ -140,3 +143,50 @@ def test_num_heads_is_accepted_but_changes_nothing() -> None:
     b = build_model(ModelConfig(n_continuous=3, head_sizes=HEADS, num_heads=8), seed=0)
     for x, y in zip(a[0].state_dict().values(), b[0].state_dict().values()):
         assert torch.equal(x, y)
+
+
+def test_parameter_count_is_known_before_the_model_is_built() -> None:
+    config = ModelConfig(n_continuous=3, categorical_sizes=[5, 7], head_sizes=HEADS,
+                         code_inputs=[0, 2], num_layers=3, d_model=24)
+    assert config.parameter_count == parameter_count(*build_model(config))
+
+
+def test_shipped_model_sizes_are_within_the_limits() -> None:
+    for name in ("full", "physical"):
+        path = default_checkpoint(name)
+        if path is None:
+            pytest.skip(f"models/{name}.pt is not installed")
+        config = ModelConfig.from_dict(torch.load(path, weights_only=True)["config"])
+        assert config.parameter_count < network.MAX_PARAMETERS // 10
+
+
+def test_window_limit_is_the_window_frames_parameter_range() -> None:
+    spec = next(p for p in NODE_PARAMETERS if p.name == "window_frames")
+    assert network.MAX_WINDOW == spec.maximum == 65536
+    ModelConfig(n_continuous=3, head_sizes=HEADS, window=network.MAX_WINDOW)
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("d_model", 10_000_000, r"d_model 10000000 above the limit 4096"),
+    ("num_layers", 20_000, r"num_layers 20000 above the limit 32"),
+    ("window", 10**9, r"window 1000000000 above the limit 65536"),
+    ("window", 2_000_000, r"window 2000000 above the limit 65536"),
+    ("code_buckets", 10**10, r"code_buckets 10000000000 above the limit 1048576"),
+    ("embedding_dim", 10**6, r"embedding_dim 1000000 above the limit 1024"),
+    ("d_model", 1e7, r"d_model 10000000.0 must be an integer"),
+    ("num_layers", True, r"num_layers True must be an integer"),
+])
+def test_sizes_above_the_limits_are_refused_before_allocation(field, value, expected) -> None:
+    with pytest.raises(ModelConfigError, match=rf"invalid ModelConfig: {expected}"):
+        ModelConfig(n_continuous=3, head_sizes=HEADS, code_inputs=[0], **{field: value})
+
+
+def test_total_parameters_and_class_counts_are_bounded() -> None:
+    with pytest.raises(ModelConfigError, match=r"\d+ parameters above the limit 50000000"):
+        ModelConfig(n_continuous=3, head_sizes=HEADS, d_model=4096, num_layers=32)
+    with pytest.raises(ModelConfigError, match=r"class counts \[2000000\] above the limit"):
+        ModelConfig(n_continuous=3, head_sizes={"command": 2_000_000})
+    with pytest.raises(ModelConfigError, match=r"70000 inputs above the limit 65536"):
+        ModelConfig(n_continuous=70_000, head_sizes=HEADS)
+    with pytest.raises(ModelConfigError, match=r"invalid ModelConfig: .*infinity"):
+        ModelConfig.from_dict({"n_continuous": 3, "head_sizes": {"command": float("inf")}})

@@ -13,18 +13,27 @@ far-future stamps on every stamped type, an oversize JointState field.
 
 from __future__ import annotations
 
+import copy
+
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
 import pytest
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
 
 from streaming_gcode.core.errors import MessageError
 from streaming_gcode.core.features import FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout, StreamSpec
-from streaming_gcode.ingestion.adapters import make_adapter
+from streaming_gcode.ingestion.adapters import (
+    make_adapter, RefusedMessage, SERIALIZED_OVERHEAD_BYTES, serialized_size_bound,
+)
 from streaming_gcode.ingestion.stream_ingest import Outcome, StreamIngest
+from streaming_gcode.node.log_throttle import (
+    LogThrottle, MAX_KINDS_PER_STREAM, OTHER_PROBLEM, problem_kind,
+)
+from streaming_gcode.node.raw_messages import RawMessageDecoder
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -255,3 +264,110 @@ def test_a_time_read_before_the_lock_is_not_a_clock_jump_when_the_clock_is_given
     resets = ingest.aligner.counters.resets
     assert resets == (0 if with_clock else 1)
     assert (len(ingest.buffer) > 0) == with_clock
+
+
+# -- oversized messages: refused from their serialised size, before deserialising --------
+
+MILLION = 1_000_000
+
+
+def test_the_size_bound_admits_every_acceptable_message_and_refuses_a_million_elements() -> None:
+    layout = _layout()
+    largest = {
+        JS: JointState(name=["x", "y"], position=[1.0, 2.0], velocity=[0.0, 0.0],
+                       effort=[0.0, 0.0]),
+        IMU: Imu(),
+        F32: Float32MultiArray(data=[1.0, 2.0]),
+        F64: Float64MultiArray(data=[1.0]),
+    }
+    for index, msg in largest.items():
+        spec = layout.streams[index]
+        if hasattr(msg, "header"):
+            msg.header.frame_id = "f" * 1000
+        bound = serialized_size_bound(spec, MAX_LENGTH)
+        assert len(serialize_message(msg)) <= bound < SERIALIZED_OVERHEAD_BYTES + 1024, spec.name
+    spec = layout.streams[JS]
+    huge = JointState(name=["x", "y"], position=[0.0] * MILLION)
+    assert len(serialize_message(huge)) > 100 * serialized_size_bound(spec, MAX_LENGTH)
+
+
+def test_max_array_length_caps_the_bound_below_the_channel_count() -> None:
+    spec = StreamSpec("wide", "/w", "std_msgs/msg/Float64MultiArray",
+                      tuple(f"c{i}" for i in range(100)))
+    assert serialized_size_bound(spec, 10) == SERIALIZED_OVERHEAD_BYTES + 8 * 10
+    assert serialized_size_bound(spec, 4096) == SERIALIZED_OVERHEAD_BYTES + 8 * 100
+
+
+def test_an_oversized_message_is_counted_malformed_and_other_streams_lose_nothing() -> None:
+    ingest = _ingest()
+    layout = _layout()
+    decoders = [RawMessageDecoder(spec, MAX_LENGTH) for spec in layout.streams]
+    huge = serialize_message(Float32MultiArray(data=[0.5] * MILLION))
+    result = ingest.on_message(F32, decoders[F32].decode(huge), T0)
+    assert result.outcome is Outcome.MALFORMED
+    assert "serialised message is 4000" in result.reason
+    assert "refused before deserialising" in result.reason
+    good = decoders[JS].decode(serialize_message(_joint(T0)))
+    assert isinstance(good, JointState) and list(good.position) == [1.0, 2.0]
+    assert ingest.on_message(JS, good, T0).outcome is Outcome.ACCEPTED
+    assert ingest.drops.counters("f32").malformed == 1
+    assert ingest.drops.counters("js").malformed == 0
+    assert ingest.drops.counters("js").accepted == 1
+
+
+def test_a_refused_message_refuses_every_field_but_copies_like_an_object() -> None:
+    refused = RefusedMessage("stream 'x': too large")
+    with pytest.raises(MessageError, match="too large"):
+        refused.header  # noqa: B018 - the read is the test
+    assert copy.copy(refused).reason == refused.reason
+
+
+def test_a_deserialised_message_passes_through_and_corrupt_bytes_are_refused() -> None:
+    decoder = RawMessageDecoder(_layout().streams[JS], MAX_LENGTH)
+    msg = _joint(T0)
+    assert decoder.decode(msg) is msg
+    refused = decoder.decode(b"\x00\x01\x00\x00\xff\xff\xff\x7f")
+    assert isinstance(refused, RefusedMessage)
+    assert "cannot be deserialised" in refused.reason
+
+
+# -- throttled warnings: keyed by stream, outcome and problem ----------------------------
+
+def test_problem_kind_keeps_the_wording_and_drops_the_values() -> None:
+    assert problem_kind("stream 'f32': data has 5 values; expected 2") == (
+        "data has # values; expected #")
+    assert problem_kind("stream 'f32': data has 9 values; expected 2") == (
+        problem_kind("stream 'f32': data has 5 values; expected 2"))
+    assert problem_kind("stream 'js': non-finite value (NaN/Inf) in channels ['x']") == (
+        "non-finite value")
+    assert problem_kind("stream 'js': header stamp is 9.000 s ahead of the node clock; at "
+                        "most 5.000 s is accepted") == (
+        "header stamp is # s ahead of the node clock; at most # s is accepted")
+
+
+def test_a_flood_of_one_problem_never_hides_another_problem_or_another_stream() -> None:
+    throttle = LogThrottle()
+    malformed = "malformed"
+    flood = [throttle.key("f32", malformed, f"stream 'f32': data has {n} values; expected 2")
+             for n in range(3, 50)]
+    assert len(set(flood)) == 1
+    assert throttle.allow(flood[0], 60.0) == 0
+    assert all(throttle.allow(key, 60.0) is None for key in flood[1:])
+    other_problem = throttle.key("f32", malformed,
+                                 "stream 'f32': non-finite value (NaN/Inf) in channels ['a']")
+    other_stream = throttle.key("js", malformed, "stream 'js': data has 7 values; expected 2")
+    late = throttle.key("f32", "late", "stream 'f32': sample stamped 5 ns is behind ...")
+    assert throttle.allow(other_problem, 60.0) == 0
+    assert throttle.allow(other_stream, 60.0) == 0
+    assert throttle.allow(late, 60.0) == 0
+    assert throttle.allow(flood[0], 0.0) == len(flood) - 1   # the suppressed are counted
+
+
+def test_problem_keys_per_stream_are_capped() -> None:
+    throttle = LogThrottle()
+    keys = {throttle.key("f32", "internal", "failed " + "x" * n)
+            for n in range(3 * MAX_KINDS_PER_STREAM)}
+    assert len(keys) == MAX_KINDS_PER_STREAM + 1
+    assert throttle.key("f32", "internal", "new") == ("f32", "internal", OTHER_PROBLEM)
+    assert throttle.key("f32", "internal", "failed x") == ("f32", "internal", "failed x")
+    assert throttle.key("js", "internal", "new")[2] == "new"   # other streams keep their own

@@ -4,8 +4,9 @@
 
 `test_checkpoint.py` covers the loader; this runs the real `stream_node` process
 on a truncated, a corrupt, a wrong-version and a hostile checkpoint (a pickle
-that would create a file if it were ever unpickled with code execution). The
-four nodes start at the same time to keep the test short.
+that would create a file if it were ever unpickled with code execution), and
+one whose config asks for a model far too large to build. The five nodes start
+at the same time to keep the test short.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def _bad_checkpoints(tmp: Path, marker: Path) -> dict[str, tuple[Path, str]]:
     payload["metadata"]["training"] = {"x": _RunsCode(marker)}
     hostile = tmp / "hostile.pt"
     torch.save(payload, hostile)
+    payload = torch.load(good, weights_only=True)
+    payload["config"]["d_model"] = 10_000_000   # 9 GB of RSS before it was bounded
+    huge = tmp / "huge.pt"
+    torch.save(payload, huge)
     return {
         "truncated": (truncated, "unreadable checkpoint (truncated or corrupt file"),
         "corrupt": (corrupt, "(unsafe or foreign pickle: Unsupported operand"),
@@ -57,6 +62,7 @@ def _bad_checkpoints(tmp: Path, marker: Path) -> dict[str, tuple[Path, str]]:
         "hostile": (hostile, "refused: it holds objects other than tensors and plain data, "
                     "which weights_only loading does not execute (unsafe or foreign pickle: "
                     "Trying to load unsupported GLOBAL posix.system"),
+        "huge": (huge, "bad config: invalid ModelConfig: d_model 10000000 above the limit 4096"),
     }
 
 

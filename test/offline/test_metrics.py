@@ -86,3 +86,29 @@ def test_confusion_matrix_rows_true_columns_predicted() -> None:
 def test_length_mismatch() -> None:
     with pytest.raises(ValueError, match="1 predictions for 2 labels"):
         score([G1_X1], [G1_X1, G1_X1])
+
+
+def test_balanced_accuracy_and_per_command_recall_match_numpy() -> None:
+    from streaming_gcode.offline.metrics import (
+        command_balanced_accuracy, extended_metrics, per_command_recall,
+    )
+
+    rng = np.random.default_rng(3)
+    keys = [G1_X1, G1_X2, G0_Z0, M30]
+    true_index = rng.choice(4, size=200, p=[0.6, 0.2, 0.15, 0.05])
+    pred_index = np.where(rng.random(200) < 0.7, true_index, rng.integers(0, 4, 200))
+    counts = score([keys[i] for i in pred_index], [keys[i] for i in true_index])
+    commands = np.array([keys[i][0] for i in true_index])
+    predicted = np.array([keys[i][0] for i in pred_index])
+    expected = {c: float(np.mean(predicted[commands == c] == c)) for c in np.unique(commands)}
+    recall = per_command_recall(counts.confusion)
+    assert recall.keys() == expected.keys()
+    for command, value in expected.items():
+        assert recall[command] == pytest.approx(value)
+    balanced = command_balanced_accuracy(counts.confusion)
+    assert balanced == pytest.approx(np.mean(list(expected.values())))
+    metrics = extended_metrics(counts)
+    assert metrics["command_balanced_accuracy"] == balanced
+    assert metrics["per_command_frames"] == {c: int(np.sum(commands == c)) for c in expected}
+    assert set(METRIC_KEYS) <= set(metrics)
+    assert command_balanced_accuracy(ScoreCounts().confusion) == 0.0

@@ -181,3 +181,59 @@ def test_missing_key_is_a_clear_error() -> None:
     status = _buffer()
     with pytest.raises(KeyError, match=r"status 'streaming_gcode: buffer' has no key 'x'"):
         status.value("x")
+
+
+def _hostile(recent: DropCounters, **fields) -> Status:
+    report = StreamReport("imu", "/imu", "sensor_msgs/msg/Imu", "best_effort keep_last 10",
+                          recent, recent, 100.0, 0.1, **fields)
+    return stream_status(NODE, HW, report, THRESHOLDS)
+
+
+HEALTHY = DropCounters(received=100, accepted=100, publishers=1)
+
+
+@pytest.mark.parametrize(("peak", "level", "text"), [
+    (0.02, Level.OK, "receiving at 100.0 Hz"),
+    (-1.5, Level.WARN, "header stamps up to 1.50 s behind the node clock"),
+    (4.9, Level.ERROR, "header stamps up to 4.90 s ahead of the node clock"),
+])
+def test_stamps_far_from_the_node_clock_are_graded_with_their_offset(peak, level, text) -> None:
+    """Issue 13.1: a forged or skewed stamp is not silent any more."""
+    status = _hostile(HEALTHY, stamp_offset_s=0.001, stamp_offset_peak_s=peak)
+    assert (status.level, status.message) == (level, text)
+    assert status.value("stamp_offset_peak_s") == f"{peak:.6g}"
+    assert status.value("stamp_offset_s") == "0.001"
+
+
+def test_a_second_live_publisher_warns_with_its_id_unless_accepted() -> None:
+    """Issue 13.4: `publishers: 2` under OK was the only trace of a spoofer."""
+    two = (b"\x01" * 16, [2] * 16)   # bytes, or the list of byte values rclpy gives
+    status = _hostile(HEALTHY, live_publishers=two)
+    assert status.level == Level.WARN
+    assert status.message.startswith("2 live publishers (" + "01" * 16 + "," + "02" * 16)
+    assert status.value("live_publishers") == "2"
+    assert status.value("publisher_ids") == "01" * 16 + "," + "02" * 16
+    assert _hostile(HEALTHY, live_publishers=two, multiple_publishers="accept").level == Level.OK
+    refused = DropCounters(received=20, accepted=10, refused_publisher=10, publishers=2)
+    first = _hostile(refused, live_publishers=two, multiple_publishers="first")
+    assert first.level == Level.WARN and first.value("refused_publisher") == "10"
+    assert "10 message(s) of other publishers refused" in first.message
+
+
+def test_without_gids_the_graph_count_warns() -> None:
+    """Jazzy: messages are untracked; the topic's publisher count still shows a second one."""
+    untracked = DropCounters(received=100, accepted=100, untracked=100)
+    status = _hostile(untracked, graph_publishers=2)
+    assert status.level == Level.WARN and "cannot be told apart" in status.message
+    assert status.value("graph_publishers") == "2"
+    assert _hostile(untracked, graph_publishers=1).level == Level.OK
+
+
+def test_loss_seen_by_sequence_gaps_and_the_middleware_is_counted_once() -> None:
+    """Issue 13.5: 75 sent, 3 delivered was reported as 115 lost."""
+    recent = DropCounters(received=3, accepted=3, lost=72, rmw_lost=43)
+    status = _stream(recent)
+    assert status.value("lost") == "72" and status.value("rmw_lost") == "43"
+    assert status.value("lost_counted") == "72"
+    assert status.value("drop_ratio_recent") == f"{72 / 75:.6g}"
+    assert status.message == f"dropped {72 / 75:.1%} (lost 72)"

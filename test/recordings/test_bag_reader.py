@@ -7,13 +7,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import shutil
+import sqlite3
 from typing import Any, Callable
 
 import numpy as np
 import pytest
+import yaml
 
 from streaming_gcode.core.errors import RecordingError
 from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.recordings import bag_metadata
 from streaming_gcode.recordings.bag_reader import (
     bag_reference,
     bag_samples,
@@ -254,3 +257,69 @@ def test_closed_bag(bag):
 def test_folder_of_bags(tmp_path, bag):
     shutil.copytree(bag, bag.parent / "face_903")
     assert [p.name for p in find_bags([bag.parent])] == ["face_901", "face_903"]
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """Build a few KB of YAML whose aliases expand to 9**levels strings (a billion laughs)."""
+    lines = ["l0: &l0 [" + ", ".join(["lollollol"] * 9) + "]"]
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_metadata_is_refused_before_rosbags_expands_it(bag):
+    metadata = bag / "metadata.yaml"
+    metadata.write_text(_alias_bomb() + metadata.read_text())
+    assert metadata.stat().st_size < 8192
+    with pytest.raises(RecordingError, match=r"face_901: Could not load YAML from .*metadata"
+                                             r"\.yaml: alias \*l0 refused .*\(line 2, column"):
+        _bounded(lambda: open_bag(bag))
+
+
+def test_alias_bomb_in_the_offered_qos_string_is_refused(bag):
+    metadata = bag / "metadata.yaml"
+    document = yaml.safe_load(metadata.read_text())
+    topics = document["rosbag2_bagfile_information"]["topics_with_message_count"]
+    topics[0]["topic_metadata"]["offered_qos_profiles"] = _alias_bomb()
+    metadata.write_text(yaml.safe_dump(document))
+    with pytest.raises(RecordingError, match=r"face_901: Could not load YAML of the offered QoS "
+                                             r"profiles of topic /cnc/.*alias \*l0 refused"):
+        _bounded(lambda: open_bag(bag))
+
+
+def test_oversized_metadata_is_refused_unread(bag, monkeypatch):
+    monkeypatch.setattr(bag_metadata, "MAX_METADATA_BYTES", 100)
+    with pytest.raises(RecordingError, match=r"face_901: metadata file .*metadata\.yaml is "
+                                             r"\d+ bytes; expected at most 100"):
+        open_bag(bag)
+
+
+@pytest.mark.parametrize(("total", "expected"), [
+    (999, r"message_count is 999 but its topics count 36 messages; expected them to agree"),
+    (-1, r"message_count is -1; expected an integer >= 0"),
+    ("many", r"message_count is 'many'; expected an integer >= 0"),
+])
+def test_metadata_counts_must_agree(bag, total, expected):
+    metadata = bag / "metadata.yaml"
+    document = yaml.safe_load(metadata.read_text())
+    document["rosbag2_bagfile_information"]["message_count"] = total
+    metadata.write_text(yaml.safe_dump(document))
+    with pytest.raises(RecordingError, match=rf"face_901: metadata\.yaml {expected}"):
+        open_bag(bag)
+
+
+def test_alias_bomb_in_the_storage_qos_is_refused(tmp_path):
+    run_file = tmp_path / "face_903_aligned.csv"
+    run_file.write_text(HEADER + ROWS)
+    path = write_run_bag(load_run(run_file), _layout(), tmp_path / "q", storage="sqlite3").path
+    connection = sqlite3.connect(path / "q.db3")
+    with connection:
+        connection.execute("UPDATE topics SET offered_qos_profiles = ?", (_alias_bomb(),))
+    connection.close()
+    metadata = path / "metadata.yaml"
+    document = yaml.safe_load(metadata.read_text())
+    for entry in document["rosbag2_bagfile_information"]["topics_with_message_count"]:
+        entry["topic_metadata"]["offered_qos_profiles"] = ""
+    metadata.write_text(yaml.safe_dump(document))
+    with pytest.raises(RecordingError, match=r"q: Could not load YAML of the offered QoS "
+                                             r"profiles of topic /cnc/.* in q\.db3: alias \*l0"):
+        _bounded(lambda: open_bag(path))

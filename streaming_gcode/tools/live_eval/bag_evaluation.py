@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.stream_layout import (
     load_params_file, NS_PER_S, resolve_layout_path, StreamLayout,
 )
@@ -29,12 +30,15 @@ from streaming_gcode.model.checkpoint import load_checkpoint, resolve_checkpoint
 from streaming_gcode.model.decoding import decode_frames
 from streaming_gcode.node.conversions import message_class
 from streaming_gcode.offline.bag_frames import prepare_bag
+from streaming_gcode.offline.continuous import concatenate_runs
 from streaming_gcode.offline.evaluation import (
     EvaluationReport, format_table, frame_logits, RunResult,
 )
 from streaming_gcode.recordings.bag_reader import find_bags, open_bag
-from streaming_gcode.recordings.bag_writer import absolute_topic, REFERENCE_TOPIC, write_run_bags
-from streaming_gcode.recordings.csv_runs import find_runs
+from streaming_gcode.recordings.bag_writer import (
+    absolute_topic, bag_path_for, REFERENCE_TOPIC, write_run_bag, write_run_bags,
+)
+from streaming_gcode.recordings.csv_runs import find_runs, load_run
 from streaming_gcode.tools.harness.output_listener import NODE_OUTPUTS
 from streaming_gcode.tools.live_eval.capture import play_through_node, quiet_domain
 from streaming_gcode.tools.live_eval.playback import LiveCapture, LiveOptions, node_parameters
@@ -245,21 +249,34 @@ def _live_table(data: dict[str, Any]) -> str:
 
 def run_bags(checkpoint: str | Path | None, layout: str | Path | None, options: LiveOptions,
              bags: Sequence[str] | None, data: Sequence[str] | None,
-             keep_bags: Path | None = None, quiet: bool = False) -> tuple[dict[str, Any], str]:
+             keep_bags: Path | None = None, quiet: bool = False,
+             continuous: bool = False) -> tuple[dict[str, Any], str]:
     """Evaluate `bags`, or the runs in `data` written as bags (kept in `keep_bags` if given)."""
     model_path = resolve_checkpoint(checkpoint)
     layout_path = Path(layout) if layout else None
     with tempfile.TemporaryDirectory(prefix="streaming_gcode_bags_") as scratch:
-        paths = input_bags(bags, data, layout_path, Path(keep_bags or scratch), quiet)
+        paths = input_bags(bags, data, layout_path, Path(keep_bags or scratch), quiet,
+                           continuous)
         return evaluate_live(paths, model_path, layout_path, options, progress=not quiet)
 
 
 def input_bags(bags: Sequence[str] | None, data: Sequence[str] | None,
-               layout_path: Path | None, out: Path, quiet: bool = False) -> list[Path]:
-    """Return the bags to evaluate: `bags` found, or the runs in `data` written as bags."""
+               layout_path: Path | None, out: Path, quiet: bool = False,
+               continuous: bool = False) -> list[Path]:
+    """Return the bags to evaluate: `bags` found, or the runs in `data` written as bags.
+
+    `continuous`: the runs restamped back to back into one bag (scored as one stream).
+    """
     if bags:
+        if continuous:
+            raise ConfigError("--bags --continuous is not implemented yet: give --data runs")
         return find_bags(bags)
     _, layout = layout_parameters(layout_path)
+    if continuous:
+        joined = concatenate_runs([load_run(p) for p in find_runs(data)])
+        out.mkdir(parents=True, exist_ok=True)
+        return [write_run_bag(joined, layout, bag_path_for(out, joined.name),
+                              overwrite=True).path]
     summaries = write_run_bags(find_runs(data), layout, out, overwrite=True,
                                show_progress=not quiet)
     return [s.path for s in summaries]

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import yaml
 
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.offline.splits import DEFAULT_SPLIT, split_paths
 from streaming_gcode.tools.live_eval.playback import (
     DEFAULT_LIVE_CLOCK_HZ,
     DEFAULT_LIVE_RATE,
@@ -67,6 +68,9 @@ def handles(args: argparse.Namespace) -> bool:
 
 def run_live(args: argparse.Namespace) -> int:
     """Evaluate bags (or runs converted to bags) through the live node; print, write JSON."""
+    data = args.data
+    if data:   # a folder's runs of --split (the temporal validation runs by default)
+        data = [str(p) for p in split_paths(data, getattr(args, "split", DEFAULT_SPLIT))]
     timelines = args.timelines or (args.json.parent / "timelines" if args.json else None)
     options = LiveOptions(rate=args.rate, clock_hz=args.clock_hz, reliable=not args.best_effort,
                           duration_s=args.playback_duration, timeline_dir=timelines,
@@ -74,8 +78,9 @@ def run_live(args: argparse.Namespace) -> int:
     # torch (the model) and rclpy (the node): not paid by every command that builds the parser
     from streaming_gcode.tools.live_eval.bag_evaluation import run_bags
 
-    report, table = run_bags(args.checkpoint, args.layout, options, args.bags, args.data,
-                             args.keep_bags, quiet=args.quiet)
+    report, table = run_bags(args.checkpoint, args.layout, options, args.bags, data,
+                             args.keep_bags, quiet=args.quiet,
+                             continuous=getattr(args, "continuous", False))
     print(table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -235,3 +235,31 @@ def test_evaluation_avoids_a_domain_where_others_publish():
     finally:
         other.kill()
         other.wait()
+
+
+@pytest.mark.data
+def test_continuous_bag_replays_the_offline_continuous_stream(tmp_path, data_dir):
+    """`--live --continuous` plays one bag of the restamped runs: the offline stream's frames."""
+    import numpy as np
+
+    from streaming_gcode.core.features import FEATURE_SETS, FeatureMap
+    from streaming_gcode.offline.bag_frames import prepare_bag
+    from streaming_gcode.offline.continuous import prepare_continuous
+    from streaming_gcode.recordings.csv_runs import load_run
+    from streaming_gcode.tools.live_eval.bag_evaluation import input_bags
+
+    runs = [data_dir / f"{name}_004_aligned.csv.gz" for name in ("damageface", "damagepocket")]
+    if not all(r.is_file() for r in runs):
+        pytest.skip(f"{[r.name for r in runs]} not all in {data_dir}")
+    [bag] = input_bags(None, [str(r) for r in runs], CONFIG, tmp_path, quiet=True,
+                       continuous=True)
+    layout = StreamLayout.from_yaml(CONFIG)
+    features = FEATURE_SETS["physical"]
+    fmap = FeatureMap.build(layout, list(features.continuous), [], {})
+    replayed, _, _ = prepare_bag(bag, layout, fmap)
+    offline = prepare_continuous([load_run(r) for r in runs], layout, fmap).stream
+    assert replayed.name == "continuous" and len(replayed) == len(offline)
+    np.testing.assert_array_equal(np.diff(replayed.table.stamps), np.diff(offline.table.stamps))
+    np.testing.assert_allclose(replayed.table.continuous, offline.table.continuous)
+    with pytest.raises(ConfigError, match="--bags --continuous is not implemented"):
+        input_bags([str(bag)], None, CONFIG, tmp_path, continuous=True)
