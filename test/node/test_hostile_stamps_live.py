@@ -146,6 +146,11 @@ def test_loss_after_sigstop_is_counted_once_in_status_and_final_line(live) -> No
     statuses = _settled(graph, time.monotonic())
     joints = statuses[JOINTS]
     lost, rmw_lost = int(joints["lost"]), int(joints["rmw_lost"])
+    if lost + rmw_lost == 0 and int(joints["untracked"]) > 0:
+        # Jazzy: no publisher gids (no sequence gaps) and its Fast DDS reported no
+        # message-lost event for the burst, so neither view saw a loss to count twice.
+        pytest.skip("this middleware reports the burst's loss in neither view "
+                    "(untracked messages, no message-lost events): nothing to reconcile")
     assert lost + rmw_lost > 0, joints   # the burst overflowed the queue somewhere
     for name in (JOINTS, IMU, ARR):
         views = int(statuses[name]["lost"]), int(statuses[name]["rmw_lost"])
