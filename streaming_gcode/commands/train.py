@@ -16,7 +16,7 @@ HELP = "Train a streaming G-code model on recorded runs (run-level split, early 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the train subcommand (defaults are TrainingConfig's)."""
     from streaming_gcode.core.features import FEATURE_SETS
-    from streaming_gcode.offline.training import TrainingConfig
+    from streaming_gcode.offline.training_config import TrainingConfig
 
     defaults = vars(TrainingConfig(data=[]))
     parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from streaming_gcode.core.stream_layout import resolve_layout
     from streaming_gcode.offline import evaluation as offline_eval
     from streaming_gcode.offline.model_card import write_card
-    from streaming_gcode.offline.training import TrainingConfig, train
+    from streaming_gcode.offline.training import train
+    from streaming_gcode.offline.training_config import TrainingConfig
 
     names = {f.name for f in fields(TrainingConfig)}
     config = TrainingConfig(**{k: v for k, v in vars(args).items() if k in names})

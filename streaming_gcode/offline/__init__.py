@@ -15,7 +15,8 @@ from streaming_gcode import lazy_exports
 __all__, __getattr__ = lazy_exports(__name__, {
     "labelled_windows": ("PreparedRun", "prepare_run"),
     "bag_frames": ("prepare_bag",),
-    "training": ("TrainingConfig", "TrainingResult", "train"),
+    "training_config": ("TrainingConfig",),
+    "training": ("TrainingResult", "train"),
     "metrics": ("ScoreCounts", "score"),
     "evaluation": ("EvaluationReport", "evaluate_prepared", "format_table", "write_json"),
     "splits": ("split_paths", "temporal_split"),

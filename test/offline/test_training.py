@@ -25,7 +25,8 @@ from streaming_gcode.offline.labelled_windows import (
     window_starts,
 )
 from streaming_gcode.offline.metrics import majority_baseline
-from streaming_gcode.offline.training import input_statistics, split_of, train, TrainingConfig
+from streaming_gcode.offline.training import input_statistics, split_of, train
+from streaming_gcode.offline.training_config import TrainingConfig
 from streaming_gcode.recordings.csv_runs import load_run, rows_at
 
 TINY_RUNS = ("pocket_001", "pocket_002", "pocket_003", "pocket_004")

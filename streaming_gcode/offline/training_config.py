@@ -1,0 +1,41 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""What decides a training run, as plain data (recorded in the checkpoint).
+
+Apart from the training loop so that building the `train` command's options
+(its defaults are these) loads neither torch nor the data code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Continuous inputs that are codes rather than quantities: the program line number.
+DEFAULT_CODE_FEATURES: tuple[str, ...] = ("line",)
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that decides a training run (recorded in the checkpoint)."""
+
+    data: list[str]
+    feature_set: str = "full"
+    layout: str | None = None        # stream layout YAML; None = the shipped config/stream.yaml
+    d_model: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    dropout: float = 0.1
+    embedding_dim: int = 8
+    window: int = 64
+    window_stride: int = 32
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    max_epochs: int = 10
+    patience: int = 4
+    seed: int = 0
+    threads: int = 2
+    max_minutes: float = 14.0        # wall-clock budget of the whole run, final evaluation too
+    eval_mode: str = "window"
+    tune_every: int = 8              # score every n-th tune frame after each epoch (speed)
+    code_features: list[str] = field(default_factory=lambda: list(DEFAULT_CODE_FEATURES))
