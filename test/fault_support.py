@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 if not os.environ.get("ROS_DOMAIN_ID"):  # conftest.py sets both; this keeps the module safe
     os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(100, 199))
@@ -60,6 +60,12 @@ BEST_EFFORT = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 CONTINUOUS = ["j1", "j2", "angular_velocity.z", "a0"]
 NODE_MAIN = "import sys; from streaming_gcode.node_entry import main; sys.exit(main())"
 STATUS = "streaming_gcode: "
+JOINTS = STATUS + "stream joints"        # the status names of the fault layout's streams
+IMU = STATUS + "stream imu"
+ARR = STATUS + "stream arr"
+BUFFER = STATUS + "buffer"
+INFERENCE = STATUS + "inference"
+STREAMS = ("joints", "imu", "arr")
 
 
 def small_checkpoint(path: Path, d_model: int = 16, num_layers: int = 1,
@@ -287,3 +293,23 @@ def start(tmp: Path, params: dict, graph: Graph, name: str = "node",
                    "the node's first diagnostics")
     assert node.alive(), node.text()
     return node
+
+
+def live_node(tmp: Path, graph_name: str | None = None,
+              **overrides: Any) -> Iterator[tuple[Graph, NodeProcess]]:
+    """Run a node on a small checkpoint until it predicts; yield (graph, node); clean up.
+
+    The body of the live test modules' `live` fixtures: one node per module.
+    """
+    checkpoint = small_checkpoint(tmp / "small.pt")
+    graph = Graph(graph_name) if graph_name else Graph()
+    node = None
+    try:
+        node = start(tmp, node_params(checkpoint, **overrides), graph)
+        graph.wait_for(lambda: len(graph.predictions) >= 3, 30.0, "first predictions",
+                       streams=STREAMS)
+        yield graph, node
+    finally:
+        graph.close()
+        if node is not None:
+            node.kill()

@@ -26,9 +26,6 @@ import fault_support as fs  # noqa: E402, I100
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
 
-JOINTS = fs.STATUS + "stream joints"
-IMU = fs.STATUS + "stream imu"
-ARR = fs.STATUS + "stream arr"
 HUGE_ID = 2_000_000            # characters: made every /diagnostics message 28 MB
 HUGE_ELEMENTS = 1_000_000      # float32 values in one Float32MultiArray (4 MB)
 HUGE_MESSAGES = 200
@@ -62,19 +59,8 @@ def test_a_2mb_hardware_id_at_start_up_exits_2_with_one_short_line(tmp_path) -> 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile_live")
-    checkpoint = fs.small_checkpoint(tmp / "small.pt")
-    graph = fs.Graph("hostile_test")
-    node = None
-    try:
-        node = fs.start(tmp, fs.node_params(checkpoint, log_throttle_s=3600.0), graph)
-        graph.wait_for(lambda: len(graph.predictions) >= 3, 30.0, "first predictions",
-                       streams=("joints", "imu", "arr"))
-        yield graph, node
-    finally:
-        graph.close()
-        if node is not None:
-            node.kill()
+    yield from fs.live_node(tmp_path_factory.mktemp("hostile_live"), "hostile_test",
+                            log_throttle_s=3600.0)
 
 
 def test_use_sim_time_cannot_be_switched_at_runtime(live) -> None:
@@ -86,7 +72,7 @@ def test_use_sim_time_cannot_be_switched_at_runtime(live) -> None:
     since = time.monotonic()
     graph.wait_for(lambda: len(graph.predictions_since(since)) >= 3, 20.0,
                    "predictions on the unchanged clock", streams=("joints", "imu", "arr"))
-    before_clock = _int(graph, JOINTS, "before_clock")
+    before_clock = _int(graph, fs.JOINTS, "before_clock")
     assert before_clock == 0
 
 
@@ -106,21 +92,21 @@ def test_a_2mb_hardware_id_is_refused_at_runtime(live) -> None:
 def test_million_element_messages_are_refused_unread_while_other_streams_flow(live) -> None:
     graph, node = live
     huge = _huge_message()
-    graph.wait_for(lambda: _int(graph, JOINTS, "accepted") > 0, 20.0, "stream counters",
+    graph.wait_for(lambda: _int(graph, fs.JOINTS, "accepted") > 0, 20.0, "stream counters",
                    streams=("joints", "imu", "arr"))
-    malformed = _int(graph, ARR, "malformed")
-    accepted = {name: _int(graph, name, "accepted") for name in (JOINTS, IMU, ARR)}
+    malformed = _int(graph, fs.ARR, "malformed")
+    accepted = {name: _int(graph, name, "accepted") for name in (fs.JOINTS, fs.IMU, fs.ARR)}
     rss_before = node.rss()
     since = time.monotonic()
     for _ in range(HUGE_MESSAGES):
         graph.publish()
         graph.publishers["arr"].publish(huge)
         time.sleep(fs.PERIOD_S)
-    graph.wait_for(lambda: _int(graph, ARR, "malformed") - malformed >= HUGE_MESSAGES // 2,
+    graph.wait_for(lambda: _int(graph, fs.ARR, "malformed") - malformed >= HUGE_MESSAGES // 2,
                    30.0, "the huge messages counted malformed", streams=("joints", "imu", "arr"))
     rss_growth = node.rss() - rss_before
-    after = {name: _int(graph, name, "accepted") for name in (JOINTS, IMU, ARR)}
-    for name in (JOINTS, IMU, ARR):   # the good samples, arr's own included, kept coming
+    after = {name: _int(graph, name, "accepted") for name in (fs.JOINTS, fs.IMU, fs.ARR)}
+    for name in (fs.JOINTS, fs.IMU, fs.ARR):   # the good samples, arr's own included, kept coming
         assert after[name] - accepted[name] >= HUGE_MESSAGES // 2, (name, accepted, after)
     assert len(graph.predictions_since(since)) >= HUGE_MESSAGES // (2 * fs.STRIDE)
     assert "over the bound of" in node.text() and "refused before deserialising" in node.text()
@@ -132,10 +118,10 @@ def test_a_flood_of_one_problem_does_not_hide_another_in_the_log(live) -> None:
     """Warnings are throttled for an hour here: a second problem shows only with its own key."""
     graph, node = live
     assert "over the bound of" in node.text()   # the flood above already logged its line
-    malformed = _int(graph, ARR, "malformed")
+    malformed = _int(graph, fs.ARR, "malformed")
     graph.publish(arr=[math.nan, 1.0])           # same stream, other problem
     graph.publish(arr=[1.0, 1.0, 1.0])           # and a third
-    graph.wait_for(lambda: _int(graph, ARR, "malformed") - malformed >= 2, 20.0,
+    graph.wait_for(lambda: _int(graph, fs.ARR, "malformed") - malformed >= 2, 20.0,
                    "the two malformed messages counted", streams=("joints", "imu"))
     graph.wait_for(lambda: "non-finite value" in node.text()
                    and "data has 3 values; expected 2" in node.text(), 20.0,

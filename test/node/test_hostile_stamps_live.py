@@ -29,10 +29,6 @@ import fault_support as fs  # noqa: E402, I100
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
 
-JOINTS = fs.STATUS + "stream joints"
-IMU = fs.STATUS + "stream imu"
-ARR = fs.STATUS + "stream arr"
-BUFFER = fs.STATUS + "buffer"
 WARN, ERROR = 1, 2
 LEAD_NS = 4_900_000_000     # inside the default max_future_stamp_s (5 s)
 GOOD_FRAMES = 120           # frames this test publishes around the forged stamps
@@ -41,19 +37,7 @@ FORGE_EVERY = 40            # one forged frame-clock message per this many good 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile_live")
-    checkpoint = fs.small_checkpoint(tmp / "small.pt")
-    graph = fs.Graph("hostile_test")
-    node = None
-    try:
-        node = fs.start(tmp, fs.node_params(checkpoint), graph)
-        graph.wait_for(lambda: len(graph.predictions) >= 3, 30.0, "first predictions",
-                       streams=("joints", "imu", "arr"))
-        yield graph, node
-    finally:
-        graph.close()
-        if node is not None:
-            node.kill()
+    yield from fs.live_node(tmp_path_factory.mktemp("hostile_live"), "hostile_test")
 
 
 def _settled(graph: fs.Graph, since: float) -> dict[str, dict[str, str]]:
@@ -62,7 +46,7 @@ def _settled(graph: fs.Graph, since: float) -> dict[str, dict[str, str]]:
     return graph.statuses(since)
 
 
-def _sum(statuses: dict, key: str, names=(JOINTS, IMU, ARR)) -> int:
+def _sum(statuses: dict, key: str, names=(fs.JOINTS, fs.IMU, fs.ARR)) -> int:
     return sum(int(statuses[name][key]) for name in names)
 
 
@@ -83,15 +67,15 @@ def test_a_frame_clock_stamp_ahead_silences_nobody_and_is_reported(live) -> None
     late = _sum(after, "late") - _sum(before, "late")
     # before the fix: every sample of every stream for ~5 s per forged stamp was late
     assert late <= 3, (late, after)
-    frames = int(after[BUFFER]["frames"]) - int(before[BUFFER]["frames"])
-    assert frames >= 0.7 * GOOD_FRAMES, (frames, after[BUFFER])
-    retracted = int(after[JOINTS]["retracted"]) - int(before[JOINTS]["retracted"])
-    assert 1 <= retracted <= forged, after[JOINTS]
-    flagged = [(level, message) for level, message, v in graph.status_history(JOINTS, began)
+    frames = int(after[fs.BUFFER]["frames"]) - int(before[fs.BUFFER]["frames"])
+    assert frames >= 0.7 * GOOD_FRAMES, (frames, after[fs.BUFFER])
+    retracted = int(after[fs.JOINTS]["retracted"]) - int(before[fs.JOINTS]["retracted"])
+    assert 1 <= retracted <= forged, after[fs.JOINTS]
+    flagged = [(level, message) for level, message, v in graph.status_history(fs.JOINTS, began)
                if "ahead of the node clock" in message]
     assert flagged and all(level == ERROR for level, _ in flagged), flagged
     assert max(float(v["stamp_offset_peak_s"] or 0) for _, _, v in
-               graph.status_history(JOINTS, began)) > 4.0
+               graph.status_history(fs.JOINTS, began)) > 4.0
 
 
 def test_a_second_publisher_on_a_stream_warns_with_both(live) -> None:
@@ -103,17 +87,17 @@ def test_a_second_publisher_on_a_stream_warns_with_both(live) -> None:
 
         def warned() -> bool:
             statuses = graph.statuses(began)
-            return ARR in statuses and graph.levels(began)[ARR][0] >= WARN and (
-                statuses[ARR]["live_publishers"] == "2"
-                or int(statuses[ARR]["graph_publishers"] or 0) >= 2)
+            return fs.ARR in statuses and graph.levels(began)[fs.ARR][0] >= WARN and (
+                statuses[fs.ARR]["live_publishers"] == "2"
+                or int(statuses[fs.ARR]["graph_publishers"] or 0) >= 2)
 
         end = time.monotonic() + 15.0
         while not warned() and time.monotonic() < end:
             graph.publish()
             spoofer.publish(Float32MultiArray(data=[rng.uniform(-1e3, 1e3), 2.0]))
             time.sleep(fs.PERIOD_S)
-        assert warned(), (graph.levels(began).get(ARR), graph.statuses(began).get(ARR))
-        status, message = graph.statuses(began)[ARR], graph.levels(began)[ARR][1]
+        assert warned(), (graph.levels(began).get(fs.ARR), graph.statuses(began).get(fs.ARR))
+        status, message = graph.statuses(began)[fs.ARR], graph.levels(began)[fs.ARR][1]
         if status["live_publishers"] == "2":  # gids in MessageInfo: both identities shown
             assert len(status["publisher_ids"].split(",")) == 2, status
             assert "live publishers" in message, message
@@ -144,7 +128,7 @@ def test_loss_after_sigstop_is_counted_once_in_status_and_final_line(live) -> No
         node.process.send_signal(signal.SIGCONT)
     graph.run(2.0)
     statuses = _settled(graph, time.monotonic())
-    joints = statuses[JOINTS]
+    joints = statuses[fs.JOINTS]
     lost, rmw_lost = int(joints["lost"]), int(joints["rmw_lost"])
     if lost + rmw_lost == 0 and int(joints["untracked"]) > 0:
         # Jazzy: no publisher gids (no sequence gaps) and its Fast DDS reported no
@@ -152,7 +136,7 @@ def test_loss_after_sigstop_is_counted_once_in_status_and_final_line(live) -> No
         pytest.skip("this middleware reports the burst's loss in neither view "
                     "(untracked messages, no message-lost events): nothing to reconcile")
     assert lost + rmw_lost > 0, joints   # the burst overflowed the queue somewhere
-    for name in (JOINTS, IMU, ARR):
+    for name in (fs.JOINTS, fs.IMU, fs.ARR):
         views = int(statuses[name]["lost"]), int(statuses[name]["rmw_lost"])
         assert int(statuses[name]["lost_counted"]) == max(views), statuses[name]
     counted = _sum(statuses, "lost_counted")
