@@ -42,10 +42,9 @@ from sensor_msgs.msg import Imu, JointState  # noqa: E402
 from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 import yaml  # noqa: E402
 
-from streaming_gcode.model.checkpoint import (  # noqa: E402
-    default_vocabulary, ModelMetadata, save_checkpoint,
-)
+from streaming_gcode.model.checkpoint import ModelMetadata, save_checkpoint  # noqa: E402
 from streaming_gcode.model.network import build_model, ModelConfig  # noqa: E402
+from streaming_gcode.model.random_weights import default_vocabulary  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
@@ -59,7 +58,7 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 BEST_EFFORT = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 CONTINUOUS = ["j1", "j2", "angular_velocity.z", "a0"]
 NODE_MAIN = "import sys; from streaming_gcode.node_entry import main; sys.exit(main())"
-STATUS = "streaming_gcode: "
+STATUS = "/streaming_gcode: "   # the node's fully qualified name
 JOINTS = STATUS + "stream joints"        # the status names of the fault layout's streams
 IMU = STATUS + "stream imu"
 ARR = STATUS + "stream arr"

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from streaming_gcode.model.checkpoint import default_vocabulary, ModelMetadata, save_checkpoint
+from streaming_gcode.model.checkpoint import ModelMetadata, save_checkpoint
 from streaming_gcode.model.network import build_model, ModelConfig
+from streaming_gcode.model.random_weights import default_vocabulary
 
 
 def continuous_checkpoint(path: Path, features: Sequence[str], window: int = 4,

@@ -15,7 +15,8 @@ import torch
 from streaming_gcode import cli
 from streaming_gcode.commands import EXIT_ERROR, EXIT_INTERRUPTED, run_command
 from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.model.checkpoint import random_model, save_checkpoint
+from streaming_gcode.model.checkpoint import save_checkpoint
+from streaming_gcode.model.random_weights import random_model
 
 
 def _raise(error: BaseException):

@@ -15,14 +15,14 @@ HELP = "Train a streaming G-code model on recorded runs (run-level split, early 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the train subcommand (defaults are TrainingConfig's)."""
-    from streaming_gcode.core.features import FEATURE_SETS
+    from streaming_gcode.core.features import FEATURE_SET_DESCRIPTIONS
     from streaming_gcode.offline.training_config import TrainingConfig
 
     defaults = vars(TrainingConfig(data=[]))
     parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
                         help="run files (*_aligned.csv[.gz]) or folders of them")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write (.pt)")
-    parser.add_argument("--feature-set", choices=sorted(FEATURE_SETS),
+    parser.add_argument("--feature-set", choices=sorted(FEATURE_SET_DESCRIPTIONS),
                         default=defaults["feature_set"])
     parser.add_argument("--layout", default=None,
                         help="stream layout YAML (default: the shipped config/stream.yaml)")

@@ -21,7 +21,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
         "resolve_layout_path",
     ),
     "machines": ("SINGLE_MACHINE", "check_machine_names", "machine_layout", "output_prefix"),
-    "features": ("FEATURE_SETS", "FeatureMap", "FeatureSet", "feature_set"),
+    "features": ("FEATURE_SET_DESCRIPTIONS", "FeatureMap", "FeatureSet", "feature_set"),
     "stats": (
         "LatencyStats", "LatencySummary", "NS_PER_MS", "NS_PER_S", "RateMeter",
         "summarise_latencies",

@@ -1,6 +1,6 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""Model input features: the machine's channel groups, feature sets, and the map to streams.
+"""Model input features: feature sets derived from the stream layout, and the map to streams.
 
 A `FeatureMap` tells the aligner, for each stream, which of its channels feed which
 model input, how categorical codes become embedding indices, and what value stands
@@ -15,38 +15,22 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from streaming_gcode.core.errors import FeatureMappingError
-from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_layout import ROLE_CONTROLLER, StreamLayout
 
-CONTROLLER_CONTINUOUS: tuple[str, ...] = (
-    "line", "posx", "posy", "posz", "mpox", "mpoy", "mpoz", "feed",
-)
-CONTROLLER_CATEGORICAL: tuple[str, ...] = ("stat", "unit", "dist", "coor", "momo")
-MOTOR_CURRENTS: tuple[str, ...] = (
-    "spindle", "x_motor", "y_motor", "z_motor",
-    "spindle_A", "x_motor_A", "y_motor_A", "z_motor_A",
-)
-BOARDS: tuple[str, ...] = (
-    "spindle2", "frame_r2", "y_bed__4", "y_bed__3",
-    "frame_l2", "frame_b2", "frame_r1", "xa_motor",
-)
-BOARD_CHANNELS: tuple[str, ...] = (
-    "Ax", "Ay", "Az", "Gx", "Gy", "Gz", "Mx", "My", "Mz",
-    "Pressure", "Temperature", "Proximity", "ColorR", "ColorG", "ColorB", "ColorA", "RMS",
-)
 UNKNOWN_CATEGORY_INDEX = 0
-
-
-def board_features(board: str) -> tuple[str, ...]:
-    """Feature names of one sensor board, `<board>.<channel>` as in the recordings."""
-    return tuple(f"{board}.{channel}" for channel in BOARD_CHANNELS)
-
-
-BOARD_FEATURES: tuple[str, ...] = tuple(f for board in BOARDS for f in board_features(board))
+FULL = "full"
+PHYSICAL = "physical"
+FEATURE_SET_DESCRIPTIONS: dict[str, str] = {
+    FULL: "every channel of the layout, including controller-reported state (the "
+          "executing line's number, the motion mode) that gives the command away",
+    PHYSICAL: "the channels of the streams not marked `role: controller` (sensor boards, "
+              "motor currents): what the machine physically does",
+}
 
 
 @dataclass(frozen=True)
 class FeatureSet:
-    """Named choice of model inputs."""
+    """Named choice of model inputs, derived from a stream layout."""
 
     name: str
     continuous: tuple[str, ...]
@@ -54,31 +38,24 @@ class FeatureSet:
     description: str = ""
 
 
-FEATURE_SETS: dict[str, FeatureSet] = {
-    "full": FeatureSet(
-        "full",
-        CONTROLLER_CONTINUOUS + MOTOR_CURRENTS + BOARD_FEATURES,
-        CONTROLLER_CATEGORICAL,
-        "every channel, including controller-reported state (momo, line) that "
-        "gives the command away",
-    ),
-    "physical": FeatureSet(
-        "physical",
-        MOTOR_CURRENTS + BOARD_FEATURES,
-        (),
-        "sensor boards and motor currents only: what the machine physically does",
-    ),
-}
+def feature_set(name: str, layout: StreamLayout) -> FeatureSet:
+    """Return the inputs of feature set `name` on `layout`, in layout order.
 
-
-def feature_set(name: str) -> FeatureSet:
-    """Return the feature set called `name` or raise a clear error."""
-    try:
-        return FEATURE_SETS[name]
-    except KeyError:
+    `full` takes every channel; `physical` those of streams whose `role` is not
+    `controller`. A stream's `categorical` channels are categorical inputs, the
+    others continuous. Nothing here knows a machine's channel names.
+    """
+    if name not in FEATURE_SET_DESCRIPTIONS:
         raise FeatureMappingError(
-            f"unknown feature set {name!r}; expected one of {sorted(FEATURE_SETS)}"
-        ) from None
+            f"unknown feature set {name!r}; expected one of {sorted(FEATURE_SET_DESCRIPTIONS)}")
+    streams = [s for s in layout.streams if name == FULL or s.role != ROLE_CONTROLLER]
+    continuous = tuple(c for s in streams for c in s.channels if c not in s.categorical)
+    categorical = tuple(c for s in streams for c in s.channels if c in s.categorical)
+    if not continuous:
+        raise FeatureMappingError(
+            f"feature set {name!r} has no continuous input on this layout (streams "
+            f"{[s.name for s in layout.streams]}, roles {[s.role for s in layout.streams]})")
+    return FeatureSet(name, continuous, categorical, FEATURE_SET_DESCRIPTIONS[name])
 
 
 @dataclass(frozen=True)

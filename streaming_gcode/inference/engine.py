@@ -36,7 +36,9 @@ from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.parameters import MODE_CHOICES, MODE_FULL_WINDOW, MODE_INCREMENTAL
 from streaming_gcode.inference.backends import ArrayState, ModelRunner
 from streaming_gcode.inference.feed_cursor import FeedCursor, FeedPlan, RESET_REQUESTED
+from streaming_gcode.inference.program_reader import ProgramReader
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
+from streaming_gcode.model.program_library import ProgramLibrary, ProgramReading
 
 TickPlans = dict[str, FeedPlan]   # what `prepare` planned: machine -> its plan (new data only)
 
@@ -51,6 +53,7 @@ class InferenceResult:
 
     logits: dict[str, np.ndarray]   # head -> logits [V] float32 (copies)
     prepared: FeedPlan
+    reading: ProgramReading | None = None   # the program library's view of the newest frame
 
 
 def _check_mode(mode: str) -> None:
@@ -70,6 +73,8 @@ class InferenceEngine:
 
     `machines` names the buffers `prepare` reads (one name for one machine, e.g.
     `core.machines.SINGLE_MACHINE`); `runner` is a ready backend, shared by all.
+    With a program `library` (and the model's `continuous_names`) every machine
+    also has a `ProgramReader`, fed the same staged frames as the model.
     """
 
     def __init__(
@@ -82,6 +87,8 @@ class InferenceEngine:
         n_categorical: int,
         mode: str = MODE_FULL_WINDOW,
         max_gap_ns: int | None = None,
+        library: ProgramLibrary | None = None,
+        continuous_names: Sequence[str] = (),
     ) -> None:
         machines = tuple(machines)
         if not machines or len(set(machines)) != len(machines):
@@ -100,6 +107,8 @@ class InferenceEngine:
         self.cursors = {m: FeedCursor(window_frames, mode == MODE_INCREMENTAL, max_gap_ns)
                         for m in machines}
         self._rows = {m: row for row, m in enumerate(machines)}
+        self.readers = ({} if library is None else
+                        {m: ProgramReader(library, continuous_names) for m in machines})
         count = len(machines)
         layers, width = runner.state_dims
         # Staging: each machine's frames, copied under its lock (row = machine).
@@ -153,6 +162,8 @@ class InferenceEngine:
         """Drop every machine's state; the next incremental tick re-warms on a full window."""
         for cursor in self.cursors.values():
             cursor.reset(RESET_REQUESTED)
+        for reader in self.readers.values():
+            reader.reset()
 
     def prepare(self, buffers: Mapping[str, AlignedRingBuffer],
                 locks: Mapping[str, ContextManager] | None = None) -> TickPlans | None:
@@ -216,8 +227,11 @@ class InferenceEngine:
         results = {}
         for row, (machine, plan) in enumerate(members):
             self.cursors[machine].commit(plan)
+            reader = self.readers.get(machine)
+            reading = None if reader is None else reader.observe(
+                self._stage_continuous[rows[row], :length], plan.frames.first_sequence)
             results[machine] = InferenceResult(
-                {head: value[row].copy() for head, value in logits.items()}, plan)
+                {head: value[row].copy() for head, value in logits.items()}, plan, reading)
         return results
 
     def _start_state(self, rows: np.ndarray, from_zero: list[bool]) -> ArrayState | None:

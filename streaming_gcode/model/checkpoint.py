@@ -13,7 +13,8 @@ else, such as a pickle that runs code, is refused):
     metadata              ModelMetadata.to_dict(): input feature names in order,
                           categorical vocabularies, normalisation statistics,
                           output vocabulary, window, stride, feature set,
-                          validation metrics, training command
+                          validation metrics, training command, and the
+                          program library (program_library.py) when it has one
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from typing import Any, BinaryIO, Mapping
 import numpy as np
 import torch
 
-from streaming_gcode.core.errors import CheckpointError, VocabularyError
-from streaming_gcode.core.features import feature_set, FeatureMap
+from streaming_gcode.core.errors import CheckpointError, ModelConfigError, VocabularyError
+from streaming_gcode.core.features import FeatureMap
 from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.core.parameters import DEFAULT_MODEL
 from streaming_gcode.core.stream_layout import StreamLayout
@@ -43,6 +44,7 @@ from streaming_gcode.model.network import (
     ModelConfig,
     StreamingBackbone,
 )
+from streaming_gcode.model.program_library import ProgramLibrary
 from streaming_gcode.model.vocabulary import OutputVocabulary
 
 FORMAT_VERSION = 1
@@ -51,11 +53,6 @@ CHECKPOINT_KEYS: tuple[str, ...] = (
 )
 DEFAULT_STRIDE = 1
 CHECKPOINT_MODE = 0o644  # mkstemp creates 0600; checkpoints are shared, installed files
-# Raw controller codes seen on TinyG-class controllers (random models only).
-DEFAULT_CATEGORICAL_CODES: dict[str, list[int]] = {
-    "stat": list(range(10)), "unit": [0, 1], "dist": [0, 1],
-    "coor": list(range(7)), "momo": list(range(5)),
-}
 
 
 @dataclass
@@ -75,6 +72,7 @@ class ModelMetadata:
     validation_metrics: dict[str, Any] = field(default_factory=dict)
     training_command: str = ""
     training: dict[str, Any] = field(default_factory=dict)  # runs, seed, epochs, timings
+    program_library: dict[str, Any] | None = None           # ProgramLibrary.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for the checkpoint."""
@@ -105,6 +103,13 @@ class ModelMetadata:
     def output_vocabulary(self) -> OutputVocabulary:
         """Return the output vocabulary as an object."""
         return OutputVocabulary.from_dict(self.vocabulary, "checkpoint metadata")
+
+    @cached_property
+    def library(self) -> ProgramLibrary | None:
+        """Return the program library, if the model reads programs (ModelConfigError if bad)."""
+        if self.program_library is None:
+            return None
+        return ProgramLibrary.from_dict(self.program_library, "checkpoint program_library")
 
     @property
     def categorical_sizes(self) -> list[int]:
@@ -303,75 +308,19 @@ def _check_consistent(config: ModelConfig, metadata: ModelMetadata, where: str) 
                 f"output vocabulary head sizes {head_sizes} "
                 f"!= config head_sizes {config.head_sizes}"
             )
+    try:
+        library = metadata.library
+    except ModelConfigError as exc:
+        problems.append(str(exc))
+    else:
+        needed = [] if library is None else [library.line_channel, *library.evidence_channels]
+        if any(name not in metadata.continuous_features for name in needed):
+            problems.append(f"program library reads {needed}, not all model inputs")
     if not 1 <= metadata.window <= MAX_WINDOW or metadata.stride < 1:
         problems.append(f"window {metadata.window} in 1..{MAX_WINDOW} (the window_frames "
                         f"range) and stride {metadata.stride} >= 1 are required")
     if problems:
         raise CheckpointError(f"{where}: inconsistent checkpoint: " + "; ".join(problems))
-
-
-def default_vocabulary() -> OutputVocabulary:
-    """Return a small fixed output vocabulary for random models (tests, benchmarks)."""
-    steps = {"X": "0.001", "Y": "0.001", "Z": "0.001", "R": "0.0001", "F": "1"}
-    return OutputVocabulary.from_dict({
-        "format": "streaming_gcode.output_vocabulary", "version": 1,
-        "commands": ["G0", "G1", "G2", "G3", "G53 G0", "M30"],
-        "letters": ["X", "Y", "Z", "R", "F"],
-        "precision": steps,
-        "values": {
-            "X": list(range(-200, 3700, 100)), "Y": list(range(-300, 3500, 100)),
-            "Z": list(range(-125, 650, 25)), "R": [128, 250, 750, 830, 1500, 3000],
-            "F": [7, 13, 22, 40],
-        },
-    })
-
-
-def random_model(
-    feature_set_name: str = "full",
-    layout: StreamLayout | None = None,
-    seed: int = 0,
-    window: int | None = None,
-    stride: int = DEFAULT_STRIDE,
-    vocabulary: OutputVocabulary | None = None,
-    **sizes: Any,
-) -> LoadedModel:
-    """Build a randomly initialised model for a feature set (tests, benchmarks, the node).
-
-    With a `layout`, inputs are restricted to the feature set's features that the
-    layout provides, so a random model runs on any cell. `sizes` are ModelConfig
-    fields (d_model, num_layers, num_heads, dropout, embedding_dim).
-    """
-    chosen = feature_set(feature_set_name)
-    continuous, categorical = list(chosen.continuous), list(chosen.categorical)
-    if layout is not None:
-        provided = {c for spec in layout.streams for c in spec.channels}
-        continuous = [n for n in continuous if n in provided]
-        categorical = [n for n in categorical if n in provided]
-    codes = {n: DEFAULT_CATEGORICAL_CODES.get(n, list(range(10))) for n in categorical}
-    vocab = vocabulary or default_vocabulary()
-    config = ModelConfig(
-        n_continuous=len(continuous),
-        categorical_sizes=[len(codes[n]) + 1 for n in categorical],
-        head_sizes=vocab.head_sizes,
-        window=window or ModelConfig.__dataclass_fields__["window"].default,
-        **sizes,
-    )
-    backbone, line_heads = build_model(config, seed=seed)
-    metadata = ModelMetadata(
-        continuous_features=continuous,
-        categorical_features=categorical,
-        categorical_vocab=codes,
-        norm_mean=[0.0] * len(continuous),
-        norm_std=[1.0] * len(continuous),
-        vocabulary=vocab.to_dict(),
-        window=config.window,
-        stride=stride,
-        feature_set=feature_set_name,
-        training_command="random initialisation (not trained)",
-    )
-    backbone.eval()
-    line_heads.eval()
-    return LoadedModel(backbone, line_heads, config, metadata, None)
 
 
 def find_checkpoint(path: str | Path | None, model: str = DEFAULT_MODEL) -> Path | None:

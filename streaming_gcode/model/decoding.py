@@ -6,6 +6,10 @@ Decoding is a deterministic argmax per head (ties go to the lower index) over
 the classes that can be written: the reserved "unknown" classes of the command
 and parameter heads are never chosen, since they have no text. Confidence is the
 softmax probability of the chosen class over all classes of its head.
+
+With a program library, `choose_line` prefers the running program's recorded
+line (the controller reports its number) and keeps the model's line where the
+library does not know the reported line.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from streaming_gcode.model.gcode import LineLabel, NO_COMMAND, render_line
+from streaming_gcode.model.program_library import ProgramLine, ProgramReading
 from streaming_gcode.model.vocabulary import (
     ABSENT_INDEX,
     COMMAND_HEAD,
@@ -28,6 +33,9 @@ from streaming_gcode.model.vocabulary import (
     UNKNOWN_INDEX,
     UNKNOWN_VALUE_INDEX,
 )
+
+SOURCE_LIBRARY = "program_library"   # the line came from the running program's table
+SOURCE_MODEL = "model"               # the line came from the learned heads
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,27 @@ def _assemble(heads: dict[str, HeadPrediction], vocab: OutputVocabulary) -> Deco
     return DecodedLine(text, tuple(text.split()), heads, key)
 
 
+def library_line(line: ProgramLine, vocab: OutputVocabulary) -> DecodedLine:
+    """Decode a program library's line: its exact text, every head at the library's share.
+
+    The key is the label's own (values the heads cannot represent stay exact), so a
+    library answer scores exactly like the recorded line it came from.
+    """
+    labels = vocab.head_labels
+    heads = {head: HeadPrediction(labels[head][index], index, line.share)
+             for head, index in vocab.encode(line.label).items()}
+    text = vocab.text(line.label)
+    return DecodedLine(text, tuple(text.split()), heads, vocab.key(line.label))
+
+
+def choose_line(model_line: DecodedLine, reading: ProgramReading | None,
+                vocab: OutputVocabulary) -> tuple[DecodedLine, str]:
+    """Return the program's line where the library knows it, else the model's, and which."""
+    if reading is not None and reading.line is not None:
+        return library_line(reading.line, vocab), SOURCE_LIBRARY
+    return model_line, SOURCE_MODEL
+
+
 def label_logits(
     label: LineLabel, vocab: OutputVocabulary, margin: float = 10.0
 ) -> dict[str, np.ndarray]:
@@ -161,6 +190,10 @@ def round_trip(label: LineLabel, vocab: OutputVocabulary) -> DecodedLine:
 
 
 __all__ = [
+    "SOURCE_LIBRARY",
+    "SOURCE_MODEL",
+    "choose_line",
+    "library_line",
     "DecodedLine",
     "HeadPrediction",
     "NO_COMMAND",

@@ -16,13 +16,9 @@ from dataclasses import dataclass
 from streaming_gcode.core.errors import CheckpointError
 from streaming_gcode.core.package import share_candidates
 from streaming_gcode.core.parameters import NodeSettings
-from streaming_gcode.model.checkpoint import (
-    find_checkpoint,
-    load_checkpoint,
-    LoadedModel,
-    random_model,
-)
+from streaming_gcode.model.checkpoint import find_checkpoint, load_checkpoint, LoadedModel
 from streaming_gcode.model.network import parameter_count
+from streaming_gcode.model.random_weights import random_model
 from streaming_gcode.outputs.diagnostics import ModelReport
 
 RANDOM_SEED = 0

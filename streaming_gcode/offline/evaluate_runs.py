@@ -21,9 +21,16 @@ from streaming_gcode.offline.baselines import build_baselines
 from streaming_gcode.offline.continuous import evaluate_continuous, prepare_continuous
 from streaming_gcode.offline.evaluation import DEFAULT_MODE, evaluate_prepared, EvaluationReport
 from streaming_gcode.offline.labelled_windows import prepare_run
-from streaming_gcode.offline.splits import DEFAULT_SPLIT, split_paths, training_paths
-from streaming_gcode.offline.training import split_of
+from streaming_gcode.offline.splits import (
+    DEFAULT_SPLIT, every_fourth_split, split_paths, training_paths, VALIDATION,
+)
 from streaming_gcode.recordings.csv_runs import load_run, run_name
+
+
+def trained_on(model: LoadedModel) -> set[str]:
+    """Return the runs the model's training used (train and tune), as its checkpoint records."""
+    split = model.metadata.training.get("split", {})
+    return {str(n) for role in ("train", "tune") for n in split.get(role, [])}
 
 
 def evaluate_runs(
@@ -58,9 +65,10 @@ def evaluate_runs(
         "continuous": continuous,
         "baselines_trained_on_scored_runs": sorted(set(scored) & set(
             tables.training_runs if tables else ())),
-        # training.split_of is the split the shipped models were trained with
+        # the split models trained before the temporal rule used
         "scored_runs_in_every_4th_training_split": [n for n in scored
-                                                    if split_of(n) != "validation"],
+                                                    if every_fourth_split(n) != VALIDATION],
+        "scored_runs_in_model_training": sorted(set(scored) & trained_on(model)),
     })
     if tables is None:
         where = [str(p) for p in paths]
@@ -68,4 +76,4 @@ def evaluate_runs(
     return report
 
 
-__all__ = ["evaluate_runs"]
+__all__ = ["evaluate_runs", "trained_on"]

@@ -27,9 +27,10 @@ import torch
 from tqdm import tqdm
 
 from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.inference.program_reader import read_frames
 from streaming_gcode.ingestion.alignment import FrameTable
 from streaming_gcode.model.checkpoint import LoadedModel
-from streaming_gcode.model.decoding import decode_frames
+from streaming_gcode.model.decoding import choose_line, decode_frames
 from streaming_gcode.model.network import LineHeads, StreamingBackbone
 from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
 from streaming_gcode.offline.baselines import (
@@ -93,12 +94,23 @@ def frame_logits(
 def predict_run(
     model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE, every: int = 1
 ) -> list[LineKey | None]:
-    """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere)."""
+    """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere).
+
+    With a program library the run's frames are read in order from a fresh tracker,
+    as the node's engine reads the frames it runs; the library's line wins where it
+    knows the reported line (`decoding.choose_line`).
+    """
     frames = np.arange(0, len(prepared), max(1, every))
     logits = frame_logits(model.backbone, model.line_heads, prepared.table, mode,
                           model.metadata.window, frames)
+    library = model.metadata.library
+    readings = None if library is None else read_frames(
+        library, model.metadata.continuous_features, prepared.table.continuous)
     keys: list[LineKey | None] = [None] * len(prepared)
-    for t, line in zip(frames, decode_frames(logits, model.vocabulary)):
+    vocab = model.vocabulary
+    for t, line in zip(frames, decode_frames(logits, vocab)):
+        if readings is not None:
+            line = choose_line(line, readings[int(t)], vocab)[0]
         keys[int(t)] = line.key
     return keys
 

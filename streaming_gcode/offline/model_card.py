@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from streaming_gcode.core.features import FEATURE_SETS
+from streaming_gcode.core.features import FEATURE_SET_DESCRIPTIONS
 from streaming_gcode.model.checkpoint import LoadedModel
 from streaming_gcode.model.network import parameter_count
+from streaming_gcode.model.program_library import ProgramLibrary
 
 _COLUMNS = ("command_accuracy", "param_letter_f1", "value_accuracy", "exact_line_accuracy")
 
@@ -34,6 +35,13 @@ def _validation(meta_metrics: dict[str, Any]) -> list[str]:
         count = sum(r.get("family") == family for r in runs)
         lines.append(_row(f"{family} ({count})", metrics))
     lines.append(_row(f"**all ({len(runs)})**", meta_metrics["overall"]))
+    baselines = meta_metrics["overall"].get("baselines", {})
+    if baselines:
+        lines += ["", "Beside it, on the same frames, the no-learning baselines (counted from the"
+                  " train and tune runs; `evaluate --help` says what each one is):", "",
+                  "| baseline | frames | command | letter F1 | value | exact line |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [_row(f"`{name}`", metrics) for name, metrics in baselines.items()]
     baseline = meta_metrics.get("majority_command")
     if baseline:
         lines += ["", f"Majority baseline: always `{baseline['command']}` scores"
@@ -41,10 +49,23 @@ def _validation(meta_metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _library(library: ProgramLibrary | None) -> list[str]:
+    if library is None:
+        return ["- No program library (the feature set does not read the controller's line)."]
+    sizes = ", ".join(f"{name} {len(numbers)} lines" + (
+        f" (with {', '.join(m for m in members if m != name)})" if len(members) > 1 else "")
+        for name, members, numbers in zip(library.programs, library.members,
+                                          library.line_numbers))
+    return [f"- Program library from the train and tune runs: {sizes}; evidence"
+            f" {', '.join(library.evidence_channels)} against the reported"
+            f" `{library.line_channel}`. Where it knows the reported line of the program it"
+            " judges running, its line is the prediction; elsewhere the model's."]
+
+
 def render_card(model: LoadedModel, checkpoint: Path) -> str:
     """Render the markdown model card of a trained model saved at `checkpoint`."""
     meta, config = model.metadata, model.config
-    chosen = FEATURE_SETS.get(meta.feature_set)
+    description = FEATURE_SET_DESCRIPTIONS.get(meta.feature_set, "")
     training = meta.training
     split = training.get("split", {})
     history = training.get("history", [])
@@ -53,7 +74,7 @@ def render_card(model: LoadedModel, checkpoint: Path) -> str:
     lines = [
         f"# `{checkpoint.name}`: the `{meta.feature_set}` feature set",
         "",
-        (chosen.description[:1].upper() + chosen.description[1:] + ".") if chosen else "",
+        (description[:1].upper() + description[1:] + ".") if description else "",
         "",
         "## Inputs and size",
         "",
@@ -68,18 +89,22 @@ def render_card(model: LoadedModel, checkpoint: Path) -> str:
         "## Data and split",
         "",
         f"- {sum(len(v) for v in split.values())} recorded runs"
-        f" ({', '.join(f'{k} {len(v)}' for k, v in split.items())}), split by whole run from"
-        " the run number: validation NNN % 4 == 0, tune NNN % 8 == 2, train the rest.",
+        f" ({', '.join(f'{k} {len(v)}' for k, v in split.items())}), split by whole run"
+        " in time: validation the latest runs of each family (013-016, damage 004), tune the"
+        " latest before them (011-012, damage 003), train the earlier ones.",
         "- Normalisation statistics, categorical codes and the output vocabulary come from"
-        " the train runs; early stopping and model selection used the tune runs only.",
+        " the train runs; early stopping and model selection used the tune runs only"
+        " (scored without the program library).",
+        *_library(meta.library),
         f"- {training.get('epochs', len(history))} epochs in"
         f" {training.get('minutes', float('nan')):.1f} minutes wall-clock"
         f" ({training.get('cpu_minutes', float('nan')):.1f} CPU minutes,"
         f" {training.get('config', {}).get('threads')} threads), seed"
         f" {training.get('config', {}).get('seed')}.",
         "",
-        f"## Validation ({meta.validation_metrics.get('mode', 'window')} mode; runs never used"
-        " for any choice)",
+        f"## Validation ({meta.validation_metrics.get('mode', 'window')} mode"
+        f"{', runs back to back' if meta.validation_metrics.get('continuous') else ''};"
+        " runs never used for any choice)",
         "",
         *_validation(meta.validation_metrics),
         "",

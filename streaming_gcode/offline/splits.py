@@ -4,15 +4,18 @@
 
 Runs are named `<family>_<NNN>` in recording order. The latest runs of each
 family are the temporal validation runs (they drift from the earlier ones as the
-later, held-out runs do); the earlier ones are for training and tuning. The
-shipped models predate this rule: they were trained with `training.split_of`
-(every 4th run), so runs 013-015 of the program families were in their training.
+later, held-out runs do); the earlier ones are for training and tuning
+(`training_roles`: the latest of those tune). Models trained before this rule
+used `every_fourth_split` (validation NNN % 4 == 0, tune NNN % 8 == 2), so runs
+013-015 of the program families were in their training.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
+import zlib
 
 from streaming_gcode.core.errors import RecordingError
 from streaming_gcode.recordings.csv_runs import find_runs, run_name
@@ -84,6 +87,46 @@ def training_paths(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+TUNE = "tune"
+TUNE_SHARE = 0.125   # of each family's non-validation runs, the latest ones (at least one)
+
+
+def every_fourth_split(name: str) -> str:
+    """Return the split of models trained before the temporal rule (run number modulo 4/8)."""
+    tail = name.rsplit("_", 1)[-1]
+    number = int(tail) if tail.isdigit() else zlib.crc32(name.encode())
+    if number % 4 == 0:
+        return VALIDATION
+    return TUNE if number % 8 == 2 else TRAIN
+
+
+def training_roles(names: Sequence[str]) -> dict[str, str]:
+    """Return train, tune or validation per run, in time.
+
+    Validation is the temporal validation split; of each family's other runs the
+    latest `TUNE_SHARE` tune (early stopping, model selection) and the rest train.
+    Runs not named `<family>_<NNN>` cannot be placed in time: they follow
+    `every_fourth_split`, which is stable per name.
+    """
+    roles: dict[str, str] = {}
+    earlier: dict[str, list[tuple[int, str]]] = {}
+    for name in names:
+        try:
+            family, number = run_number(name)
+            role = temporal_split(name)
+        except RecordingError:
+            roles[name] = every_fourth_split(name)
+            continue
+        roles[name] = role
+        if role == TRAIN:
+            earlier.setdefault(family, []).append((number, name))
+    for runs in earlier.values():
+        count = math.ceil(TUNE_SHARE * len(runs)) if len(runs) > 1 else 0
+        for _, name in sorted(runs)[len(runs) - count:]:
+            roles[name] = TUNE
+    return roles
+
+
 def _is_training(name: str) -> bool:
     try:
         return temporal_split(name) == TRAIN
@@ -92,6 +135,6 @@ def _is_training(name: str) -> bool:
 
 
 __all__ = [
-    "ALL", "DEFAULT_SPLIT", "SPLITS", "TRAIN", "VALIDATION", "in_split", "run_number",
-    "split_paths", "temporal_split", "training_paths",
+    "ALL", "DEFAULT_SPLIT", "SPLITS", "TRAIN", "TUNE", "VALIDATION", "every_fourth_split",
+    "in_split", "run_number", "split_paths", "temporal_split", "training_paths", "training_roles",
 ]

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Training on recorded runs: run-level split, windows from the node's alignment, early stopping.
 
-Split (by whole run, from the run number `<family>_<NNN>`, so it is the same on
-every machine and never mixes rows of one run):
-- validation: NNN % 4 == 0 (004, 008, 012, 016) -- reported, never used for any choice;
-- tune: NNN % 8 == 2 (002, 010) -- early stopping and model selection;
-- train: every other run.
-Runs without a number use a CRC32 of their name instead.
+Split by whole run and in time, as the product is used: trained on the past,
+scored on the future (`splits.training_role`): validation is the evaluation's
+temporal validation split (the latest runs of each family), tune the latest runs
+before it (early stopping and model selection), train everything earlier.
+
+With the program library's channels among the inputs (`program_line_channel`,
+`program_evidence`), the checkpoint also gets a program library built from the
+train and tune runs (model/program_library.py).
 
 Everything the model needs at run time comes from the training runs only:
 normalisation statistics (mean/std of each continuous channel over the rows
@@ -22,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import time
 from typing import Any, Sequence
-import zlib
 
 import numpy as np
 import torch
@@ -33,15 +34,20 @@ from streaming_gcode.core.features import feature_set, FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.model.checkpoint import LoadedModel, ModelMetadata, save_checkpoint
 from streaming_gcode.model.network import build_model, ModelConfig
+from streaming_gcode.model.program_library import build_library, ProgramLibrary
 from streaming_gcode.model.vocabulary import OutputVocabulary
+from streaming_gcode.offline.baselines import build_baselines
+from streaming_gcode.offline.continuous import evaluate_continuous, prepare_continuous
 from streaming_gcode.offline.evaluation import evaluate_prepared, EvaluationReport
 from streaming_gcode.offline.labelled_windows import (
     gather_windows,
     IGNORE_INDEX,
     prepare_run,
+    PreparedRun,
     targets,
     window_starts,
 )
+from streaming_gcode.offline.splits import training_roles
 from streaming_gcode.offline.training_config import TrainingConfig
 from streaming_gcode.recordings.csv_runs import find_runs, load_run, RecordedRun
 
@@ -58,17 +64,6 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
     validation: EvaluationReport | None = None
     tune: EvaluationReport | None = None
-
-
-def split_of(run_name: str) -> str:
-    """Which split a run belongs to (see the module docstring)."""
-    tail = run_name.rsplit("_", 1)[-1]
-    number = int(tail) if tail.isdigit() else zlib.crc32(run_name.encode())
-    if number % 4 == 0:
-        return "validation"
-    if number % 8 == 2:
-        return "tune"
-    return "train"
 
 
 def input_statistics(
@@ -126,17 +121,19 @@ class _Trainer:
 
     def __init__(self, config: TrainingConfig, layout: StreamLayout, progress: bool) -> None:
         self.config, self.layout, self.progress = config, layout, progress
-        self.features = feature_set(config.feature_set)
+        self.features = feature_set(config.feature_set, layout)
 
     def prepare(self) -> None:
         files = find_runs(self.config.data)
         loading = tqdm(files, desc="load", unit="run", disable=not self.progress)
         runs = [load_run(p) for p in loading]
-        self.split = {s: [r.name for r in runs if split_of(r.name) == s] for s in SPLITS}
-        train_runs = [r for r in runs if split_of(r.name) == "train"]
+        self.runs = {r.name: r for r in runs}
+        roles = training_roles([r.name for r in runs])
+        self.split = {s: [r.name for r in runs if roles[r.name] == s] for s in SPLITS}
+        train_runs = [r for r in runs if roles[r.name] == "train"]
         if not train_runs:
-            raise RecordingError(f"no training runs among {len(runs)} runs (split rule: NNN % 4 "
-                                 "== 0 validation, NNN % 8 == 2 tune, others train)")
+            raise RecordingError(f"no training runs among {len(runs)} runs (split: the latest "
+                                 "runs of each family validate and tune, earlier ones train)")
         mean, std, codes = input_statistics(train_runs, self.features.continuous,
                                             self.features.categorical)
         self.mean, self.std, self.codes = mean, std, codes
@@ -148,6 +145,20 @@ class _Trainer:
         }
         train = [self.prepared[n] for n in self.split["train"]]
         self.vocab = OutputVocabulary.build(label for p in train for label in p.labels)
+        self.library = self._library([self.prepared[n] for n in self.split["train"]
+                                      + self.split["tune"]])
+
+    def _library(self, past: list[PreparedRun]) -> ProgramLibrary | None:
+        """Build the program library from the past runs, when its channels are inputs."""
+        c, names = self.config, list(self.features.continuous)
+        channels = [c.program_line_channel, *c.program_evidence]
+        if not c.program_line_channel or any(n not in names for n in channels):
+            return None
+        line = names.index(c.program_line_channel)
+        evidence = [names.index(n) for n in c.program_evidence]
+        return build_library(((p.family, p.table.continuous[:, line],
+                               p.table.continuous[:, evidence], p.labels) for p in past),
+                             c.program_line_channel, c.program_evidence)
 
     def build(self) -> None:
         c = self.config
@@ -163,7 +174,8 @@ class _Trainer:
         self.backbone, self.line_heads = build_model(self.model_config, seed=c.seed)
         self.backbone.set_normalisation(self.mean, self.std)
 
-    def loaded(self) -> LoadedModel:
+    def loaded(self, with_library: bool = True) -> LoadedModel:
+        """Return the model as trained so far (tuning scores it without the library)."""
         c = self.config
         metadata = ModelMetadata(
             continuous_features=list(self.features.continuous),
@@ -174,10 +186,26 @@ class _Trainer:
             feature_set=c.feature_set,
             training={"config": {k: v for k, v in vars(c).items() if k != "data"},
                       "split": self.split},
+            program_library=(self.library.to_dict()
+                             if self.library is not None and with_library else None),
         )
         self.backbone.eval()
         self.line_heads.eval()
         return LoadedModel(self.backbone, self.line_heads, self.model_config, metadata)
+
+    def validate(self, model: LoadedModel) -> EvaluationReport | None:
+        """Score the validation runs back to back (`evaluate --continuous`) beside the baselines.
+
+        The baselines are counted from the train and tune runs, like the library.
+        """
+        names = self.split["validation"]
+        if not names:
+            return None
+        past = [self.runs[n] for n in self.split["train"] + self.split["tune"]]
+        tables = build_baselines(past, model.vocabulary)
+        stream = prepare_continuous([self.runs[n] for n in names], self.layout,
+                                    model.feature_map(self.layout))
+        return evaluate_continuous(model, stream, self.config.eval_mode, baselines=tables)
 
     def fit(self, deadline: float) -> list[dict[str, float]]:
         """Train until early stopping or until another epoch would miss `deadline`."""
@@ -203,7 +231,9 @@ class _Trainer:
             entry: dict[str, float] = {"epoch": epoch + 1, "loss": loss}
             evaluated = time.monotonic()
             if tune:
-                report = evaluate_prepared(self.loaded(), tune, c.eval_mode, every=c.tune_every)
+                # the learned model alone: the library learnt the tune runs' lines
+                report = evaluate_prepared(self.loaded(with_library=False), tune, c.eval_mode,
+                                           every=c.tune_every)
                 entry.update({f"tune_{k}": v for k, v in report.overall().metrics().items()})
                 score = _selection_score(report)
             else:
@@ -270,9 +300,8 @@ def train(
         history = trainer.fit(deadline=started + 60 * config.max_minutes)
         model = trainer.loaded()
         mode = config.eval_mode
-        validation_runs = [trainer.prepared[n] for n in trainer.split["validation"]]
+        validation = trainer.validate(model)
         tune_runs = [trainer.prepared[n] for n in trainer.split["tune"]]
-        validation = evaluate_prepared(model, validation_runs, mode) if validation_runs else None
         tune = (evaluate_prepared(model, tune_runs, mode, every=config.tune_every)
                 if tune_runs else None)
     finally:
@@ -286,7 +315,8 @@ def train(
         data = validation.to_json()
         meta.validation_metrics = {"mode": config.eval_mode, "overall": data["overall"],
                                    "families": data["families"], "runs": data["runs"],
-                                   "majority_command": _majority_command(validation)}
+                                   "majority_command": _majority_command(validation),
+                                   "continuous": True}
     if out is not None:
         model.path = save_checkpoint(out, model.backbone, model.line_heads, model.config, meta)
     return TrainingResult(model, trainer.split, history, validation, tune)

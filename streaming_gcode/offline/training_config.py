@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 
 # Continuous inputs that are codes rather than quantities: the program line number.
 DEFAULT_CODE_FEATURES: tuple[str, ...] = ("line",)
+# The program library's inputs: the controller's reported line and where the machine is
+# (TinyG/g2core status-report keys). A feature set without them has no library.
+DEFAULT_PROGRAM_LINE_CHANNEL = "line"
+DEFAULT_PROGRAM_EVIDENCE: tuple[str, ...] = ("posx", "posy", "posz", "feed")
 
 
 @dataclass
@@ -39,3 +43,5 @@ class TrainingConfig:
     eval_mode: str = "window"
     tune_every: int = 8              # score every n-th tune frame after each epoch (speed)
     code_features: list[str] = field(default_factory=lambda: list(DEFAULT_CODE_FEATURES))
+    program_line_channel: str = DEFAULT_PROGRAM_LINE_CHANNEL   # "" = no program library
+    program_evidence: list[str] = field(default_factory=lambda: list(DEFAULT_PROGRAM_EVIDENCE))

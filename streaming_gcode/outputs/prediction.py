@@ -12,20 +12,23 @@ from typing import Any
 
 from streaming_gcode.core.stats import NS_PER_MS, NS_PER_S
 from streaming_gcode.inference.engine import InferenceResult
-from streaming_gcode.model.decoding import DecodedLine
+from streaming_gcode.model.decoding import DecodedLine, SOURCE_MODEL
 
 PREDICTION_FORMAT = "streaming_gcode.outputs.prediction/1"
 
 
 def prediction_record(result: InferenceResult, decoded: DecodedLine, latency_ns: int,
                       mode: str, window_frames: int,
-                      tick_unix_ns: int | None = None) -> dict[str, Any]:
+                      tick_unix_ns: int | None = None,
+                      source: str = SOURCE_MODEL) -> dict[str, Any]:
     """Build the `~/prediction` JSON object for one decoded prediction.
 
     `tick_unix_ns` is the wall-clock (Unix, ns) start of the tick that made it, so a
-    subscriber on the same host can measure tick-to-receipt latency.
+    subscriber on the same host can measure tick-to-receipt latency. `source` says
+    whether the text is the running program's recorded line or the model's.
     """
     prepared = result.prepared
+    reading = result.reading
     stamp = prepared.newest_stamp_ns
     return {
         "format": PREDICTION_FORMAT,
@@ -44,4 +47,8 @@ def prediction_record(result: InferenceResult, decoded: DecodedLine, latency_ns:
         "latency_ms": latency_ns / NS_PER_MS,
         "mode": mode,
         "tick_unix_ns": tick_unix_ns,
+        "source": source,
+        "program": None if reading is None else reading.program,
+        "program_confidence": None if reading is None else reading.confidence,
+        "reported_line": None if reading is None else reading.line_number,
     }

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from streaming_gcode.core.errors import FeatureMappingError
-from streaming_gcode.core.features import feature_set, FEATURE_SETS, FeatureMap
-from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.features import feature_set, FEATURE_SET_DESCRIPTIONS, FeatureMap
+from streaming_gcode.core.stream_layout import AlignmentSettings, StreamLayout, StreamSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,17 +19,34 @@ def layout():
     return StreamLayout.from_yaml(REPO / "config" / "stream.yaml")
 
 
-def test_feature_sets_are_consistent():
-    full, physical = FEATURE_SETS["full"], FEATURE_SETS["physical"]
+def test_feature_sets_come_from_the_layout(layout):
+    full, physical = feature_set("full", layout), feature_set("physical", layout)
     assert set(physical.continuous) < set(full.continuous)
     assert physical.categorical == ()
-    assert "momo" in full.categorical and "line" in full.continuous
+    assert full.categorical == ("stat", "unit", "dist", "coor", "momo")
+    assert full.continuous[:8] == ("line", "posx", "posy", "posz", "mpox", "mpoy", "mpoz", "feed")
     assert not {"momo", "line", "posx"} & set(physical.continuous)
     assert len(physical.continuous) == 8 + 8 * 17
+    assert len(full.continuous) == 8 + len(physical.continuous)
+
+
+def test_feature_sets_on_another_cell():
+    controller = StreamSpec("plc", "/plc", "sensor_msgs/msg/JointState", ("n", "mode", "x"),
+                            role="controller", categorical=("mode",))
+    imu = StreamSpec("imu", "/imu", "sensor_msgs/msg/Imu", ("linear_acceleration.z",))
+    other = StreamLayout((controller, imu),
+                         AlignmentSettings("plc", 4.0, 10**9, "hold_last", 5 * 10**8))
+    assert feature_set("full", other).continuous == ("n", "x", "linear_acceleration.z")
+    assert feature_set("full", other).categorical == ("mode",)
+    assert feature_set("physical", other).continuous == ("linear_acceleration.z",)
+    only_controller = StreamLayout((controller,), other.alignment)
+    with pytest.raises(FeatureMappingError, match="no continuous input"):
+        feature_set("physical", only_controller)
 
 
 def test_both_feature_sets_map_onto_the_default_layout(layout):
-    for name, fs in FEATURE_SETS.items():
+    for name in FEATURE_SET_DESCRIPTIONS:
+        fs = feature_set(name, layout)
         vocab = {c: [0, 1, 2] for c in fs.categorical}
         fmap = FeatureMap.build(layout, fs.continuous, fs.categorical, vocab)
         assert fmap.n_continuous == len(fs.continuous)
@@ -61,4 +78,4 @@ def test_fill_values_length_checked(layout):
 
 def test_unknown_feature_set():
     with pytest.raises(FeatureMappingError, match="unknown feature set 'fancy'"):
-        feature_set("fancy")
+        feature_set("fancy", StreamLayout.from_yaml(REPO / "config" / "stream.yaml"))

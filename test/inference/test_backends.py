@@ -14,8 +14,8 @@ from streaming_gcode.inference.backends import (
     BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, BACKENDS, EXACT_BACKENDS,
     export_onnx, INT8_ATOL, make_runner, ONNX_ATOL, OnnxRunner, TorchRunner,
 )
-from streaming_gcode.model.checkpoint import random_model
 from streaming_gcode.model.network import build_model, ModelConfig
+from streaming_gcode.model.random_weights import random_model
 
 torch.set_num_threads(1)
 STEP_ATOL = 1e-5   # incremental steps vs one window pass, same backend (float32 rounding)

@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from streaming_gcode.core.errors import CheckpointError
-from streaming_gcode.core.features import FEATURE_SETS
+from streaming_gcode.core.features import feature_set
 from streaming_gcode.core.package import default_checkpoint
-from streaming_gcode.core.stream_layout import AlignmentSettings, StreamLayout, StreamSpec
+from streaming_gcode.core.stream_layout import (
+    AlignmentSettings, resolve_layout, StreamLayout, StreamSpec,
+)
 from streaming_gcode.model import checkpoint_limits
 from streaming_gcode.model.checkpoint import (
     CHECKPOINT_KEYS,
@@ -22,10 +24,10 @@ from streaming_gcode.model.checkpoint import (
     FORMAT_VERSION,
     load_checkpoint,
     LoadedModel,
-    random_model,
     resolve_checkpoint,
     save_checkpoint,
 )
+from streaming_gcode.model.random_weights import random_model
 
 torch.set_num_threads(1)
 SIZES = {"d_model": 16, "num_layers": 1}
@@ -67,7 +69,8 @@ def test_round_trip_keeps_weights_config_and_metadata(model, good) -> None:
 def test_physical_random_model_has_no_categorical_inputs(tmp_path) -> None:
     model = random_model("physical", **SIZES)
     assert model.config.categorical_sizes == []
-    assert model.metadata.continuous_features == list(FEATURE_SETS["physical"].continuous)
+    physical = feature_set("physical", resolve_layout(None))
+    assert model.metadata.continuous_features == list(physical.continuous)
     assert load_checkpoint(_save(model, tmp_path / "p.pt")).config.n_categorical == 0
 
 

@@ -4,18 +4,26 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
 import torch
 
 from streaming_gcode.model.decoding import (
+    choose_line,
     decode_frame,
     decode_frames,
     label_logits,
+    library_line,
     round_trip,
     softmax,
+    SOURCE_LIBRARY,
+    SOURCE_MODEL,
 )
-from streaming_gcode.model.gcode import label_lines
+from streaming_gcode.model.gcode import label_lines, LineLabel
+from streaming_gcode.model.program_library import ProgramLine, ProgramReading
+from streaming_gcode.model.random_weights import default_vocabulary
 from streaming_gcode.model.vocabulary import OutputVocabulary
 from streaming_gcode.offline.labelled_windows import run_labels
 from streaming_gcode.recordings.csv_runs import find_runs, load_run
@@ -107,3 +115,17 @@ def test_every_dataset_line_round_trips_at_the_vocabulary_precision(data_dir) ->
                                   precision=dict.fromkeys("XYZRF", "0.0001"))
     decoded = _decode_all(list(by_text.values()), fine)
     assert [line.text for line in decoded] == list(by_text)
+
+
+def test_library_line_keeps_the_exact_label_and_choose_line_prefers_it() -> None:
+    vocab = default_vocabulary()
+    label = LineLabel("G1", False, (("X", Decimal("1.2345")), ("Y", Decimal("-0.5"))))
+    line = library_line(ProgramLine(label, 0.75), vocab)
+    assert line.key == vocab.key(label) and line.text == vocab.text(label)
+    assert line.command == "G1" and line.confidence == 0.75
+    model_line = round_trip(LineLabel("G0", False, ()), vocab)
+    known = ProgramReading("face", 0.9, ProgramLine(label, 1.0), 12)
+    assert choose_line(model_line, known, vocab)[1] == SOURCE_LIBRARY
+    unknown = ProgramReading("face", 0.9, None, 999)
+    assert choose_line(model_line, unknown, vocab) == (model_line, SOURCE_MODEL)
+    assert choose_line(model_line, None, vocab) == (model_line, SOURCE_MODEL)

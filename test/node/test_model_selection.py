@@ -11,7 +11,8 @@ import torch
 
 from streaming_gcode.core.errors import CheckpointError
 from streaming_gcode.core.parameters import NodeSettings
-from streaming_gcode.model.checkpoint import random_model, save_checkpoint
+from streaming_gcode.model.checkpoint import save_checkpoint
+from streaming_gcode.model.random_weights import random_model
 from streaming_gcode.node.model_selection import load_node_model
 
 torch.set_num_threads(1)

@@ -17,8 +17,8 @@ from streaming_gcode.core.parameters import (
 from streaming_gcode.inference.engine import InferenceResult
 from streaming_gcode.inference.feed_cursor import FeedPlan
 from streaming_gcode.ingestion.ring_buffer import Window
-from streaming_gcode.model.checkpoint import default_vocabulary
 from streaming_gcode.model.decoding import decode_frame
+from streaming_gcode.model.random_weights import default_vocabulary
 from streaming_gcode.outputs.diagnostics import (
     BUFFER_KEYS,
     INFERENCE_KEYS,
@@ -52,7 +52,7 @@ def test_every_parameter_is_documented_with_its_default() -> None:
 def test_every_diagnostics_key_and_status_is_documented() -> None:
     text = _node_docs()
     for name in ("stream <name>", "buffer", "inference", "model"):
-        assert f"`streaming_gcode: {name}`" in text
+        assert f"`/streaming_gcode: {name}`" in text
     keys = STREAM_KEYS + BUFFER_KEYS + MODEL_KEYS + tuple(
         k for k in INFERENCE_KEYS if not k.startswith("latency_"))
     for key in keys:

@@ -16,7 +16,8 @@ from std_msgs.msg import Float32MultiArray  # noqa: E402
 import torch  # noqa: E402
 
 from streaming_gcode.core.errors import ConfigError, FeatureMappingError  # noqa: E402
-from streaming_gcode.model.checkpoint import random_model, save_checkpoint  # noqa: E402
+from streaming_gcode.model.checkpoint import save_checkpoint  # noqa: E402
+from streaming_gcode.model.random_weights import random_model  # noqa: E402
 from streaming_gcode.node.stream_node import create_node, StreamNode  # noqa: E402
 
 from model_support import continuous_checkpoint  # noqa: E402, I100
@@ -79,10 +80,10 @@ def test_invalid_runtime_change_is_rejected_with_reason_and_changes_nothing(node
 
 def test_statuses_cover_streams_buffer_inference_and_model(node) -> None:
     names = [s.name for s in node.statuses()]
-    assert names[:2] == ["streaming_gcode: stream controller",
-                         "streaming_gcode: stream motor_currents"]
-    assert names[-3:] == ["streaming_gcode: buffer", "streaming_gcode: inference",
-                          "streaming_gcode: model"]
+    assert names[:2] == ["/streaming_gcode: stream controller",
+                         "/streaming_gcode: stream motor_currents"]
+    assert names[-3:] == ["/streaming_gcode: buffer", "/streaming_gcode: inference",
+                          "/streaming_gcode: model"]
     assert "final stats: ticks 0, predictions 0" in node.final_stats()
 
 

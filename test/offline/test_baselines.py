@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from streaming_gcode.model.checkpoint import default_vocabulary, load_checkpoint
+from streaming_gcode.model.checkpoint import load_checkpoint
 from streaming_gcode.model.gcode import label_lines
+from streaming_gcode.model.random_weights import default_vocabulary
 from streaming_gcode.offline.baselines import baseline_predictions, build_baselines
 from streaming_gcode.offline.evaluate_runs import evaluate_runs
 from streaming_gcode.offline.labelled_windows import prepare_run

@@ -12,8 +12,9 @@ import torch
 
 from streaming_gcode import cli
 from streaming_gcode.ingestion.alignment import FrameTable
-from streaming_gcode.model.checkpoint import random_model, save_checkpoint
+from streaming_gcode.model.checkpoint import save_checkpoint
 from streaming_gcode.model.gcode import label_lines
+from streaming_gcode.model.random_weights import random_model
 from streaming_gcode.offline import evaluation as offline_eval
 from streaming_gcode.offline.labelled_windows import PreparedRun
 from streaming_gcode.offline.metrics import METRIC_KEYS

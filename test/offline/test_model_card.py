@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from streaming_gcode.model.checkpoint import load_checkpoint, random_model, save_checkpoint
+from streaming_gcode.model.checkpoint import load_checkpoint, save_checkpoint
+from streaming_gcode.model.random_weights import random_model
 from streaming_gcode.offline.model_card import write_card
 
 torch.set_num_threads(1)

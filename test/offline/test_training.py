@@ -1,6 +1,6 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""Training: run-level split, statistics, windows, and a tiny run that beats the baseline."""
+"""Training: split in time, statistics, windows, and a tiny run that beats the baseline."""
 
 from __future__ import annotations
 
@@ -25,11 +25,12 @@ from streaming_gcode.offline.labelled_windows import (
     window_starts,
 )
 from streaming_gcode.offline.metrics import majority_baseline
-from streaming_gcode.offline.training import input_statistics, split_of, train
+from streaming_gcode.offline.splits import every_fourth_split, training_roles
+from streaming_gcode.offline.training import input_statistics, train
 from streaming_gcode.offline.training_config import TrainingConfig
 from streaming_gcode.recordings.csv_runs import load_run, rows_at
 
-TINY_RUNS = ("pocket_001", "pocket_002", "pocket_003", "pocket_004")
+TINY_RUNS = ("pocket_010", "pocket_011", "pocket_012", "pocket_013")
 
 
 def _layout() -> StreamLayout:
@@ -41,13 +42,26 @@ def _layout() -> StreamLayout:
     ("face_002", "tune"), ("pocket150025_010", "tune"), ("face_001", "train"),
     ("face_006", "train"), ("face_014", "train"), ("damagepocket_003", "train"),
 ])
-def test_split_is_by_run_number(name: str, split: str) -> None:
-    assert split_of(name) == split
+def test_every_fourth_split_is_by_run_number(name: str, split: str) -> None:
+    assert every_fourth_split(name) == split
 
 
-def test_split_of_unnumbered_runs_is_stable() -> None:
-    assert split_of("morning_shift") == split_of("morning_shift")
-    assert {split_of(f"cell{c}_x") for c in "abcdefghijklmnop"} == {"train", "tune", "validation"}
+def test_every_fourth_split_of_unnumbered_runs_is_stable() -> None:
+    assert every_fourth_split("morning_shift") == every_fourth_split("morning_shift")
+    assert {every_fourth_split(f"cell{c}_x") for c in "abcdefghijklmnop"} == {
+        "train", "tune", "validation"}
+
+
+def test_training_roles_are_in_time() -> None:
+    names = [f"face_{n:03d}" for n in range(1, 17)] + [f"damageface_{n:03d}" for n in range(1, 5)]
+    roles = training_roles(names + ["morning_shift"])
+    assert [n for n in names if roles[n] == "validation"] == [
+        "face_013", "face_014", "face_015", "face_016", "damageface_004"]
+    assert [n for n in names if roles[n] == "tune"] == ["face_011", "face_012", "damageface_003"]
+    assert roles["morning_shift"] == every_fourth_split("morning_shift")
+    # tune and validation always come after every training run of the family
+    latest_train = max(n for n in names if roles[n] == "train" and n.startswith("face_"))
+    assert latest_train == "face_010"
 
 
 def test_window_starts_cover_the_run_and_end_at_its_end() -> None:
@@ -95,7 +109,7 @@ def test_frames_come_from_the_node_alignment_and_carry_their_row_label(data_dir)
 
 @pytest.mark.data
 def test_no_training_runs_is_a_clear_error(data_dir) -> None:
-    config = TrainingConfig(data=[str(data_dir / "pocket_004_aligned.csv.gz")])
+    config = TrainingConfig(data=[str(data_dir / "pocket_013_aligned.csv.gz")])
     with pytest.raises(RecordingError, match="no training runs among 1 runs"):
         train(config, _layout(), progress=False)
 
@@ -110,14 +124,14 @@ def test_tiny_training_beats_the_majority_baseline(data_dir, tmp_path) -> None:
         max_epochs=6, patience=6, threads=1, dropout=0.0, tune_every=2,
     )
     result = train(config, _layout(), out=tmp_path / "tiny.pt", command="test", progress=False)
-    assert result.split == {"train": ["pocket_001", "pocket_003"], "tune": ["pocket_002"],
-                            "validation": ["pocket_004"]}
+    assert result.split == {"train": ["pocket_010", "pocket_011"], "tune": ["pocket_012"],
+                            "validation": ["pocket_013"]}
     report = result.validation.to_json()
     vocab = result.model.vocabulary
     run = result.validation.runs[0]
-    assert run.run == "pocket_004"
+    assert run.run == "pocket_013"
     prepared_labels = [label for label in run_labels(load_run(
-        data_dir / "pocket_004_aligned.csv.gz")) if label is not None]
+        data_dir / "pocket_013_aligned.csv.gz")) if label is not None]
     assert len(prepared_labels) == report["overall"]["frames"] > 0  # one frame per status row
     # The baseline: always the most frequent validation line (at the vocabulary's precision).
     keys = [vocab.key(label) for label in prepared_labels]
@@ -130,6 +144,10 @@ def test_tiny_training_beats_the_majority_baseline(data_dir, tmp_path) -> None:
     assert loaded.metadata.validation_metrics["overall"] == overall
     assert loaded.metadata.training["split"] == result.split
     assert loaded.metadata.training_command == "test"
+    # the full feature set reads the controller: the past runs became a program library
+    library = loaded.metadata.library
+    assert library is not None and library.programs == ("pocket",)
+    assert overall["exact_line_accuracy"] > baseline["exact_line_accuracy"] + 0.5
 
 
 @pytest.mark.data

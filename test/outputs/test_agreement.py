@@ -194,7 +194,8 @@ def test_live_agreement_follows_the_reference_topic(tmp_path, data_dir):
     """
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
-    from streaming_gcode.model.checkpoint import random_model, save_checkpoint
+    from streaming_gcode.model.checkpoint import save_checkpoint
+    from streaming_gcode.model.random_weights import random_model
     from streaming_gcode.model.decoding import decode_frames
     from streaming_gcode.offline.bag_frames import prepare_bag
     from streaming_gcode.offline.evaluation import frame_logits

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from streaming_gcode.core.errors import RecordingError
-from streaming_gcode.core.features import FEATURE_SETS, FeatureMap
+from streaming_gcode.core.features import feature_set, FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.ingestion.alignment import align_samples
 from streaming_gcode.recordings.csv_runs import (
@@ -103,7 +103,7 @@ def test_select_runs_spreads_the_choice_over_the_sorted_runs():
 
 def test_real_run_aligns_to_one_frame_per_controller_row(data_dir):
     layout = StreamLayout.from_yaml(REPO / "config" / "stream.yaml")
-    fs = FEATURE_SETS["full"]
+    fs = feature_set("full", layout)
     fmap = FeatureMap.build(layout, fs.continuous, fs.categorical,
                             {c: list(range(10)) for c in fs.categorical})
     run = load_run(data_dir / "face_001_aligned.csv.gz")

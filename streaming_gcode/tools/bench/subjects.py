@@ -27,8 +27,9 @@ from streaming_gcode.inference.backends import (
 )
 from streaming_gcode.inference.engine import InferenceEngine
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
-from streaming_gcode.model.checkpoint import load_checkpoint, random_model
+from streaming_gcode.model.checkpoint import load_checkpoint
 from streaming_gcode.model.network import build_model, ModelConfig
+from streaming_gcode.model.random_weights import random_model
 from streaming_gcode.tools.bench.seed_baseline import SeedBaseline
 
 SEED_SIZE = "seed"

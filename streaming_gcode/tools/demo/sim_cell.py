@@ -33,7 +33,6 @@ from typing import Iterator, NamedTuple, Sequence
 import numpy as np
 
 from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.core.features import BOARD_CHANNELS, BOARDS, MOTOR_CURRENTS
 from streaming_gcode.core.stream_layout import NS_PER_S, StreamLayout
 from streaming_gcode.model.gcode import label_lines
 from streaming_gcode.tools.demo.sim_program import (
@@ -51,6 +50,19 @@ HEAT_TIME_CONSTANT_S = 300.0
 CONTROLLER_CHANNELS: tuple[str, ...] = (
     "stat", "line", "posx", "posy", "posz", "mpox", "mpoy", "mpoz", "vel", "feed",
     "unit", "dist", "plane", "coor", "momo",
+)
+# The recorded Bantam cell's motor currents and sensor boards (as in config/stream.yaml).
+MOTOR_CURRENTS: tuple[str, ...] = (
+    "spindle", "x_motor", "y_motor", "z_motor",
+    "spindle_A", "x_motor_A", "y_motor_A", "z_motor_A",
+)
+BOARDS: tuple[str, ...] = (
+    "spindle2", "frame_r2", "y_bed__4", "y_bed__3",
+    "frame_l2", "frame_b2", "frame_r1", "xa_motor",
+)
+BOARD_CHANNELS: tuple[str, ...] = (
+    "Ax", "Ay", "Az", "Gx", "Gy", "Gz", "Mx", "My", "Mz",
+    "Pressure", "Temperature", "Proximity", "ColorR", "ColorG", "ColorB", "ColorA", "RMS",
 )
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from streaming_gcode.core.errors import CheckpointError, ConfigError
-from streaming_gcode.model.checkpoint import random_model, save_checkpoint
+from streaming_gcode.model.checkpoint import save_checkpoint
+from streaming_gcode.model.random_weights import random_model
 from streaming_gcode.tools.demo.session import (
     _node_parameters, first_run, ModelInfo, resolve_model, resolve_params_file,
 )

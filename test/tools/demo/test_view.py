@@ -13,9 +13,9 @@ from streaming_gcode.core.stats import NS_PER_MS, NS_PER_S
 from streaming_gcode.inference.engine import InferenceResult
 from streaming_gcode.inference.feed_cursor import FeedPlan
 from streaming_gcode.ingestion.ring_buffer import Window
-from streaming_gcode.model.checkpoint import default_vocabulary
 from streaming_gcode.model.decoding import round_trip
 from streaming_gcode.model.gcode import LineLabel
+from streaming_gcode.model.random_weights import default_vocabulary
 from streaming_gcode.outputs.prediction import prediction_record
 from streaming_gcode.tools.demo.view import DemoView, drop_totals, LineScorer, parse_prediction
 from streaming_gcode.tools.harness.source_frames import Executed

@@ -57,7 +57,8 @@ def bags(tmp_path_factory, data_dir) -> list[Path]:
 def random_checkpoint(tmp_path_factory) -> Path:
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
-    from streaming_gcode.model.checkpoint import random_model, save_checkpoint
+    from streaming_gcode.model.checkpoint import save_checkpoint
+    from streaming_gcode.model.random_weights import random_model
 
     model = random_model("full", StreamLayout.from_yaml(CONFIG), seed=3, window=16,
                          d_model=32, num_layers=1)
@@ -242,7 +243,7 @@ def test_continuous_bag_replays_the_offline_continuous_stream(tmp_path, data_dir
     """`--live --continuous` plays one bag of the restamped runs: the offline stream's frames."""
     import numpy as np
 
-    from streaming_gcode.core.features import FEATURE_SETS, FeatureMap
+    from streaming_gcode.core.features import feature_set, FeatureMap
     from streaming_gcode.offline.bag_frames import prepare_bag
     from streaming_gcode.offline.continuous import prepare_continuous
     from streaming_gcode.recordings.csv_runs import load_run
@@ -254,7 +255,7 @@ def test_continuous_bag_replays_the_offline_continuous_stream(tmp_path, data_dir
     [bag] = input_bags(None, [str(r) for r in runs], CONFIG, tmp_path, quiet=True,
                        continuous=True)
     layout = StreamLayout.from_yaml(CONFIG)
-    features = FEATURE_SETS["physical"]
+    features = feature_set("physical", layout)
     fmap = FeatureMap.build(layout, list(features.continuous), [], {})
     replayed, _, _ = prepare_bag(bag, layout, fmap)
     offline = prepare_continuous([load_run(r) for r in runs], layout, fmap).stream

@@ -1,0 +1,64 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""One machine's program tracker fed from the frames the engine runs, each frame once.
+
+The engine feeds a window (full-window mode, or incremental after a reset) or
+only the new frames; the reader skips the frames it has already seen by their
+sequence numbers, so the tracker sees every frame once and in order, whatever
+the mode and stride: the same frames, in the same order, as offline evaluation
+feeds it (`read_frames`), hence the same readings.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from streaming_gcode.core.errors import FeatureMappingError
+from streaming_gcode.model.program_library import ProgramLibrary, ProgramReading, ProgramTracker
+
+
+class ProgramReader:
+    """Feeds a `ProgramTracker` the model's input frames; reads the newest frame."""
+
+    def __init__(self, library: ProgramLibrary, continuous_names: Sequence[str]) -> None:
+        names = list(continuous_names)
+        wanted = [library.line_channel, *library.evidence_channels]
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise FeatureMappingError(
+                f"program library reads {missing}, which are not model inputs {names[:8]}...")
+        self.tracker = ProgramTracker(library)
+        self._line = names.index(library.line_channel)
+        self._evidence = np.array([names.index(c) for c in library.evidence_channels], np.intp)
+        self._seen = 0                       # newest sequence fed to the tracker
+        self._reading = ProgramReading(None, 0.0, None, None)
+
+    @property
+    def reading(self) -> ProgramReading:
+        """Return the reading of the newest frame fed."""
+        return self._reading
+
+    def reset(self) -> None:
+        """Forget the evidence and the frames seen (the next frames start a new judgement)."""
+        self.tracker.reset()
+        self._seen = 0
+
+    def observe(self, continuous: np.ndarray, first_sequence: int) -> ProgramReading:
+        """Feed the frames [T, C] numbered from `first_sequence` that were not fed yet."""
+        skip = max(0, self._seen - first_sequence + 1)
+        for row in continuous[skip:]:
+            self._reading = self.tracker.update(float(row[self._line]), row[self._evidence])
+        self._seen = max(self._seen, first_sequence + len(continuous) - 1)
+        return self._reading
+
+
+def read_frames(library: ProgramLibrary, continuous_names: Sequence[str],
+                continuous: np.ndarray) -> list[ProgramReading]:
+    """Return the reading of every frame of a stream [N, C], fed in order from a fresh tracker."""
+    reader = ProgramReader(library, continuous_names)
+    return [reader.observe(continuous[t:t + 1], t + 1) for t in range(len(continuous))]
+
+
+__all__ = ["ProgramReader", "read_frames"]
