@@ -19,8 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from streaming_gcode.offline.training_config import TrainingConfig
 
     defaults = vars(TrainingConfig(data=[]))
-    parser.add_argument("--data", nargs="+", required=True, metavar="PATH",
-                        help="run files (*_aligned.csv[.gz]) or folders of them")
+    sources = parser.add_argument_group("recordings (at least one of --data, --bags)")
+    sources.add_argument("--data", nargs="+", default=[], metavar="PATH",
+                         help="run files (*_aligned.csv[.gz]) or folders of them")
+    sources.add_argument("--bags", nargs="+", default=[], metavar="PATH",
+                         help="rosbag2 bags recorded in the cell (folders or .mcap/.db3), or "
+                         "folders of them; each bag is one run, named <family>_<NNN> to place "
+                         "it in time (csv2bag records the source run's name)")
+    sources.add_argument("--label-topic", default=None, metavar="TOPIC",
+                         help="std_msgs/String topic of the bags carrying the executing line "
+                         "(default: the topic the bag records as its reference, else "
+                         "cnc/executing_line)")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint file to write (.pt)")
     parser.add_argument("--feature-set", choices=sorted(FEATURE_SET_DESCRIPTIONS),
                         default=defaults["feature_set"])
@@ -53,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from streaming_gcode.offline.training import train
     from streaming_gcode.offline.training_config import TrainingConfig
 
+    from streaming_gcode.core.errors import ConfigError
+
+    if not args.data and not args.bags:
+        raise ConfigError("train: no recordings given: use --data and/or --bags")
     names = {f.name for f in fields(TrainingConfig)}
     config = TrainingConfig(**{k: v for k, v in vars(args).items() if k in names})
     command = "streaming-gcode " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -163,12 +163,28 @@ def library_line(line: ProgramLine, vocab: OutputVocabulary) -> DecodedLine:
     return DecodedLine(text, tuple(text.split()), heads, vocab.key(line.label))
 
 
-def choose_line(model_line: DecodedLine, reading: ProgramReading | None,
+def choose_line(logits: Mapping[str, Any], reading: ProgramReading | None,
                 vocab: OutputVocabulary) -> tuple[DecodedLine, str]:
-    """Return the program's line where the library knows it, else the model's, and which."""
+    """Return the running program's line, or the model's; and which it was.
+
+    The library's line where it knows it; where tied programs disagree, the one
+    of their lines the heads score highest (sum of log-probabilities); elsewhere
+    the model's own line.
+    """
     if reading is not None and reading.line is not None:
         return library_line(reading.line, vocab), SOURCE_LIBRARY
-    return model_line, SOURCE_MODEL
+    if reading is not None and reading.candidates:
+        log_p = {head: _log_softmax(_as_numpy(value).reshape(-1))
+                 for head, value in logits.items()}
+        scores = [sum(float(log_p[head][index]) for head, index in vocab.encode(c.label).items())
+                  for c in reading.candidates]
+        return library_line(reading.candidates[int(np.argmax(scores))], vocab), SOURCE_LIBRARY
+    return decode_frame(logits, vocab), SOURCE_MODEL
+
+
+def _log_softmax(values: np.ndarray) -> np.ndarray:
+    shifted = values.astype(np.float64) - values.max()
+    return shifted - np.log(np.exp(shifted).sum())
 
 
 def label_logits(

@@ -15,8 +15,13 @@ least evidence against it is the one running.
 
 The tracker is causal and needs no run boundaries: it starts again when the
 reported line number goes backwards (a program (re)starts; lines only grow
-within a run of these programs). Programs whose tables agree on their shared
-lines (the damaged-tool runs execute the 150025 programs) are one program.
+within a run of these programs), keeping the evidence of a short segment just
+before (a job's preamble, such as a tool change, reports a few lines before the
+program's numbering starts). Where the programs still in the running (their
+evidence within `TIE_MARGIN` of the best) disagree on the reported line's text,
+the library gives their texts and the model chooses among them
+(`decoding.choose_line`). Programs whose tables agree on their shared lines
+(the damaged-tool runs execute the 150025 programs) are one program.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from streaming_gcode.model.gcode import LineLabel
 
 LIBRARY_FORMAT = "streaming_gcode.program_library/1"
 EVIDENCE_CAP = 10.0          # a frame adds at most this much evidence against a program
+PREAMBLE_FRAMES = 16         # a segment this short before a restart is the job's preamble
+TIE_MARGIN = 2 * EVIDENCE_CAP   # evidence within which programs are still tied (two frames)
 MERGE_AGREEMENT = 0.95       # tables agreeing on this share of shared lines are one program
 MERGE_OVERLAP = 0.5          # ... when they share at least this share of the smaller table
 MAX_PROGRAMS = 256
@@ -56,6 +63,7 @@ class ProgramReading:
     confidence: float          # 0..1, how clearly it beats the other programs
     line: ProgramLine | None   # the program's text for the reported line, if it knows it
     line_number: int | None    # the controller's reported line (None: none reported)
+    candidates: tuple[ProgramLine, ...] = ()   # texts of the tied programs, when they differ
 
 
 def _label_to_json(label: LineLabel) -> list[Any]:
@@ -277,22 +285,39 @@ class ProgramTracker:
         self.restarts = 0                 # times the reported line went backwards
         self._evidence = np.zeros(len(library.programs))
         self._frames = 0
+        self._segment = np.zeros(len(library.programs))   # evidence since the last restart
+        self._segment_frames = 0
         self._last_line: float | None = None
 
     def reset(self) -> None:
         """Forget the evidence (a new job)."""
         self._evidence[:] = 0.0
-        self._frames = 0
+        self._segment[:] = 0.0
+        self._frames = self._segment_frames = 0
+
+    def _restart(self) -> None:
+        """Start a new job (the line went back), keeping a short preamble's evidence."""
+        self.restarts += 1
+        if self._segment_frames < PREAMBLE_FRAMES:
+            self._evidence[:] = self._segment
+            self._frames = self._segment_frames
+        else:
+            self._evidence[:] = 0.0
+            self._frames = 0
+        self._segment[:] = 0.0
+        self._segment_frames = 0
 
     def update(self, line: float, values: np.ndarray) -> ProgramReading:
         """Add one frame's evidence and return the reading for that frame."""
         if np.isfinite(line):
             if self._last_line is not None and line < self._last_line:
-                self.reset()
-                self.restarts += 1
+                self._restart()
             self._last_line = float(line)
-            self._evidence += self.library.evidence(line, values)
+            evidence = self.library.evidence(line, values)
+            self._evidence += evidence
+            self._segment += evidence
             self._frames += 1
+            self._segment_frames += 1
         return self.reading(line)
 
     def reading(self, line: float) -> ProgramReading:
@@ -303,8 +328,15 @@ class ProgramTracker:
         mean = self._evidence / self._frames
         best = int(np.argmin(mean))
         weights = np.exp(-(mean - mean[best]))
+        tied = np.flatnonzero(self._evidence <= self._evidence[best] + TIE_MARGIN)
+        texts: dict[LineLabel, ProgramLine] = {}
+        for p in sorted(tied, key=lambda p: self._evidence[p]):
+            known = self.library.line_of(int(p), line)
+            if known is not None:
+                texts.setdefault(known.label, known)
+        answer = self.library.line_of(best, line) if len(texts) <= 1 else None
         return ProgramReading(self.library.programs[best], float(1.0 / weights.sum()),
-                              self.library.line_of(best, line), number)
+                              answer, number, tuple(texts.values()) if answer is None else ())
 
 
 __all__ = [

@@ -21,16 +21,8 @@ from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.ingestion.alignment import align_samples
 from streaming_gcode.model.gcode import label_lines, LineLabel
 from streaming_gcode.offline.labelled_windows import MOTION_MODE_COLUMN, PreparedRun
-from streaming_gcode.recordings.bag_reader import Bag, bag_reference, bag_samples, open_bag
-from streaming_gcode.recordings.bag_writer import SOURCE_RUN_KEY
-
-
-def bag_run_name(bag: Bag) -> str:
-    """Return the source run's name (csv2bag records it), else the bag's own name."""
-    name = bag.info.custom_data.get(SOURCE_RUN_KEY)
-    if name:
-        return name
-    return bag.path.stem if bag.path.is_file() else bag.path.name
+from streaming_gcode.recordings.bag_reader import bag_reference, bag_samples, open_bag
+from streaming_gcode.recordings.bag_runs import bag_run_name
 
 
 def _mode_channel(layout: StreamLayout) -> tuple[int, int] | None:

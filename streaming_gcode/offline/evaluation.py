@@ -30,7 +30,7 @@ from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.inference.program_reader import read_frames
 from streaming_gcode.ingestion.alignment import FrameTable
 from streaming_gcode.model.checkpoint import LoadedModel
-from streaming_gcode.model.decoding import choose_line, decode_frames
+from streaming_gcode.model.decoding import choose_line, decode_frames, DecodedLine
 from streaming_gcode.model.network import LineHeads, StreamingBackbone
 from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
 from streaming_gcode.offline.baselines import (
@@ -91,28 +91,39 @@ def frame_logits(
     return {h: np.concatenate(p) for h, p in parts.items()}
 
 
-def predict_run(
-    model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE, every: int = 1
-) -> list[LineKey | None]:
-    """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere).
+def predict_lines(
+    model: LoadedModel, table: FrameTable, mode: str = DEFAULT_MODE, every: int = 1
+) -> list[DecodedLine | None]:
+    """Predicted line of every frame of a table (every n-th only: None elsewhere).
 
-    With a program library the run's frames are read in order from a fresh tracker,
-    as the node's engine reads the frames it runs; the library's line wins where it
-    knows the reported line (`decoding.choose_line`).
+    With a program library the frames are read in order from a fresh tracker, as
+    the node's engine reads the frames it runs; the library's line wins where it
+    knows the reported line (`decoding.choose_line`), as in the node.
     """
-    frames = np.arange(0, len(prepared), max(1, every))
-    logits = frame_logits(model.backbone, model.line_heads, prepared.table, mode,
+    frames = np.arange(0, len(table), max(1, every))
+    logits = frame_logits(model.backbone, model.line_heads, table, mode,
                           model.metadata.window, frames)
     library = model.metadata.library
     readings = None if library is None else read_frames(
-        library, model.metadata.continuous_features, prepared.table.continuous)
-    keys: list[LineKey | None] = [None] * len(prepared)
+        library, model.metadata.continuous_features, table.continuous)
+    lines: list[DecodedLine | None] = [None] * len(table)
     vocab = model.vocabulary
-    for t, line in zip(frames, decode_frames(logits, vocab)):
-        if readings is not None:
-            line = choose_line(line, readings[int(t)], vocab)[0]
-        keys[int(t)] = line.key
-    return keys
+    decoded = decode_frames(logits, vocab) if readings is None else None
+    for row, t in enumerate(frames):
+        if decoded is not None:
+            lines[int(t)] = decoded[row]
+        else:
+            frame = {head: value[row] for head, value in logits.items()}
+            lines[int(t)] = choose_line(frame, readings[int(t)], vocab)[0]
+    return lines
+
+
+def predict_run(
+    model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE, every: int = 1
+) -> list[LineKey | None]:
+    """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere)."""
+    return [None if line is None else line.key
+            for line in predict_lines(model, prepared.table, mode, every)]
 
 
 @dataclass

@@ -49,6 +49,8 @@ from streaming_gcode.offline.labelled_windows import (
 )
 from streaming_gcode.offline.splits import training_roles
 from streaming_gcode.offline.training_config import TrainingConfig
+from streaming_gcode.recordings.bag_reader import find_bags
+from streaming_gcode.recordings.bag_runs import load_bag_run
 from streaming_gcode.recordings.csv_runs import find_runs, load_run, RecordedRun
 
 SPLITS: tuple[str, ...] = ("train", "tune", "validation")
@@ -124,9 +126,16 @@ class _Trainer:
         self.features = feature_set(config.feature_set, layout)
 
     def prepare(self) -> None:
-        files = find_runs(self.config.data)
-        loading = tqdm(files, desc="load", unit="run", disable=not self.progress)
-        runs = [load_run(p) for p in loading]
+        c = self.config
+        files = find_runs(c.data) if c.data else []
+        bags = find_bags(c.bags) if c.bags else []
+        runs = [load_run(p) for p in tqdm(files, desc="load", unit="run",
+                                          disable=not self.progress)]
+        runs += [load_bag_run(p, self.layout, c.label_topic)
+                 for p in tqdm(bags, desc="bags", unit="bag", disable=not self.progress)]
+        if len({r.name for r in runs}) != len(runs):
+            raise RecordingError(f"run names repeat among {[r.name for r in runs]}: each "
+                                 "recording must be a run of its own")
         self.runs = {r.name: r for r in runs}
         roles = training_roles([r.name for r in runs])
         self.split = {s: [r.name for r in runs if roles[r.name] == s] for s in SPLITS}

@@ -23,6 +23,8 @@ class TrainingConfig:
     """Everything that decides a training run (recorded in the checkpoint)."""
 
     data: list[str]
+    bags: list[str] = field(default_factory=list)   # rosbag2 bags, one run each
+    label_topic: str | None = None   # their executing-line topic (None: the bag's reference)
     feature_set: str = "full"
     layout: str | None = None        # stream layout YAML; None = the shipped config/stream.yaml
     d_model: int = 128

@@ -123,9 +123,18 @@ def test_library_line_keeps_the_exact_label_and_choose_line_prefers_it() -> None
     line = library_line(ProgramLine(label, 0.75), vocab)
     assert line.key == vocab.key(label) and line.text == vocab.text(label)
     assert line.command == "G1" and line.confidence == 0.75
-    model_line = round_trip(LineLabel("G0", False, ()), vocab)
+    g0 = LineLabel("G0", False, (("Z", Decimal("0.5")),))
+    logits = label_logits(g0, vocab)
     known = ProgramReading("face", 0.9, ProgramLine(label, 1.0), 12)
-    assert choose_line(model_line, known, vocab)[1] == SOURCE_LIBRARY
+    assert choose_line(logits, known, vocab) == (line.__class__(**{
+        **line.__dict__, "heads": library_line(ProgramLine(label, 1.0), vocab).heads}),
+        SOURCE_LIBRARY)
     unknown = ProgramReading("face", 0.9, None, 999)
-    assert choose_line(model_line, unknown, vocab) == (model_line, SOURCE_MODEL)
-    assert choose_line(model_line, None, vocab) == (model_line, SOURCE_MODEL)
+    assert choose_line(logits, unknown, vocab) == (decode_frame(logits, vocab), SOURCE_MODEL)
+    assert choose_line(logits, None, vocab)[1] == SOURCE_MODEL
+    # tied programs disagree: the heads choose among their lines, never outside them
+    tied = ProgramReading("face", 0.5, None, 7, (ProgramLine(label, 1.0), ProgramLine(g0, 1.0)))
+    chosen, source = choose_line(logits, tied, vocab)
+    assert source == SOURCE_LIBRARY and chosen.key == vocab.key(g0)
+    other = label_logits(LineLabel("G3", False, ()), vocab)
+    assert choose_line(other, tied, vocab)[0].key in {vocab.key(label), vocab.key(g0)}

@@ -68,10 +68,10 @@ def test_tracker_identifies_the_program_and_restarts_when_the_line_goes_back() -
     library = _library()
     tracker = ProgramTracker(library)
     assert tracker.reading(3.0).program is None        # no evidence yet: no judgement
-    for n in range(1, 11):
+    for n in range(1, 21):
         reading = tracker.update(float(n), np.array([FAST_X[n], 150.0]))
-    assert reading.program == "fast" and reading.line.label == FAST_TEXT[10]
-    assert reading.confidence > 0.9 and reading.line_number == 10
+    assert reading.program == "fast" and reading.line.label == FAST_TEXT[20]
+    assert reading.confidence > 0.9 and reading.line_number == 20
     # the next job runs the base program: the line goes back, the evidence starts again
     for n in range(1, 4):
         reading = tracker.update(float(n), np.array([BASE_X[n], 100.0]))
@@ -107,3 +107,23 @@ def test_bad_library_content_is_one_clear_error(mutate, match: str) -> None:
 def test_no_frames_is_a_clear_error() -> None:
     with pytest.raises(ModelConfigError, match="no recorded frames"):
         build_library([], "line", EVIDENCE)
+
+
+def test_a_short_preamble_before_the_restart_counts_for_the_job() -> None:
+    library = _library()
+    tracker = ProgramTracker(library)
+    for n in range(1, 21):                                  # a whole base job
+        tracker.update(float(n), np.array([BASE_X[n], 100.0]))
+    for n in (18, 19):                                      # the next job's preamble (fast)
+        tracker.update(float(n), np.array([FAST_X[n], 150.0]))
+    reading = tracker.update(1.0, np.array([FAST_X[1], 150.0]))   # its numbering starts
+    assert tracker.restarts == 2 and reading.program == "fast"
+
+
+def test_tied_programs_that_disagree_give_their_lines_as_candidates() -> None:
+    library = _library()
+    tracker = ProgramTracker(library)
+    # a frame both programs explain equally (between their medians): no winner yet
+    reading = tracker.update(4.0, np.array([5.5, 125.0]))
+    assert reading.line is None
+    assert {c.label for c in reading.candidates} == {BASE_TEXT[4], FAST_TEXT[4]}

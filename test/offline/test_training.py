@@ -164,3 +164,70 @@ def test_same_seed_same_weights(data_dir) -> None:
     other = train(TrainingConfig(**{**vars(config), "seed": 1}), _layout(), progress=False).model
     assert not torch.equal(other.line_heads.heads["command"].weight,
                            first.line_heads.heads["command"].weight)
+
+
+NEW_CELL_LAYOUT = """\
+/**:
+  ros__parameters:
+    stream_names: [plc, drives, vibration]
+    frame_clock: plc
+    sample_rate_hz: 4.0
+    max_staleness_s: 1.0
+    stale_policy: hold_last
+    alignment_timeout_s: 0.5
+    streams:
+      plc:
+        topic: plc/status
+        type: sensor_msgs/msg/JointState
+        field: position
+        channels: [stat, line, posx, posy, posz, feed, momo]
+        role: controller
+        categorical: [stat, momo]
+      drives:
+        topic: drives/currents
+        type: sensor_msgs/msg/JointState
+        field: effort
+        channels: [spindle, x_motor, y_motor, z_motor]
+      vibration:
+        topic: vibration/frame
+        type: sensor_msgs/msg/JointState
+        channels: [frame_l2.Ax, frame_l2.Ay, frame_l2.Az, frame_l2.RMS]
+"""
+
+
+@pytest.mark.ros
+@pytest.mark.data
+@pytest.mark.slow
+def test_a_new_cell_trains_from_its_bags_and_the_node_runs_it(data_dir, tmp_path) -> None:
+    """The new-cell workflow: its own layout (other topics, fewer boards), bags, train, run."""
+    from streaming_gcode.recordings.bag_writer import write_run_bag
+    from streaming_gcode.tools.live_eval.bag_evaluation import evaluate_live
+    from streaming_gcode.tools.live_eval.playback import LiveOptions
+
+    layout_path = tmp_path / "cell.yaml"
+    layout_path.write_text(NEW_CELL_LAYOUT, encoding="utf-8")
+    layout = StreamLayout.from_yaml(layout_path)
+    bags = tmp_path / "bags"
+    for name in TINY_RUNS:
+        write_run_bag(load_run(data_dir / f"{name}_aligned.csv.gz"), layout, bags / name)
+    torch.set_num_threads(1)
+    config = TrainingConfig(data=[], bags=[str(bags)], layout=str(layout_path), d_model=16,
+                            num_layers=1, window=16, window_stride=16, batch_size=16,
+                            max_epochs=1, threads=1, tune_every=4)
+    result = train(config, layout, out=tmp_path / "cell.pt", command="test", progress=False)
+    meta = result.model.metadata
+    assert meta.continuous_features == ["line", "posx", "posy", "posz", "feed", "spindle",
+                                        "x_motor", "y_motor", "z_motor", "frame_l2.Ax",
+                                        "frame_l2.Ay", "frame_l2.Az", "frame_l2.RMS"]
+    assert meta.categorical_features == ["stat", "momo"]
+    assert meta.library is not None and meta.library.programs == ("pocket",)
+    assert result.split["validation"] == ["pocket_013"]
+    assert result.validation.to_json()["overall"]["exact_line_accuracy"] > 0.9
+    options = LiveOptions(rate=20.0, node_parameters={"stride": 4})
+    report, _ = evaluate_live([bags / "pocket_013"], tmp_path / "cell.pt", layout_path, options)
+    run = report["runs"][0]
+    assert run["online_equals_offline"], run["offline_mismatches"]
+    assert run["predictions"] > 20 and run["lost_messages"] == 0
+    with pytest.raises(RecordingError, match="/plc/line_text"):
+        train(TrainingConfig(**{**vars(config), "label_topic": "plc/line_text"}), layout,
+              progress=False)

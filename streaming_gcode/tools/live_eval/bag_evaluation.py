@@ -3,7 +3,7 @@
 """End-to-end evaluation: bags replayed through the live node, scored like offline runs.
 
 For each bag: the offline frames, labels and model outputs
-(`offline.bag_frames`, `offline.evaluation.frame_logits`), then a fresh node
+(`offline.bag_frames`, `offline.evaluation.predict_lines`), then a fresh node
 fed by the replayed bag (`capture.py`), then scores, the online-versus-offline
 comparison, losses, latency and a timeline (`report.py`). The report has the
 offline evaluate JSON keys (`overall`, `runs`, `families`, `info`) plus
@@ -27,12 +27,11 @@ from streaming_gcode.core.stream_layout import (
     load_params_file, NS_PER_S, resolve_layout_path, StreamLayout,
 )
 from streaming_gcode.model.checkpoint import load_checkpoint, resolve_checkpoint
-from streaming_gcode.model.decoding import decode_frames
 from streaming_gcode.node.conversions import message_class
 from streaming_gcode.offline.bag_frames import prepare_bag
 from streaming_gcode.offline.continuous import concatenate_runs
 from streaming_gcode.offline.evaluation import (
-    EvaluationReport, format_table, frame_logits, RunResult,
+    EvaluationReport, format_table, predict_lines, RunResult,
 )
 from streaming_gcode.recordings.bag_reader import find_bags, open_bag
 from streaming_gcode.recordings.bag_writer import (
@@ -150,9 +149,7 @@ def evaluate_bag(bag: Path, model: Any, checkpoint: Path, flat: dict[str, Any],
                  layout: StreamLayout, options: LiveOptions) -> tuple[Any, dict[str, Any]]:
     """Replay one bag through a fresh node; return its RunResult and the live fields."""
     prepared, ref_stamps, ref_labels = prepare_bag(bag, layout, model.feature_map(layout))
-    logits = frame_logits(model.backbone, model.line_heads, prepared.table, "window",
-                          model.metadata.window)
-    offline = decode_frames(logits, model.vocabulary)
+    offline = predict_lines(model, prepared.table, "window")
     with open_bag(bag) as opened:
         info = opened.info
     params = node_parameters(flat, checkpoint, options)
