@@ -38,7 +38,8 @@ from streaming_gcode.inference.backends import ArrayState, ModelRunner
 from streaming_gcode.inference.feed_cursor import FeedCursor, FeedPlan, RESET_REQUESTED
 from streaming_gcode.inference.program_reader import ProgramReader
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
-from streaming_gcode.model.program_library import ProgramLibrary, ProgramReading
+from streaming_gcode.model.libraries import Library
+from streaming_gcode.model.program_library import ProgramReading
 
 TickPlans = dict[str, FeedPlan]   # what `prepare` planned: machine -> its plan (new data only)
 
@@ -87,7 +88,7 @@ class InferenceEngine:
         n_categorical: int,
         mode: str = MODE_FULL_WINDOW,
         max_gap_ns: int | None = None,
-        library: ProgramLibrary | None = None,
+        library: Library | None = None,
         continuous_names: Sequence[str] = (),
     ) -> None:
         machines = tuple(machines)
@@ -113,6 +114,7 @@ class InferenceEngine:
         layers, width = runner.state_dims
         # Staging: each machine's frames, copied under its lock (row = machine).
         self._stage_continuous = np.zeros((count, capacity, n_continuous), np.float32)
+        self._stage_stamps = np.zeros((count, capacity), np.int64)
         self._stage_categorical = np.zeros((count, capacity, n_categorical), np.int64)
         # A group's batch, gathered contiguously from staging for the runner.
         self._batch_continuous = np.zeros(count * capacity * n_continuous, np.float32)
@@ -181,6 +183,7 @@ class InferenceEngine:
                     continue
                 n = len(plan.frames)
                 np.copyto(self._stage_continuous[row, :n], plan.frames.continuous)
+                np.copyto(self._stage_stamps[row, :n], plan.frames.stamps)
                 np.copyto(self._stage_categorical[row, :n], plan.frames.categorical)
             plans[machine] = plan
         self._prepared = plans or None
@@ -229,6 +232,7 @@ class InferenceEngine:
             self.cursors[machine].commit(plan)
             reader = self.readers.get(machine)
             reading = None if reader is None else reader.observe(
+                self._stage_stamps[rows[row], :length],
                 self._stage_continuous[rows[row], :length], plan.frames.first_sequence)
             results[machine] = InferenceResult(
                 {head: value[row].copy() for head, value in logits.items()}, plan, reading)

@@ -16,22 +16,21 @@ from typing import Sequence
 import numpy as np
 
 from streaming_gcode.core.errors import FeatureMappingError
-from streaming_gcode.model.program_library import ProgramLibrary, ProgramReading, ProgramTracker
+from streaming_gcode.model.libraries import Library
+from streaming_gcode.model.program_library import ProgramReading
 
 
 class ProgramReader:
-    """Feeds a `ProgramTracker` the model's input frames; reads the newest frame."""
+    """Feeds a library's tracker the model's input frames; reads the newest frame."""
 
-    def __init__(self, library: ProgramLibrary, continuous_names: Sequence[str]) -> None:
+    def __init__(self, library: Library, continuous_names: Sequence[str]) -> None:
         names = list(continuous_names)
-        wanted = [library.line_channel, *library.evidence_channels]
-        missing = [name for name in wanted if name not in names]
+        missing = [name for name in library.input_channels if name not in names]
         if missing:
             raise FeatureMappingError(
                 f"program library reads {missing}, which are not model inputs {names[:8]}...")
-        self.tracker = ProgramTracker(library)
-        self._line = names.index(library.line_channel)
-        self._evidence = np.array([names.index(c) for c in library.evidence_channels], np.intp)
+        self.tracker = library.tracker()
+        self._inputs = np.array([names.index(c) for c in library.input_channels], np.intp)
         self._seen = 0                       # newest sequence fed to the tracker
         self._reading = ProgramReading(None, 0.0, None, None)
 
@@ -45,20 +44,22 @@ class ProgramReader:
         self.tracker.reset()
         self._seen = 0
 
-    def observe(self, continuous: np.ndarray, first_sequence: int) -> ProgramReading:
-        """Feed the frames [T, C] numbered from `first_sequence` that were not fed yet."""
+    def observe(self, stamps: np.ndarray, continuous: np.ndarray,
+                first_sequence: int) -> ProgramReading:
+        """Feed the frames (stamps [T], values [T, C]) from `first_sequence` not fed yet."""
         skip = max(0, self._seen - first_sequence + 1)
-        for row in continuous[skip:]:
-            self._reading = self.tracker.update(float(row[self._line]), row[self._evidence])
+        for stamp, row in zip(stamps[skip:], continuous[skip:]):
+            self._reading = self.tracker.observe(int(stamp), row[self._inputs])
         self._seen = max(self._seen, first_sequence + len(continuous) - 1)
         return self._reading
 
 
-def read_frames(library: ProgramLibrary, continuous_names: Sequence[str],
+def read_frames(library: Library, continuous_names: Sequence[str], stamps: np.ndarray,
                 continuous: np.ndarray) -> list[ProgramReading]:
-    """Return the reading of every frame of a stream [N, C], fed in order from a fresh tracker."""
+    """Return the reading of every frame of a stream, fed in order from a fresh tracker."""
     reader = ProgramReader(library, continuous_names)
-    return [reader.observe(continuous[t:t + 1], t + 1) for t in range(len(continuous))]
+    return [reader.observe(stamps[t:t + 1], continuous[t:t + 1], t + 1)
+            for t in range(len(continuous))]
 
 
 __all__ = ["ProgramReader", "read_frames"]

@@ -37,6 +37,7 @@ from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.core.parameters import DEFAULT_MODEL
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.model.checkpoint_limits import check_archive, check_tensor_bytes
+from streaming_gcode.model.libraries import Library, library_from_dict
 from streaming_gcode.model.network import (
     build_model,
     LineHeads,
@@ -44,7 +45,6 @@ from streaming_gcode.model.network import (
     ModelConfig,
     StreamingBackbone,
 )
-from streaming_gcode.model.program_library import ProgramLibrary
 from streaming_gcode.model.vocabulary import OutputVocabulary
 
 FORMAT_VERSION = 1
@@ -105,11 +105,11 @@ class ModelMetadata:
         return OutputVocabulary.from_dict(self.vocabulary, "checkpoint metadata")
 
     @cached_property
-    def library(self) -> ProgramLibrary | None:
+    def library(self) -> Library | None:
         """Return the program library, if the model reads programs (ModelConfigError if bad)."""
         if self.program_library is None:
             return None
-        return ProgramLibrary.from_dict(self.program_library, "checkpoint program_library")
+        return library_from_dict(self.program_library, "checkpoint program_library")
 
     @property
     def categorical_sizes(self) -> list[int]:
@@ -313,7 +313,7 @@ def _check_consistent(config: ModelConfig, metadata: ModelMetadata, where: str) 
     except ModelConfigError as exc:
         problems.append(str(exc))
     else:
-        needed = [] if library is None else [library.line_channel, *library.evidence_channels]
+        needed = [] if library is None else list(library.input_channels)
         if any(name not in metadata.continuous_features for name in needed):
             problems.append(f"program library reads {needed}, not all model inputs")
     if not 1 <= metadata.window <= MAX_WINDOW or metadata.stride < 1:

@@ -64,13 +64,20 @@ class ProgramReading:
     line: ProgramLine | None   # the program's text for the reported line, if it knows it
     line_number: int | None    # the controller's reported line (None: none reported)
     candidates: tuple[ProgramLine, ...] = ()   # texts of the tied programs, when they differ
+    operation: str | None = None               # the recorded operation judged running
+    operation_confidence: float | None = None
+    tool_condition: str | None = None          # normal / damaged (physics witness only)
+    tool_condition_confidence: float | None = None
+    progress: int | None = None                # frames since the job started (physics)
 
 
-def _label_to_json(label: LineLabel) -> list[Any]:
+def label_to_json(label: LineLabel) -> list[Any]:
+    """Return a label as plain data `[command, modal, [[letter, value], ...]]`."""
     return [label.command, label.modal, [[letter, str(value)] for letter, value in label.params]]
 
 
-def _label_from_json(data: Any, where: str) -> LineLabel:
+def label_from_json(data: Any, where: str) -> LineLabel:
+    """Return the label `label_to_json` wrote (ModelConfigError naming `where` if bad)."""
     try:
         command, modal, params = data
         return LineLabel(str(command), bool(modal),
@@ -111,6 +118,15 @@ class ProgramLibrary:
                     f"sorted and unique, at most {MAX_PROGRAM_LINES})")
 
     @property
+    def input_channels(self) -> tuple[str, ...]:
+        """Return the model inputs the tracker reads: the line, then the evidence channels."""
+        return (self.line_channel, *self.evidence_channels)
+
+    def tracker(self) -> ProgramTracker:
+        """Return a fresh tracker of this library."""
+        return ProgramTracker(self)
+
+    @property
     def operation_of(self) -> dict[str, tuple[str, ...]]:
         """Return program -> the recorded families it was built from."""
         return dict(zip(self.programs, self.members))
@@ -149,7 +165,7 @@ class ProgramLibrary:
                 {"name": name, "members": list(members),
                  "lines": [int(n) for n in numbers],
                  "medians": [[float(v) for v in row] for row in med],
-                 "labels": [_label_to_json(t.label) for t in text],
+                 "labels": [label_to_json(t.label) for t in text],
                  "shares": [round(float(t.share), 4) for t in text]}
                 for name, members, numbers, med, text in zip(
                     self.programs, self.members, self.line_numbers, self.medians, self.lines)
@@ -178,7 +194,7 @@ class ProgramLibrary:
                                    for p in programs),
                 medians=tuple(np.asarray(p["medians"], np.float64).reshape(-1, width)
                               for p in programs),
-                lines=tuple(tuple(ProgramLine(_label_from_json(lab, where), float(share))
+                lines=tuple(tuple(ProgramLine(label_from_json(lab, where), float(share))
                                   for lab, share in zip(p["labels"], p["shares"], strict=True))
                             for p in programs),
             )
@@ -307,6 +323,10 @@ class ProgramTracker:
         self._segment[:] = 0.0
         self._segment_frames = 0
 
+    def observe(self, stamp_ns: int, inputs: np.ndarray) -> ProgramReading:
+        """Add one frame (`input_channels` values) and return its reading; time is not used."""
+        return self.update(float(inputs[0]), inputs[1:])
+
     def update(self, line: float, values: np.ndarray) -> ProgramReading:
         """Add one frame's evidence and return the reading for that frame."""
         if np.isfinite(line):
@@ -335,11 +355,14 @@ class ProgramTracker:
             if known is not None:
                 texts.setdefault(known.label, known)
         answer = self.library.line_of(best, line) if len(texts) <= 1 else None
-        return ProgramReading(self.library.programs[best], float(1.0 / weights.sum()),
-                              answer, number, tuple(texts.values()) if answer is None else ())
+        confidence = float(1.0 / weights.sum())
+        return ProgramReading(self.library.programs[best], confidence, answer, number,
+                              tuple(texts.values()) if answer is None else (),
+                              self.library.programs[best], confidence)
 
 
 __all__ = [
-    "EVIDENCE_CAP", "LIBRARY_FORMAT", "ProgramLibrary", "ProgramLine", "ProgramReading",
+    "EVIDENCE_CAP", "LIBRARY_FORMAT", "MAX_PROGRAMS", "ProgramLibrary", "label_from_json",
+    "label_to_json", "ProgramLine", "ProgramReading",
     "ProgramTracker", "build_library",
 ]

@@ -26,9 +26,10 @@ from streaming_gcode.ingestion.alignment import align_samples, FrameTable
 from streaming_gcode.model.checkpoint import LoadedModel
 from streaming_gcode.offline.baselines import BaselineTables
 from streaming_gcode.offline.evaluation import (
-    DEFAULT_MODE, EvaluationReport, predict_run, score_predictions,
+    DEFAULT_MODE, EvaluationReport, frame_readings, predict_run, score_predictions,
 )
 from streaming_gcode.offline.labelled_windows import label_frames, PreparedRun
+from streaming_gcode.offline.operation_scores import operation_scores
 from streaming_gcode.recordings.csv_runs import RecordedRun, run_samples
 
 CONTINUOUS_PAUSE_S = 3.0   # no data between two runs: a job change, not a dropout
@@ -118,7 +119,8 @@ def evaluate_continuous(
     """Predict over the whole stream (no reset at run starts), score per run as usual."""
     step = max(1, every)
     with tqdm(total=1, desc="evaluate (continuous)", disable=not progress) as bar:
-        keys = predict_run(model, continuous.stream, mode, step)
+        readings = frame_readings(model, continuous.stream.table)
+        keys = predict_run(model, continuous.stream, mode, step, readings)
         bar.update()
     predicted = [keys[start:start + len(run)]
                  for start, run in zip(continuous.starts, continuous.runs)]
@@ -128,6 +130,9 @@ def evaluate_continuous(
                                      for t, label in enumerate(run.labels)])
                 for start, run in zip(continuous.starts, runs)]
     report = score_predictions(model, runs, predicted, mode, 1, baselines)
+    if readings is not None:
+        report.operations = operation_scores(runs, [
+            readings[start:start + len(run)] for start, run in zip(continuous.starts, runs)])
     report.info.update({"continuous": True, "continuous_pause_s": CONTINUOUS_PAUSE_S})
     return report
 

@@ -32,6 +32,7 @@ from streaming_gcode.ingestion.alignment import FrameTable
 from streaming_gcode.model.checkpoint import LoadedModel
 from streaming_gcode.model.decoding import choose_line, decode_frames, DecodedLine
 from streaming_gcode.model.network import LineHeads, StreamingBackbone
+from streaming_gcode.model.program_library import ProgramReading
 from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
 from streaming_gcode.offline.baselines import (
     BASELINE_DESCRIPTIONS, baseline_predictions, BaselineTables,
@@ -46,6 +47,7 @@ from streaming_gcode.offline.metrics import (
     ScoreCounts,
     total,
 )
+from streaming_gcode.offline.operation_scores import OPERATION_KEYS, operation_scores
 from streaming_gcode.recordings.csv_runs import find_runs, load_run
 
 MODES: tuple[str, ...] = ("window", "stateful")
@@ -91,8 +93,16 @@ def frame_logits(
     return {h: np.concatenate(p) for h, p in parts.items()}
 
 
+def frame_readings(model: LoadedModel, table: FrameTable) -> list[ProgramReading] | None:
+    """Return the program library's reading of every frame (None without a library)."""
+    library = model.metadata.library
+    return None if library is None else read_frames(
+        library, model.metadata.continuous_features, table.stamps, table.continuous)
+
+
 def predict_lines(
-    model: LoadedModel, table: FrameTable, mode: str = DEFAULT_MODE, every: int = 1
+    model: LoadedModel, table: FrameTable, mode: str = DEFAULT_MODE, every: int = 1,
+    readings: Sequence[ProgramReading] | None = None,
 ) -> list[DecodedLine | None]:
     """Predicted line of every frame of a table (every n-th only: None elsewhere).
 
@@ -103,9 +113,8 @@ def predict_lines(
     frames = np.arange(0, len(table), max(1, every))
     logits = frame_logits(model.backbone, model.line_heads, table, mode,
                           model.metadata.window, frames)
-    library = model.metadata.library
-    readings = None if library is None else read_frames(
-        library, model.metadata.continuous_features, table.continuous)
+    if readings is None:
+        readings = frame_readings(model, table)
     lines: list[DecodedLine | None] = [None] * len(table)
     vocab = model.vocabulary
     decoded = decode_frames(logits, vocab) if readings is None else None
@@ -119,11 +128,12 @@ def predict_lines(
 
 
 def predict_run(
-    model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE, every: int = 1
+    model: LoadedModel, prepared: PreparedRun, mode: str = DEFAULT_MODE, every: int = 1,
+    readings: Sequence[ProgramReading] | None = None,
 ) -> list[LineKey | None]:
     """Predicted line key of every frame of a prepared run (every n-th only: None elsewhere)."""
     return [None if line is None else line.key
-            for line in predict_lines(model, prepared.table, mode, every)]
+            for line in predict_lines(model, prepared.table, mode, every, readings)]
 
 
 @dataclass
@@ -163,6 +173,7 @@ class EvaluationReport:
     runs: list[RunResult]
     info: dict[str, Any] = field(default_factory=dict)   # checkpoint, mode, feature set...
     baselines: dict[str, list[RunResult]] | None = None
+    operations: dict[str, Any] = field(default_factory=dict)   # operation_scores, if any
 
     def overall(self) -> ScoreCounts:
         """Sum the counts over every run (metrics weight runs by their frames)."""
@@ -188,9 +199,10 @@ class EvaluationReport:
             "families": {name: c.metrics() for name, c in self.families().items()},
             "info": self.info,
         }
+        data["overall"].update(self.operations)
         if self.baselines is None:
             return data
-        data["overall"] = extended_metrics(self.overall())
+        data["overall"] = {**extended_metrics(self.overall()), **self.operations}
         data["overall"]["baselines"] = {
             name: extended_metrics(total(r.counts for r in results))
             for name, results in self.baselines.items()
@@ -215,9 +227,14 @@ def evaluate_prepared(
     """Predict and score already prepared runs (`every` > 1 scores every n-th frame only)."""
     runs = list(runs)
     step = max(1, every)
-    predicted = [predict_run(model, prepared, mode, step)
-                 for prepared in tqdm(runs, desc="evaluate", unit="run", disable=not progress)]
-    return score_predictions(model, runs, predicted, mode, step, baselines)
+    readings = [frame_readings(model, prepared.table) for prepared in runs]
+    predicted = [predict_run(model, prepared, mode, step, answers)
+                 for prepared, answers in tqdm(list(zip(runs, readings)), desc="evaluate",
+                                               unit="run", disable=not progress)]
+    report = score_predictions(model, runs, predicted, mode, step, baselines)
+    if all(answers is not None for answers in readings):
+        report.operations = operation_scores(runs, readings)
+    return report
 
 
 def score_predictions(
@@ -277,6 +294,10 @@ def format_table(report: EvaluationReport) -> str:
     lines.append(row("OVERALL", report.overall().metrics()))
     if report.baselines is not None:
         lines.extend(_baseline_rows(report, len(header)))
+    if report.operations:
+        lines += ["", "operation and tool condition (physics witness): " + ", ".join(
+            f"{k} {report.operations[k]:.3f}" for k in OPERATION_KEYS
+            if report.operations.get(k) is not None)]
     return "\n".join(lines)
 
 

@@ -33,8 +33,12 @@ from streaming_gcode.core.errors import RecordingError
 from streaming_gcode.core.features import feature_set, FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.model.checkpoint import LoadedModel, ModelMetadata, save_checkpoint
+from streaming_gcode.model.libraries import Library
 from streaming_gcode.model.network import build_model, ModelConfig
-from streaming_gcode.model.program_library import build_library, ProgramLibrary
+from streaming_gcode.model.program_library import build_library
+from streaming_gcode.model.progress_library import (
+    build_progress_library, DAMAGED, NORMAL, select_channels,
+)
 from streaming_gcode.model.vocabulary import OutputVocabulary
 from streaming_gcode.offline.baselines import build_baselines
 from streaming_gcode.offline.continuous import evaluate_continuous, prepare_continuous
@@ -47,7 +51,7 @@ from streaming_gcode.offline.labelled_windows import (
     targets,
     window_starts,
 )
-from streaming_gcode.offline.splits import training_roles
+from streaming_gcode.offline.splits import DAMAGE_FAMILY_PREFIX, training_roles
 from streaming_gcode.offline.training_config import TrainingConfig
 from streaming_gcode.recordings.bag_reader import find_bags
 from streaming_gcode.recordings.bag_runs import load_bag_run
@@ -157,12 +161,24 @@ class _Trainer:
         self.library = self._library([self.prepared[n] for n in self.split["train"]
                                       + self.split["tune"]])
 
-    def _library(self, past: list[PreparedRun]) -> ProgramLibrary | None:
-        """Build the program library from the past runs, when its channels are inputs."""
+    def _library(self, past: list[PreparedRun]) -> Library | None:
+        """Build the program library from the past runs, when its channels are inputs.
+
+        Without the controller's line among the inputs (the `physical` set), the
+        physics witness's progress library instead, on the channels it selects.
+        """
         c, names = self.config, list(self.features.continuous)
         channels = [c.program_line_channel, *c.program_evidence]
         if not c.program_line_channel or any(n not in names for n in channels):
-            return None
+            if not c.progress_library:
+                return None
+            chosen = select_channels([(p.family, p.table.continuous) for p in past], names)
+            if not chosen:
+                return None
+            index = [names.index(n) for n in chosen]
+            return build_progress_library(
+                ((p.family, DAMAGED if p.family.startswith(DAMAGE_FAMILY_PREFIX) else NORMAL,
+                  p.table.continuous[:, index], p.labels) for p in past), chosen)
         line = names.index(c.program_line_channel)
         evidence = [names.index(n) for n in c.program_evidence]
         return build_library(((p.family, p.table.continuous[:, line],

@@ -47,3 +47,4 @@ class TrainingConfig:
     code_features: list[str] = field(default_factory=lambda: list(DEFAULT_CODE_FEATURES))
     program_line_channel: str = DEFAULT_PROGRAM_LINE_CHANNEL   # "" = no program library
     program_evidence: list[str] = field(default_factory=lambda: list(DEFAULT_PROGRAM_EVIDENCE))
+    progress_library: bool = True   # without the controller's line: the physics witness

@@ -51,4 +51,10 @@ def prediction_record(result: InferenceResult, decoded: DecodedLine, latency_ns:
         "program": None if reading is None else reading.program,
         "program_confidence": None if reading is None else reading.confidence,
         "reported_line": None if reading is None else reading.line_number,
+        "operation": None if reading is None else reading.operation,
+        "operation_confidence": None if reading is None else reading.operation_confidence,
+        "tool_condition": None if reading is None else reading.tool_condition,
+        "tool_condition_confidence": (None if reading is None
+                                      else reading.tool_condition_confidence),
+        "job_progress_frames": None if reading is None else reading.progress,
     }

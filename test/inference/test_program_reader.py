@@ -46,12 +46,13 @@ def _stream() -> np.ndarray:
 
 def test_overlapping_windows_feed_each_frame_once() -> None:
     library, frames = _library(), _stream()
-    expected = read_frames(library, NAMES, frames)
+    stamps = T0 + PERIOD * np.arange(len(frames))
+    expected = read_frames(library, NAMES, stamps, frames)
     reader = ProgramReader(library, NAMES)
     got = []
     for end in range(1, len(frames) + 1):          # a full window every frame, as full_window
         start = max(0, end - WINDOW)
-        got.append(reader.observe(frames[start:end], start + 1))
+        got.append(reader.observe(stamps[start:end], frames[start:end], start + 1))
     assert got == expected
     assert expected[19].program == "b" and expected[-1].program == "a"
     assert expected[-1].line.label.params == (("X", Decimal(15)),)
@@ -68,7 +69,7 @@ def test_engine_readings_equal_offline_readings(mode: str) -> None:
                              [SINGLE_MACHINE], WINDOW, 4 * WINDOW, 3, 0, mode=mode,
                              library=library, continuous_names=NAMES)
     buffer = AlignedRingBuffer(4 * WINDOW, 3, 0)
-    expected = read_frames(library, NAMES, frames)
+    expected = read_frames(library, NAMES, T0 + PERIOD * np.arange(len(frames)), frames)
     ticks = 0
     for t, row in enumerate(frames):
         buffer.append(T0 + t * PERIOD, row, np.zeros(0, np.int64), False)

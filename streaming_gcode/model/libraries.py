@@ -1,0 +1,31 @@
+# Copyright 2026 streaming_gcode developers
+# SPDX-License-Identifier: Apache-2.0
+"""Which program library a checkpoint carries: the controller's or the physics witness's.
+
+Both answer the same question per frame (`ProgramReading`) through the same
+tracker interface (`observe(stamp_ns, inputs)` over `input_channels`), so the
+engine, offline evaluation and the node treat them alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Union
+
+from streaming_gcode.core.errors import ModelConfigError
+from streaming_gcode.model.program_library import LIBRARY_FORMAT, ProgramLibrary
+from streaming_gcode.model.progress_library import PROGRESS_FORMAT, ProgressLibrary
+
+Library = Union[ProgramLibrary, ProgressLibrary]
+_READERS = {LIBRARY_FORMAT: ProgramLibrary, PROGRESS_FORMAT: ProgressLibrary}
+
+
+def library_from_dict(data: Mapping[str, Any], where: str = "program library") -> Library:
+    """Read whichever library `data` holds, by its format; one clear error otherwise."""
+    kind = data.get("format") if isinstance(data, Mapping) else None
+    if kind not in _READERS:
+        raise ModelConfigError(f"{where}: format {kind!r} unknown; expected one of "
+                               f"{sorted(_READERS)}")
+    return _READERS[kind].from_dict(data, where)
+
+
+__all__ = ["Library", "library_from_dict"]
