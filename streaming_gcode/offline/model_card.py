@@ -14,8 +14,10 @@ from typing import Any
 
 from streaming_gcode.core.features import FEATURE_SET_DESCRIPTIONS
 from streaming_gcode.model.checkpoint import LoadedModel
+from streaming_gcode.model.libraries import Library
 from streaming_gcode.model.network import parameter_count
-from streaming_gcode.model.program_library import ProgramLibrary
+from streaming_gcode.model.progress_library import ProgressLibrary
+from streaming_gcode.offline.operation_scores import OPERATION_KEYS
 
 _COLUMNS = ("command_accuracy", "param_letter_f1", "value_accuracy", "exact_line_accuracy")
 
@@ -42,6 +44,11 @@ def _validation(meta_metrics: dict[str, Any]) -> list[str]:
                   "| baseline | frames | command | letter F1 | value | exact line |",
                   "|---|---:|---:|---:|---:|---:|"]
         lines += [_row(f"`{name}`", metrics) for name, metrics in baselines.items()]
+    operations = {k: meta_metrics["overall"].get(k) for k in OPERATION_KEYS}
+    if any(v is not None for v in operations.values()):
+        lines += ["", "Operation and tool condition on the same runs: " + ", ".join(
+            f"{k.replace('_', ' ')} {100 * v:.1f} %" for k, v in operations.items()
+            if v is not None) + "."]
     baseline = meta_metrics.get("majority_command")
     if baseline:
         lines += ["", f"Majority baseline: always `{baseline['command']}` scores"
@@ -49,9 +56,17 @@ def _validation(meta_metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _library(library: ProgramLibrary | None) -> list[str]:
+def _library(library: Library | None) -> list[str]:
     if library is None:
-        return ["- No program library (the feature set does not read the controller's line)."]
+        return ["- No program library."]
+    if isinstance(library, ProgressLibrary):
+        sizes = ", ".join(f"{name} {len(t)} frames ({condition} tool)" for name, condition, t in
+                          zip(library.operations, library.conditions, library.templates))
+        return [f"- Physics witness (progress library) from the train and tune runs: per"
+                f" operation, a template of {len(library.channels)} channels the recordings"
+                f" select ({', '.join(library.channels[:6])}, ...) and the line at each frame"
+                f" since the job start: {sizes}. It answers the line where it knows the"
+                " progress, and the operation and tool condition; elsewhere the model's line."]
     sizes = ", ".join(f"{name} {len(numbers)} lines" + (
         f" (with {', '.join(m for m in members if m != name)})" if len(members) > 1 else "")
         for name, members, numbers in zip(library.programs, library.members,

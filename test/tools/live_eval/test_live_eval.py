@@ -23,10 +23,14 @@ from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.model.decoding import round_trip
 from streaming_gcode.model.gcode import label_lines
 from streaming_gcode.model.vocabulary import OutputVocabulary
+from streaming_gcode.outputs.diagnostics import (
+    Level, Status, TASK_BUFFER, TASK_INFERENCE, TASK_MODEL,
+)
 from streaming_gcode.recordings.bag_writer import write_run_bags
+from streaming_gcode.tools.harness.node_status import node_fqn, stream_status, task_status
 from streaming_gcode.tools.live_eval.bag_evaluation import evaluate_live
 from streaming_gcode.tools.live_eval.playback import header_stamp_ns, LiveOptions, node_parameters
-from streaming_gcode.tools.live_eval.report import percentiles_ms, record_key
+from streaming_gcode.tools.live_eval.report import node_counters, percentiles_ms, record_key
 from streaming_gcode.tools.live_eval.session import handles, parse_node_parameters
 
 REPO = Path(__file__).resolve().parents[3]
@@ -177,6 +181,26 @@ def test_latency_percentiles_of_the_report():
     assert got == {"p50": pytest.approx(2.5), "p99": pytest.approx(3.97)}
 
 
+def test_node_counters_read_the_statuses_of_the_fully_qualified_node():
+    def status(name: str, **values: str) -> Status:
+        return Status(name, Level.OK, "", "cnc", tuple(values.items()))
+
+    node = node_fqn("/mill_1")   # `/mill_1/streaming_gcode: <task>`
+    counters = node_counters([
+        status(stream_status("controller", node), topic="mill_1/cnc/controller_state",
+               messages="10", lost="1", late="2"),
+        status(task_status(TASK_INFERENCE, node), ticks="5", predictions="4", idle_ticks="1",
+               skipped_ticks="0", overruns="0", errors="0", period_ms="250"),
+        status(task_status(TASK_BUFFER, node), frames="9", aligner_resets="1"),
+        status(task_status(TASK_MODEL, node), window_frames="64"),
+    ])
+    assert counters["received"] == {"/mill_1/cnc/controller_state": 10}
+    assert (counters["drops"]["lost"], counters["drops"]["late"]) == (1, 2)
+    assert counters["drops"]["aligner_resets"] == 1
+    assert (counters["ticks"], counters["predictions"], counters["frames"]) == (5, 4, 9)
+    assert counters["period_ms"] == 250.0 and counters["window_frames"] == 64
+
+
 def test_header_stamp_from_cdr_bytes():
     import struct
 
@@ -264,3 +288,47 @@ def test_continuous_bag_replays_the_offline_continuous_stream(tmp_path, data_dir
     np.testing.assert_allclose(replayed.table.continuous, offline.table.continuous)
     with pytest.raises(ConfigError, match="--bags --continuous is not implemented"):
         input_bags([str(bag)], None, CONFIG, tmp_path, continuous=True)
+
+
+@pytest.mark.ros
+@pytest.mark.data
+@pytest.mark.slow
+def test_the_physics_witness_flags_reported_lines_of_another_program(tmp_path, data_dir):
+    """The physical model against the controller's reported lines (issue: physics witness).
+
+    Replays 30 s of machine time of a held-out run twice through the node with the
+    shipped physical model and `reference_topic`: once with the run's own reported
+    lines (agreement stays OK), once with another program's lines reported at the
+    same rows (agreement ERROR within those 30 s).
+    """
+    from dataclasses import replace
+
+    from streaming_gcode.core.package import default_checkpoint
+    from streaming_gcode.outputs.agreement import TASK_AGREEMENT
+    from streaming_gcode.recordings.bag_writer import write_run_bag
+    from streaming_gcode.recordings.csv_runs import load_run
+    from streaming_gcode.tools.live_eval.bag_evaluation import layout_parameters, played_topics
+    from streaming_gcode.tools.live_eval.capture import play_through_node
+
+    checkpoint = default_checkpoint("physical")
+    genuine_path = data_dir / "face_013_aligned.csv.gz"
+    other_path = data_dir / "pocket150025_013_aligned.csv.gz"
+    if checkpoint is None or not genuine_path.is_file() or not other_path.is_file():
+        pytest.skip("needs the shipped models/physical.pt and runs face_013, pocket150025_013")
+    genuine, other = load_run(genuine_path), load_run(other_path)
+    tampered = replace(genuine, gcode=[other.gcode[min(i, len(other) - 1)]
+                                       for i in range(len(genuine))])
+    flat, layout = layout_parameters(CONFIG)
+    options = LiveOptions(rate=10.0, duration_s=30.0, node_parameters={
+        "stride": 2, "reference_topic": "cnc/executing_line", "agreement_min_samples": 10})
+    params = node_parameters(flat, checkpoint, options)
+    levels = {}
+    for name, run in (("genuine", genuine), ("tampered", tampered)):
+        bag = tmp_path / name
+        write_run_bag(run, layout, bag)
+        capture = play_through_node(bag, params, options, played_topics(layout, params))
+        [status] = [s for s in capture.statuses if s.name.endswith(f": {TASK_AGREEMENT}")]
+        assert int(status.value("compared")) >= 10, (name, status)
+        levels[name] = (status.level.name, status.message)
+    assert levels["genuine"][0] == "OK", levels
+    assert levels["tampered"][0] == "ERROR", levels
