@@ -45,6 +45,10 @@ import yaml  # noqa: E402
 from streaming_gcode.model.checkpoint import ModelMetadata, save_checkpoint  # noqa: E402
 from streaming_gcode.model.network import build_model, ModelConfig  # noqa: E402
 from streaming_gcode.model.random_weights import default_vocabulary  # noqa: E402
+from streaming_gcode.outputs.diagnostics import TASK_BUFFER, TASK_INFERENCE  # noqa: E402
+from streaming_gcode.tools.harness.node_status import (  # noqa: E402
+    stream_status, task_status,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 S = 1_000_000_000
@@ -58,12 +62,13 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 BEST_EFFORT = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 CONTINUOUS = ["j1", "j2", "angular_velocity.z", "a0"]
 NODE_MAIN = "import sys; from streaming_gcode.node_entry import main; sys.exit(main())"
-STATUS = "/streaming_gcode: "   # the node's fully qualified name
-JOINTS = STATUS + "stream joints"        # the status names of the fault layout's streams
-IMU = STATUS + "stream imu"
-ARR = STATUS + "stream arr"
-BUFFER = STATUS + "buffer"
-INFERENCE = STATUS + "inference"
+# The node runs in the root namespace: its statuses are `/streaming_gcode: <task>`.
+STATUS = task_status("")                 # + a task: the prefix of the node's status names
+JOINTS = stream_status("joints")         # the status names of the fault layout's streams
+IMU = stream_status("imu")
+ARR = stream_status("arr")
+BUFFER = task_status(TASK_BUFFER)
+INFERENCE = task_status(TASK_INFERENCE)
 STREAMS = ("joints", "imu", "arr")
 
 

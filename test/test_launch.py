@@ -49,7 +49,7 @@ from streaming_gcode.tools.harness.source_publisher import (  # noqa: E402
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 NAMESPACE = "launch_test"
-STATUS_PREFIX = f"{NODE_NAME}: "
+STATUS_PREFIX = f"/{NAMESPACE}/{NODE_NAME}: "   # the node's fully qualified name
 # The simulated machine runs this much faster than real time, so the model's window
 # fills in seconds; stamps stay on this process's clock.
 SIM_SPEED = 4.0

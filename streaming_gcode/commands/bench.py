@@ -34,8 +34,9 @@ def _machines(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's arguments."""
-    parser.epilog = ("Writes DIR/results.json (or --json), DIR/results.md, DIR/latency_cdf.png "
-                     "and DIR/batching.png. DDS stays on this machine "
+    parser.epilog = ("Writes DIR/results.json (or --json), DIR/results.md, DIR/latency_cdf.png, "
+                     "DIR/batching.png and (end to end over DDS) DIR/data_age.png. DDS stays on "
+                     "this machine "
                      "(ROS_AUTOMATIC_DISCOVERY_RANGE="
                      "LOCALHOST; ROS_DOMAIN_ID kept if set, else a random one in 100..199).")
     parser.add_argument("--quick", action="store_true",

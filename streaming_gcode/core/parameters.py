@@ -13,14 +13,18 @@ parameters (`stream_names`, `streams.<name>.*`, alignment) are parsed by
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-import math
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from streaming_gcode.core.errors import ConfigError
+from streaming_gcode.core.parameter_spec import (  # noqa: F401 - re-exported, public here
+    MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_STRING_ARRAY_ITEMS, ParamSpec, SHOWN_VALUE_CHARS,
+)
 from streaming_gcode.core.stream_layout import (
-    DEFAULT_ALIGNMENT_TIMEOUT_S, DEFAULT_DEPTH, DEFAULT_MAX_STALENESS_S, DEFAULT_SAMPLE_RATE_HZ,
-    DEFAULT_STALE_POLICY, JOINT_STATE_FIELDS, STALE_POLICIES, SUPPORTED_MESSAGE_TYPES,
+    DEFAULT_ALIGNMENT_TIMEOUT_S, DEFAULT_DEPTH, DEFAULT_EXTRA_NAMES, DEFAULT_MAX_STALENESS_S,
+    DEFAULT_OPTIONAL, DEFAULT_ROLE, DEFAULT_SAMPLE_RATE_HZ, DEFAULT_STALE_POLICY,
+    DEFAULT_STAMP_SOURCE, EXTRA_NAMES_CHOICES, JOINT_STATE_FIELDS, ROLES, STALE_POLICIES,
+    STAMP_SOURCES, SUPPORTED_MESSAGE_TYPES,
 )
 
 MODEL_CHOICES: tuple[str, ...] = ("full", "physical")
@@ -58,115 +62,19 @@ DEFAULT_STAMP_OFFSET_ERROR_S = 3.0
 MULTIPLE_PUBLISHERS_CHOICES: tuple[str, ...] = ("warn", "accept", "first")
 DEFAULT_MULTIPLE_PUBLISHERS = "warn"
 
-# String parameters are bounded: every /diagnostics status carries hardware_id, and a
-# name is copied into statuses and logs, so an unbounded one multiplies (a 2 MB id made
-# each /diagnostics message 28 MB).
-MAX_NAME_LENGTH = 256               # characters: names, ids, topics, choices
-MAX_PATH_LENGTH = 4096              # characters: file paths (Linux PATH_MAX)
-MAX_STRING_ARRAY_ITEMS = 4096       # entries of a string array (machines, streams, channels)
-SHOWN_VALUE_CHARS = 80              # a refused value is quoted at most this long in a reason
 # Parameters rclpy declares itself that the node fixes at start: the node clock, every
 # stamp check and the alignment were set up on one time source.
 USE_SIM_TIME = "use_sim_time"
 FIXED_AT_START: tuple[str, ...] = (USE_SIM_TIME,)
 _NO_VALUES: Mapping[str, Any] = MappingProxyType({})
-
-
-def _shown(value: Any) -> str:
-    """`repr(value)` cut to SHOWN_VALUE_CHARS: a refused 2 MB value must not fill the reason."""
-    text = repr(value)
-    if len(text) <= SHOWN_VALUE_CHARS:
-        return text
-    return f"{text[:SHOWN_VALUE_CHARS]}... ({len(text)} characters)"
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter: what it is, its default and the values it accepts."""
-
-    name: str
-    default: Any
-    description: str
-    read_only: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    max_length: int = MAX_NAME_LENGTH   # characters of a string (each item of a string array)
-
-    @property
-    def kind(self) -> str:
-        """ROS parameter type: bool, integer, double, string or string_array."""
-        value = self.default
-        if isinstance(value, bool):
-            return "bool"
-        if isinstance(value, int):
-            return "integer"
-        if isinstance(value, float):
-            return "double"
-        if isinstance(value, str):
-            return "string"
-        return "string_array"
-
-    @property
-    def constraints(self) -> str:
-        """Human-readable constraints for the descriptor and the README."""
-        parts = []
-        if self.choices:
-            parts.append("one of " + ", ".join(self.choices))
-        if self.minimum is not None or self.maximum is not None:
-            parts.append(f"range [{self.minimum}, {self.maximum}]")
-        if self.kind in ("string", "string_array") and not self.choices:  # choices bound it
-            parts.append(f"at most {self.max_length} characters"
-                         + (f", {MAX_STRING_ARRAY_ITEMS} items" if self.kind == "string_array"
-                            else ""))
-        if self.read_only:
-            parts.append("read-only at runtime (restart to change)")
-        return "; ".join(parts)
-
-    def check(self, value: Any) -> str | None:
-        """Return why `value` is not acceptable, or None if it is."""
-        kind = self.kind
-        if kind == "bool" and not isinstance(value, bool):
-            return f"{self.name} must be true or false, got {_shown(value)}"
-        if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
-            return f"{self.name} must be an integer, got {_shown(value)}"
-        if kind == "double":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"{self.name} must be a number, got {_shown(value)}"
-            if not math.isfinite(value):
-                return f"{self.name} must be finite, got {value!r}"
-        if kind == "string" and not isinstance(value, str):
-            return f"{self.name} must be a string, got {_shown(value)}"
-        if kind == "string_array" and (
-            not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)
-        ):
-            return f"{self.name} must be a list of strings, got {_shown(value)}"
-        too_long = self._length_problem(value)
-        if too_long:
-            return too_long
-        if self.choices and value not in self.choices:
-            return f"{self.name} must be one of {list(self.choices)}, got {_shown(value)}"
-        if self.minimum is not None and value < self.minimum:
-            return f"{self.name} must be >= {self.minimum}, got {value!r}"
-        if self.maximum is not None and value > self.maximum:
-            return f"{self.name} must be <= {self.maximum}, got {value!r}"
-        return None
-
-    def _length_problem(self, value: Any) -> str | None:
-        """Why a string (array) is too long, checked before anything quotes or copies it."""
-        if self.kind == "string" and len(value) > self.max_length:
-            return (f"{self.name} is {len(value)} characters long; at most "
-                    f"{self.max_length} are accepted")
-        if self.kind != "string_array":
-            return None
-        if len(value) > MAX_STRING_ARRAY_ITEMS:
-            return (f"{self.name} has {len(value)} items; at most {MAX_STRING_ARRAY_ITEMS} "
-                    "are accepted")
-        for position, item in enumerate(value):
-            if len(item) > self.max_length:
-                return (f"{self.name}[{position}] is {len(item)} characters long; at most "
-                        f"{self.max_length} are accepted")
-        return None
+# diagnostic_updater's name for the publication period (seconds), and the name this node
+# documented first, kept as a deprecated alias: a parameter that names no setting field
+# maps onto one here; the standard name wins when both are set.
+DIAGNOSTICS_PERIOD = "diagnostic_updater.period"
+DEPRECATED_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"diagnostics_period_s": DIAGNOSTICS_PERIOD})
+SETTING_FIELDS: Mapping[str, str] = MappingProxyType(
+    {DIAGNOSTICS_PERIOD: "diagnostics_period_s"})
 
 
 def _warn_and_error(measure: str, unit: str, warn: float, error: float, above: str,
@@ -216,8 +124,12 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
               maximum=3600.0),
     ParamSpec("log_throttle_s", DEFAULT_LOG_THROTTLE_S, "At most one warning per stream and "
               "problem kind in this interval.", minimum=0.0, maximum=3600.0),
-    ParamSpec("diagnostics_period_s", DEFAULT_DIAGNOSTICS_PERIOD_S, "Period of /diagnostics "
-              "publication.", minimum=0.05, maximum=3600.0),
+    ParamSpec(DIAGNOSTICS_PERIOD, DEFAULT_DIAGNOSTICS_PERIOD_S, "Period of /diagnostics "
+              "publication, seconds (diagnostic_updater's name).", minimum=0.05,
+              maximum=3600.0),
+    ParamSpec("diagnostics_period_s", DEFAULT_DIAGNOSTICS_PERIOD_S, "Deprecated alias of "
+              f"{DIAGNOSTICS_PERIOD} (used when that one keeps its default).", minimum=0.05,
+              maximum=3600.0),
     ParamSpec("hardware_id", DEFAULT_HARDWARE_ID, "hardware_id of every diagnostic status."),
     *_warn_and_error("latency", "ms", DEFAULT_LATENCY_WARN_MS, DEFAULT_LATENCY_ERROR_MS,
                      "Recent p99 inference latency above", 1e6),
@@ -271,6 +183,19 @@ def stream_parameter_specs(name: str) -> tuple[ParamSpec, ...]:
                   read_only=True),
         ParamSpec(prefix + "depth", DEFAULT_DEPTH, "Subscription queue depth (keep last).",
                   read_only=True, minimum=1, maximum=100_000),
+        ParamSpec(prefix + "extra_names", DEFAULT_EXTRA_NAMES, "JointState names beyond the "
+                  "channels: ignore (take the channels out, counted) or reject the message.",
+                  read_only=True, choices=EXTRA_NAMES_CHOICES),
+        ParamSpec(prefix + "stamp_source", DEFAULT_STAMP_SOURCE, "Sample time of a stamped "
+                  "message: its header stamp, or the node clock at receipt (drivers that "
+                  "send zero stamps).", read_only=True, choices=STAMP_SOURCES),
+        ParamSpec(prefix + "optional", DEFAULT_OPTIONAL, "The stream may be absent (a board "
+                  "not fitted): OK while it never sent; the stale policy fills it.",
+                  read_only=True),
+        ParamSpec(prefix + "role", DEFAULT_ROLE, "controller (reported state, left out of the "
+                  "physical feature set) or sensor.", read_only=True, choices=ROLES),
+        ParamSpec(prefix + "categorical", (), "Channels that are codes, not quantities "
+                  "(embedded by the model).", read_only=True),
     )
 
 
@@ -336,17 +261,38 @@ class NodeSettings:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def setting_field(name: str) -> str:
+    """Return the `NodeSettings` field a parameter sets (its own name, or per SETTING_FIELDS)."""
+    return SETTING_FIELDS.get(DEPRECATED_ALIASES.get(name, name), name)
+
+
+def _yields(name: str, values: Mapping[str, Any]) -> bool:
+    """Tell whether `name`'s value gives way to the standard name or to its deprecated alias.
+
+    Whichever of the two is set to a non-default value wins; the standard name
+    wins when both are.
+    """
+    def changed(other: str) -> bool:
+        return other in values and values[other] != _NODE_SPECS[other].default
+
+    standard = DEPRECATED_ALIASES.get(name)
+    if standard is not None:
+        return changed(standard)
+    return not changed(name) and any(changed(alias) for alias, target
+                                     in DEPRECATED_ALIASES.items() if target == name)
+
+
 def _coerced(values: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
         spec = _NODE_SPECS.get(name)
-        if spec is None:
+        if spec is None or _yields(name, values):
             continue
         if spec.kind == "double":
             value = float(value)
         elif spec.kind == "string_array":
             value = tuple(value)
-        out[name] = value
+        out[setting_field(name)] = value
     return out
 
 
@@ -372,7 +318,7 @@ def validate_changes(
         spec = _NODE_SPECS.get(name)
         if spec is None:
             continue
-        if spec.read_only and value != getattr(current, name):
+        if spec.read_only and value != getattr(current, setting_field(name)):
             problems.append(f"{name} is read-only at runtime; restart the node to change it")
             continue
         problem = spec.check(value)

@@ -39,6 +39,17 @@ IMU_CHANNELS: tuple[str, ...] = tuple(
 )
 
 STALE_POLICIES: tuple[str, ...] = ("skip", "hold_last", "zero_fill")
+# What a JointState's names beyond the configured channels do (a ros2_control
+# /joint_states carries every joint): `ignore` takes the configured ones out (counted),
+# `reject` refuses the message as malformed.
+EXTRA_NAMES_IGNORE = "ignore"
+EXTRA_NAMES_CHOICES: tuple[str, ...] = (EXTRA_NAMES_IGNORE, "reject")
+# Where a stamped message's sample time comes from: its header, or the node clock at
+# receipt (drivers that send zero or unsynchronised stamps). Headerless types always
+# use the receipt time.
+STAMP_SOURCE_HEADER = "header"
+STAMP_SOURCE_RECEIPT = "receipt"
+STAMP_SOURCES: tuple[str, ...] = (STAMP_SOURCE_HEADER, STAMP_SOURCE_RECEIPT)
 
 DEFAULT_DEPTH = 10
 MAX_PARAMS_FILE_BYTES = 1 << 20  # a params file is a few KB; more is not a layout
@@ -46,6 +57,15 @@ DEFAULT_SAMPLE_RATE_HZ = 4.0
 DEFAULT_MAX_STALENESS_S = 1.0
 DEFAULT_STALE_POLICY = "hold_last"
 DEFAULT_ALIGNMENT_TIMEOUT_S = 0.5
+DEFAULT_EXTRA_NAMES = EXTRA_NAMES_IGNORE
+DEFAULT_STAMP_SOURCE = STAMP_SOURCE_HEADER
+DEFAULT_OPTIONAL = False   # an optional stream (a board not fitted) may stay silent: OK
+# What a stream is to the model's feature sets (core/features.py): controller-reported
+# state (left out of `physical`) or a physical sensor.
+ROLE_CONTROLLER = "controller"
+ROLE_SENSOR = "sensor"
+ROLES: tuple[str, ...] = (ROLE_CONTROLLER, ROLE_SENSOR)
+DEFAULT_ROLE = ROLE_SENSOR
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,11 @@ class StreamSpec:
     field: str = "position"
     reliable: bool = False
     depth: int = DEFAULT_DEPTH
+    extra_names: str = DEFAULT_EXTRA_NAMES
+    stamp_source: str = DEFAULT_STAMP_SOURCE
+    optional: bool = DEFAULT_OPTIONAL
+    role: str = DEFAULT_ROLE
+    categorical: tuple[str, ...] = ()   # channels that are codes (embedded), not quantities
 
 
 @dataclass(frozen=True)
@@ -274,7 +299,28 @@ def _parse_stream(params: Mapping[str, Any], name: str, where: str) -> StreamSpe
     depth = params.get(prefix + "depth", DEFAULT_DEPTH)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ConfigError(f"{where}: {prefix}depth must be an integer >= 1, got {depth!r}")
-    return StreamSpec(name, topic, msg_type, tuple(channels), str(field), reliable, depth)
+    extra_names = _choice(params, prefix + "extra_names", EXTRA_NAMES_CHOICES,
+                          DEFAULT_EXTRA_NAMES, where)
+    stamp_source = _choice(params, prefix + "stamp_source", STAMP_SOURCES,
+                           DEFAULT_STAMP_SOURCE, where)
+    optional = params.get(prefix + "optional", DEFAULT_OPTIONAL)
+    if not isinstance(optional, bool):
+        raise ConfigError(f"{where}: {prefix}optional must be true or false, got {optional!r}")
+    role = _choice(params, prefix + "role", ROLES, DEFAULT_ROLE, where)
+    categorical = params.get(prefix + "categorical", ())
+    if not isinstance(categorical, (list, tuple)) or any(c not in channels for c in categorical):
+        raise ConfigError(f"{where}: {prefix}categorical must list channels of the stream "
+                          f"{list(channels)[:6]}..., got {categorical!r}")
+    return StreamSpec(name, topic, msg_type, tuple(channels), str(field), reliable, depth,
+                      extra_names, stamp_source, optional, role, tuple(categorical))
+
+
+def _choice(params: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str,
+            where: str) -> str:
+    value = params.get(key, default)
+    if value not in choices:
+        raise ConfigError(f"{where}: {key} must be one of {list(choices)}, got {value!r}")
+    return str(value)
 
 
 def _parse_alignment(params: Mapping[str, Any], names: list[str], where: str) -> AlignmentSettings:
@@ -287,11 +333,7 @@ def _parse_alignment(params: Mapping[str, Any], names: list[str], where: str) ->
     rate = _number(params.get("sample_rate_hz", DEFAULT_SAMPLE_RATE_HZ), "sample_rate_hz", where)
     if rate <= 0:
         raise ConfigError(f"{where}: sample_rate_hz must be > 0, got {rate}")
-    policy = params.get("stale_policy", DEFAULT_STALE_POLICY)
-    if policy not in STALE_POLICIES:
-        raise ConfigError(
-            f"{where}: stale_policy must be one of {list(STALE_POLICIES)}, got {policy!r}"
-        )
+    policy = _choice(params, "stale_policy", STALE_POLICIES, DEFAULT_STALE_POLICY, where)
     return AlignmentSettings(
         frame_clock=frame_clock,
         sample_rate_hz=rate,
@@ -329,7 +371,16 @@ def _parse_layout(params: Mapping[str, Any], where: str) -> StreamLayout:
                     f"and {spec.name!r}"
                 )
             seen[channel] = spec.name
-    return StreamLayout(streams, _parse_alignment(params, names, where))
+    alignment = _parse_alignment(params, names, where)
+    optional = [s.name for s in streams if s.optional]
+    if optional and alignment.stale_policy == "skip":
+        raise ConfigError(f"{where}: streams {optional} are optional, but stale_policy skip "
+                          "would drop every frame while one is not fitted; use hold_last or "
+                          "zero_fill")
+    if alignment.frame_clock in optional:
+        raise ConfigError(f"{where}: the frame clock {alignment.frame_clock!r} cannot be "
+                          "optional: without it there are no frames")
+    return StreamLayout(streams, alignment)
 
 
 def resolve_layout_path(path: str | Path | None) -> Path:

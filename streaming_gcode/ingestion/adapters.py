@@ -17,6 +17,7 @@ import numpy as np
 
 from streaming_gcode.core.errors import ConfigError, MessageError
 from streaming_gcode.core.stream_layout import (
+    EXTRA_NAMES_IGNORE,
     FLOAT32_ARRAY,
     FLOAT64_ARRAY,
     IMU,
@@ -25,6 +26,7 @@ from streaming_gcode.core.stream_layout import (
     JOINT_STATE_FIELDS,
     normalise_message_type,
     NS_PER_S,
+    STAMP_SOURCE_HEADER,
     StreamSpec,
 )
 
@@ -38,14 +40,18 @@ SERIALIZED_OVERHEAD_BYTES = 16384
 CDR_STRING_OVERHEAD_BYTES = 8        # length prefix, terminating NUL, padding to 4
 IMU_PAYLOAD_BYTES = 8 * (4 + 9 + 3 + 9 + 3 + 9)   # orientation, velocities, covariances
 JOINT_STATE_ARRAYS = 3               # position, velocity, effort (float64 each)
+# Joints a driver sends beyond the configured ones (extra_names ignore) are bounded by
+# this many bytes of name each in the size check (ros2_control names are short).
+MAX_EXTRA_NAME_BYTES = 256
 _ELEMENT_BYTES = {FLOAT32_ARRAY: 4, FLOAT64_ARRAY: 8}
 
 
 class AdaptedSample(NamedTuple):
-    """One validated sample: header stamp (None for headerless types) and values."""
+    """One validated sample: header stamp (None: stamp it at receipt) and values."""
 
     stamp_ns: int | None
     values: np.ndarray  # float64 [n_channels], in the stream's channel order
+    ignored_names: int = 0   # JointState names beyond the channels, left out
 
 
 class MessageAdapter(Protocol):
@@ -88,7 +94,8 @@ def _checked_stamp(stream: str, header: Any, now_ns: int, limits: _Limits) -> in
     return stamp_ns
 
 
-def _checked_length(stream: str, what: str, length: int, expected: int, limits: _Limits) -> None:
+def _checked_length(stream: str, what: str, length: int, expected: int, limits: _Limits,
+                    at_least: bool = False) -> None:
     if length > limits.max_length:
         raise MessageError(
             f"stream {stream!r}: {what} has {length} elements, over the limit of "
@@ -96,9 +103,10 @@ def _checked_length(stream: str, what: str, length: int, expected: int, limits: 
         )
     if length == 0:
         raise MessageError(f"stream {stream!r}: {what} is empty; expected {expected} values")
-    if length != expected:
+    if length < expected if at_least else length != expected:
         raise MessageError(
-            f"stream {stream!r}: {what} has {length} values; expected {expected}"
+            f"stream {stream!r}: {what} has {length} values; expected "
+            f"{'at least ' if at_least else ''}{expected}"
         )
 
 
@@ -134,7 +142,8 @@ class JointStateAdapter:
     stamped = True
 
     def __init__(
-        self, stream: str, channels: Sequence[str], field: str, limits: _Limits
+        self, stream: str, channels: Sequence[str], field: str, limits: _Limits,
+        extra_names: str = EXTRA_NAMES_IGNORE, use_header: bool = True,
     ) -> None:
         if field not in JOINT_STATE_FIELDS:
             raise ConfigError(
@@ -145,8 +154,11 @@ class JointStateAdapter:
         self.channels = tuple(channels)
         self.field = field
         self._limits = limits
+        self._ignore_extra = extra_names == EXTRA_NAMES_IGNORE
+        self._use_header = self.stamped = use_header
         self._names: tuple[str, ...] | None = None
         self._order = np.zeros(0, dtype=np.intp)
+        self._ignored = 0
 
     def _gather_order(self, names: Sequence[str]) -> np.ndarray:
         key = tuple(names)
@@ -156,26 +168,31 @@ class JointStateAdapter:
             raise MessageError(f"stream {self.stream!r}: JointState has duplicate names {key}")
         unknown = [n for n in key if n not in self.channels]
         missing = [c for c in self.channels if c not in key]
-        if unknown or missing:
+        if missing or (unknown and not self._ignore_extra):
             raise MessageError(
                 f"stream {self.stream!r}: JointState names do not match the configured "
-                f"channels: unknown {unknown}, missing {missing}"
+                f"channels: unknown {unknown[:8]}, missing {missing[:8]}"
+                + ("" if self._ignore_extra else " (extra_names reject)")
             )
         index = {name: i for i, name in enumerate(key)}
         self._order = np.array([index[c] for c in self.channels], dtype=np.intp)
         self._names = key
+        self._ignored = len(unknown)
         return self._order
 
     def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
         """Check stamp, names and the field's length, then gather by name."""
-        stamp_ns = _checked_stamp(self.stream, msg.header, now_ns, self._limits)
+        stamp_ns = (_checked_stamp(self.stream, msg.header, now_ns, self._limits)
+                    if self._use_header else None)
         names = msg.name
-        _checked_length(self.stream, "name", len(names), len(self.channels), self._limits)
+        _checked_length(self.stream, "name", len(names), len(self.channels), self._limits,
+                        at_least=self._ignore_extra)
         data = getattr(msg, self.field)
         _checked_length(self.stream, self.field, len(data), len(names), self._limits)
         order = self._gather_order(names)
         values = np.array(data, dtype=np.float64)[order]
-        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
+        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels),
+                             self._ignored)
 
 
 class ImuAdapter:
@@ -183,7 +200,8 @@ class ImuAdapter:
 
     stamped = True
 
-    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits) -> None:
+    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits,
+                 use_header: bool = True) -> None:
         unknown = [c for c in channels if c not in IMU_CHANNELS]
         if unknown:
             raise ConfigError(
@@ -194,10 +212,12 @@ class ImuAdapter:
         self.channels = tuple(channels)
         self._paths = tuple(tuple(c.split(".")) for c in self.channels)
         self._limits = limits
+        self._use_header = self.stamped = use_header
 
     def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
         """Check the stamp and read each configured vector component."""
-        stamp_ns = _checked_stamp(self.stream, msg.header, now_ns, self._limits)
+        stamp_ns = (_checked_stamp(self.stream, msg.header, now_ns, self._limits)
+                    if self._use_header else None)
         values = np.array(
             [getattr(getattr(msg, group), axis) for group, axis in self._paths],
             dtype=np.float64,
@@ -220,6 +240,9 @@ def serialized_size_bound(spec: StreamSpec,
         return SERIALIZED_OVERHEAD_BYTES + _ELEMENT_BYTES[msg_type] * count
     if msg_type == JOINT_STATE:
         longest = max((len(c.encode()) for c in spec.channels), default=0)
+        if spec.extra_names == EXTRA_NAMES_IGNORE:   # any joints, up to max_array_length
+            count = max(int(max_array_length), 1)
+            longest = max(longest, MAX_EXTRA_NAME_BYTES)
         return (SERIALIZED_OVERHEAD_BYTES + count * (CDR_STRING_OVERHEAD_BYTES + longest)
                 + JOINT_STATE_ARRAYS * 8 * count)
     return SERIALIZED_OVERHEAD_BYTES + IMU_PAYLOAD_BYTES
@@ -256,12 +279,14 @@ def make_adapter(
         raise ConfigError(f"max_future_ns must be >= 0, got {max_future_ns}")
     limits = _Limits(int(max_array_length), int(max_future_ns))
     msg_type = normalise_message_type(spec.msg_type)
+    use_header = spec.stamp_source == STAMP_SOURCE_HEADER   # receipt: stamped at arrival
     if msg_type in (FLOAT32_ARRAY, FLOAT64_ARRAY):
         return ArrayAdapter(spec.name, spec.channels, limits)
     if msg_type == JOINT_STATE:
-        return JointStateAdapter(spec.name, spec.channels, spec.field, limits)
+        return JointStateAdapter(spec.name, spec.channels, spec.field, limits,
+                                 spec.extra_names, use_header)
     if msg_type == IMU:
-        return ImuAdapter(spec.name, spec.channels, limits)
+        return ImuAdapter(spec.name, spec.channels, limits, use_header)
     raise ConfigError(
         f"stream {spec.name!r}: message type {spec.msg_type!r} is not supported; expected "
         f"one of {[FLOAT32_ARRAY, FLOAT64_ARRAY, JOINT_STATE, IMU]}"

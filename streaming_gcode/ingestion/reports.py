@@ -32,6 +32,9 @@ class StreamReport:
     live_publishers: tuple[Hashable, ...] = ()   # gids heard recently, the first one first
     graph_publishers: int | None = None       # publishers the ROS graph shows on the topic
     multiple_publishers: str = "warn"
+    ignored_names: int = 0            # messages whose extra JointState names were left out
+    stamp_source: str = "header"      # header, or receipt (the node clock at arrival)
+    optional: bool = False            # may be absent (a board not fitted)
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ class StreamIngest:
             capacity, feature_map.n_continuous, feature_map.n_categorical
         )
         self.aligner = FrameAligner(layout, feature_map, self.buffer)
-        self._qos = tuple(qos_descriptions or ("",) * len(layout.streams))
+        self._qos = list(qos_descriptions or ("",) * len(layout.streams))
+        self._topics = [spec.topic for spec in layout.streams]   # as resolved by the node
         self._stale_synced = [0] * len(layout.streams)
         self._recent: RecentDelta[str] = RecentDelta()
         self._frames_reported = 0
@@ -117,6 +118,7 @@ class StreamIngest:
         self._unknown_reported = 0
         n = len(layout.streams)
         self._retracted_synced = [0] * n
+        self._ignored_names = [0] * n   # messages that carried names beyond the channels
         # header stamp minus node clock at receipt: newest, and largest |offset| since report
         self._offset_newest: list[int | None] = [None] * n
         self._offset_peak: list[int | None] = [None] * n
@@ -153,6 +155,8 @@ class StreamIngest:
             except MessageError as exc:
                 self.drops.on_malformed(name)
                 return IngestResult(Outcome.MALFORMED, str(exc), 0, lost)
+            if sample.ignored_names:
+                self._ignored_names[index] += 1
             stamp = now_ns if sample.stamp_ns is None else sample.stamp_ns
             if sample.stamp_ns is not None:
                 self._note_offset(index, stamp - now_ns)
@@ -209,6 +213,16 @@ class StreamIngest:
             raise ValueError("an ingest without a clock needs the receipt time")
         return now_ns
 
+    def set_subscription(self, index: int, topic: str, qos: str) -> None:
+        """Report stream `index` as subscribed: the topic resolved, the QoS in force.
+
+        Diagnostics then show where and how the node listens (namespace,
+        remapping and qos_overrides applied), not the configured values.
+        """
+        with self.lock:
+            self._topics[index] = topic
+            self._qos[index] = qos
+
     def on_message_lost(self, index: int, count_change: int) -> None:
         """Middleware message-lost event for stream `index`."""
         with self.lock:
@@ -246,13 +260,15 @@ class StreamIngest:
                 if age is None:
                     age = max(0, now_ns - started_ns)
                 reports.append(StreamReport(
-                    spec.name, spec.topic, spec.msg_type, self._qos[index], total,
+                    spec.name, self._topics[index], spec.msg_type, self._qos[index], total,
                     self._recent.delta(spec.name, total), meter.rate_hz(now_ns),
                     age / NS_PER_S, self.drops.incompatible_policy(spec.name),
                     stamp_offset_s=None if newest is None else newest / NS_PER_S,
                     stamp_offset_peak_s=None if peak is None else peak / NS_PER_S,
                     live_publishers=tuple(self.drops.live_publishers(spec.name, now_ns)),
                     graph_publishers=graph[index], multiple_publishers=self.multiple_publishers,
+                    ignored_names=self._ignored_names[index], stamp_source=spec.stamp_source,
+                    optional=spec.optional,
                 ))
             return reports
 

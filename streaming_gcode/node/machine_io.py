@@ -16,8 +16,10 @@ import json
 from typing import Any, Callable
 
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.exceptions import NameValidationException
+from rclpy.exceptions import NameValidationException, ParameterException
 from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rclpy.qos_overriding_options import InvalidQosOverridesError, QoSOverridingOptions
 from std_msgs.msg import String
 
 from streaming_gcode.core.errors import ConfigError
@@ -27,6 +29,7 @@ from streaming_gcode.core.parameters import NodeSettings
 from streaming_gcode.core.stats import NS_PER_S
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.ingestion.stream_ingest import Outcome, StreamIngest
+from streaming_gcode.model.program_library import ProgramReading
 from streaming_gcode.node.conversions import (
     describe_qos,
     message_class,
@@ -34,19 +37,50 @@ from streaming_gcode.node.conversions import (
     stream_qos,
 )
 from streaming_gcode.node.raw_messages import RawMessageDecoder
-from streaming_gcode.outputs.diagnostics import buffer_status, Status, stream_status, Thresholds
+from streaming_gcode.outputs.diagnostics import (
+    buffer_status, machine_node, Status, stream_status, Thresholds,
+)
+from streaming_gcode.outputs.operation_status import operation_status
 
 Warn = Callable[[str, str, str], None]     # (stream label, problem kind, text)
 DRAIN_LIMIT = 64   # rounds over the streams' queues one callback may take (then yields)
+# ROS 2's standard `qos_overrides./<topic>.<subscription|publisher>.<policy>` parameters
+# (history, depth, reliability), read-only, on every input and output; the layout's
+# `reliable`/`depth` (inputs) and PREDICTION_QOS_DEPTH (outputs) are their defaults.
+QOS_OVERRIDES = QoSOverridingOptions.with_default_policies()
+QOS_OVERRIDE_MARK = "QoS override"   # in rclpy's RuntimeError for an unknown policy value
+
+
+def describe_profile(qos: QoSProfile) -> str:
+    """Short text of the QoS in force (overrides applied), e.g. `best_effort keep_last 10`."""
+    history = qos.history.name.lower()
+    return (f"{qos.reliability.name.lower()} {history}"
+            + (f" {qos.depth}" if history == "keep_last" else ""))
+
+
+def _overridable(what: str, create: Callable[[], Any]) -> Any:
+    """Create a publisher or subscription; a bad `qos_overrides` value is one ConfigError."""
+    try:
+        return create()
+    except (InvalidQosOverridesError, ParameterException) as exc:
+        raise ConfigError(f"qos_overrides for {what}: {exc}") from None
+    except RuntimeError as exc:
+        if QOS_OVERRIDE_MARK not in str(exc):
+            raise
+        raise ConfigError(f"qos_overrides for {what}: {exc}") from None
 
 
 class MachineIO:
     """A machine's subscriptions, ingest, publishers and statuses."""
 
+    frames_completed: Callable[[str], None] | None = None   # the node's tick wake-up (machine)
+
     def __init__(self, node: Node, machine: str, layout: StreamLayout, feature_map: FeatureMap,
                  capacity: int, settings: NodeSettings, callback_group: Any,
-                 now_ns: Callable[[], int], warn: Warn) -> None:
+                 now_ns: Callable[[], int], warn: Warn, has_library: bool = False) -> None:
         self.machine = machine
+        self.has_library = has_library             # the model reads programs: `operation` status
+        self.last_reading: ProgramReading | None = None
         self.layout = machine_layout(layout, machine)
         self.ingest = StreamIngest(
             self.layout, feature_map, capacity, settings.max_array_length,
@@ -55,13 +89,17 @@ class MachineIO:
             multiple_publishers=settings.multiple_publishers,
         )
         self._count_publishers = node.count_publishers
+        self._logger = node.get_logger()
+        self.topics = [spec.topic for spec in self.layout.streams]   # resolved on subscribing
+        self.qos = [describe_qos(spec) for spec in self.layout.streams]   # overrides applied
         self._warn = warn
         self._decoders = tuple(RawMessageDecoder(spec, settings.max_array_length)
                                for spec in self.layout.streams)
         prefix = output_prefix(machine)
-        self.gcode_pub = node.create_publisher(String, prefix + "gcode", PREDICTION_QOS_DEPTH)
-        self.prediction_pub = node.create_publisher(String, prefix + "prediction",
-                                                    PREDICTION_QOS_DEPTH)
+        self.gcode_pub, self.prediction_pub = (_overridable(
+            f"output {prefix + name}", lambda name=name: node.create_publisher(
+                String, prefix + name, PREDICTION_QOS_DEPTH,
+                qos_overriding_options=QOS_OVERRIDES)) for name in ("gcode", "prediction"))
         self.subscriptions = [self._subscribe(node, i, callback_group)
                               for i in range(len(self.layout.streams))]
         count = len(self.subscriptions)
@@ -79,17 +117,27 @@ class MachineIO:
             message_lost=lambda info: self.ingest.on_message_lost(index, info.total_count_change),
             incompatible_qos=lambda info: self._on_incompatible_qos(index, info),
         )
+        qos = stream_qos(spec)   # rclpy applies the qos_overrides parameters to it
         try:
-            return node.create_subscription(
+            subscription = _overridable(f"stream {spec.name!r}", lambda: node.create_subscription(
                 message_class(spec.msg_type), spec.topic,
-                lambda msg, info: self._on_message(index, msg, info), stream_qos(spec),
+                lambda msg, info: self._on_message(index, msg, info), qos,
                 callback_group=callback_group, event_callbacks=events,
                 raw=True,   # bytes: an oversized message is refused before deserialising
-            )
+                qos_overriding_options=QOS_OVERRIDES,
+            ))
         except NameValidationException as exc:
             raise ConfigError(
                 f"streams.{spec.name}.topic {spec.topic!r} is not a valid topic name: {exc}"
             ) from None
+        self.topics[index] = subscription.topic_name   # namespace and remapping applied
+        self.qos[index] = describe_profile(qos)
+        self.ingest.set_subscription(index, subscription.topic_name, self.qos[index])
+        self._logger.debug(
+            f"stream {self.label(spec.name)!r}: subscribed to {subscription.topic_name} "
+            f"(configured {spec.topic!r}), {spec.msg_type}, {self.qos[index]}, channels "
+            f"{list(spec.channels)}")
+        return subscription
 
     def _on_message(self, index: int, msg: Any, info: Any) -> None:
         """Ingest the message, then what is already queued on all of this machine's streams.
@@ -131,6 +179,8 @@ class MachineIO:
                 index, msg, None, gid.get("data") if gid else None,
                 info.get("publication_sequence_number") if isinstance(info, dict) else None,
             )
+            if result.frames and self.frames_completed is not None:
+                self.frames_completed(self.machine)
             if result.outcome is not Outcome.ACCEPTED:
                 self._warn(self.label(self.layout.streams[index].name), result.outcome.value,
                            result.reason)
@@ -144,22 +194,24 @@ class MachineIO:
         self.ingest.on_incompatible_qos(index, info.total_count_change, policy)
         spec = self.layout.streams[index]
         self._warn(self.label(spec.name), "qos",
-                   f"stream {self.label(spec.name)!r} on {spec.topic}: a publisher offers "
+                   f"stream {self.label(spec.name)!r} on {self.topics[index]}: a publisher offers "
                    f"incompatible QoS ({policy}); its messages cannot be received "
-                   f"({describe_qos(spec)})")
+                   f"({self.qos[index]})")
 
     def _graph_publishers(self) -> list[int | None]:
         """Count the publishers the graph shows per topic (no gids needed; None: unknown)."""
         counts: list[int | None] = []
-        for spec in self.layout.streams:
+        for topic in self.topics:
             try:
-                counts.append(int(self._count_publishers(spec.topic)))
+                counts.append(int(self._count_publishers(topic)))
             except Exception:  # noqa: BLE001 - a graph query must not stop diagnostics
                 counts.append(None)
         return counts
 
-    def publish(self, text: str, record: dict[str, Any]) -> None:
-        """Send the decoded line and its record."""
+    def publish(self, text: str, record: dict[str, Any],
+                reading: ProgramReading | None = None) -> None:
+        """Send the decoded line and its record; keep the library's reading for diagnostics."""
+        self.last_reading = reading
         self.gcode_pub.publish(String(data=text))
         self.prediction_pub.publish(String(data=json.dumps(record)))
 
@@ -167,10 +219,12 @@ class MachineIO:
                  thresholds: Thresholds, window_frames: int) -> list[Status]:
         """Stream and buffer statuses of this machine."""
         if self.machine != SINGLE_MACHINE:
-            node_name, hardware_id = f"{node_name}/{self.machine}", self.machine
+            node_name, hardware_id = machine_node(node_name, self.machine), self.machine
         out = [stream_status(node_name, hardware_id, report, thresholds)
                for report in self.ingest.stream_reports(now_ns, started_ns,
                                                         self._graph_publishers())]
         out.append(buffer_status(node_name, hardware_id,
                                  self.ingest.buffer_report(window_frames)))
+        if self.has_library:
+            out.append(operation_status(node_name, hardware_id, self.last_reading))
         return out

@@ -11,10 +11,13 @@ start-up with one message instead of on the first message or half-configured.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.package import default_stream_config
@@ -40,18 +43,41 @@ def declare_parameter(node: Node, spec: ParamSpec, problems: list[str],
     desc = descriptor(spec)
     if spec.kind == "double":
         desc.dynamic_typing = True  # accept `4` for 4.0 in YAML; ParamSpec.check tests it
+    initial = default_value(spec, default)
     try:
-        parameter = node.declare_parameter(spec.name, default_value(spec, default), desc)
+        if initial is Parameter.Type.STRING_ARRAY:
+            value = _declare_empty_string_array(node, spec.name, desc)
+        else:
+            value = node.declare_parameter(spec.name, initial, desc).value
     except (ParameterException, TypeError, ValueError) as exc:
         problems.append(f"{spec.name}: {exc}")
         return spec.default if default is None else default
-    value = parameter.value
     if spec.kind == "string_array":
         value = list(value) if value is not None else []
     problem = spec.check(value)
     if problem:
         problems.append(problem)
     return value
+
+
+def _declare_empty_string_array(node: Node, name: str, desc: ParameterDescriptor) -> Any:
+    """Declare a string array whose default is empty, and give it that empty value.
+
+    rclpy infers `[]` as a byte array, so an empty default can only be declared by
+    type; a parameter left unset makes `get_parameters` answer the whole batch with
+    nothing (`ros2 param dump` prints `{}`). Declared writable, set to `[]` when no
+    override gave it a value, then made read-only as the spec says.
+    """
+    writable = copy.deepcopy(desc)   # rclpy keeps the descriptor object it is given
+    writable.read_only = False
+    parameter = node.declare_parameter(name, Parameter.Type.STRING_ARRAY, writable)
+    if parameter.type_ is Parameter.Type.NOT_SET:
+        result = node.set_parameters([Parameter(name, Parameter.Type.STRING_ARRAY, [])])[0]
+        if not result.successful:
+            raise ValueError(f"the empty default was refused: {result.reason}")
+    if desc.read_only:
+        node.set_descriptor(name, desc)
+    return node.get_parameter(name).value
 
 
 def declare_parameters(node: Node, specs: Sequence[ParamSpec], what: str) -> dict[str, Any]:

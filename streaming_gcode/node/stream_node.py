@@ -4,17 +4,17 @@
 
 Thin glue around the pure core: parameters (core/parameters.py, declared by
 parameter_declaration.py) and the stream layout, one subscription per stream and
-machine (machine_io.py: adapt, validate, align into a `StreamIngest`), an
-inference timer at stride x frame period in its own callback group (so
-ingestion continues while the model runs) and a diagnostics timer, all on the
-node clock so `use_sim_time` works.
+machine (machine_io.py: adapt, validate, align into a `StreamIngest`), the
+inference tick in its own callback group (with a multi-threaded executor,
+ingestion goes on while the model runs; main's executor: executor_choice.py),
+woken as soon as `stride` new frames are complete with a timer on the node clock
+as its deadline (tick_wakeup.py; `use_sim_time` works), and a diagnostics timer.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-import gc
 import signal
 import sys
 import threading
@@ -26,7 +26,7 @@ from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -37,13 +37,17 @@ from streaming_gcode.core.parameters import NodeSettings, USE_SIM_TIME, validate
 from streaming_gcode.core.stats import LatencyStats, NS_PER_MS, NS_PER_S
 from streaming_gcode.inference.backends import make_runner
 from streaming_gcode.inference.engine import InferenceEngine, InferenceResult
-from streaming_gcode.model.decoding import decode_frame
+from streaming_gcode.model.decoding import choose_line
 from streaming_gcode.node.agreement_io import ReferenceAgreement
 from streaming_gcode.node.conversions import diagnostic_array, DIAGNOSTICS_QOS_DEPTH
+from streaming_gcode.node.executor_choice import (  # use_node_switch_interval: re-exported
+    executor_kind, freeze_startup_objects, make_executor, use_node_switch_interval,
+)
 from streaming_gcode.node.log_throttle import LogThrottle
 from streaming_gcode.node.machine_io import MachineIO
 from streaming_gcode.node.model_selection import load_node_model, NodeModel
 from streaming_gcode.node.parameter_declaration import declare_layout, declare_settings
+from streaming_gcode.node.tick_wakeup import TickWakeup
 from streaming_gcode.outputs.diagnostics import (
     inference_status, InferenceReport, model_status, Status, Thresholds,
 )
@@ -53,13 +57,7 @@ STOPPED_DURING_STARTUP = "final stats: stopped during start-up, no message proce
 GCODE_TOPIC = "~/gcode"
 PREDICTION_TOPIC = "~/prediction"
 DIAGNOSTICS_TOPIC = "/diagnostics"
-EXECUTOR_THREADS = 3          # ingestion, inference, diagnostics/parameters
 MIN_BUFFER_MARGIN = 64        # frames kept beyond the window for incremental catch-up
-# Python hands the GIL between threads every this many seconds (default 5 ms): with busy
-# ingestion callbacks and executor, a tick waits up to one interval each time it gets the
-# GIL back after releasing it (model, locks, publishing). Measured with `bench` end to end
-# on 2 cores: tick-to-receipt p50/p99 11.5/29.6 ms at 1 ms, 6.6/20.3 ms at 0.2 ms.
-GIL_SWITCH_INTERVAL_S = 0.0002
 GAP_RESET_FRAMES = 4          # incremental state resets after a gap this many periods long
 
 
@@ -79,14 +77,20 @@ class TickCounters:
 
 
 class StreamNode(Node):
-    """Subscribes to the sensor streams, runs the model on a timer, publishes predictions."""
+    """Subscribes to the sensor streams, runs the model on every `stride` frames, publishes."""
 
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         self._settings: NodeSettings = declare_settings(self)
         self._layout = declare_layout(self)
         settings = self._settings
+        logger = self.get_logger()   # debug: what `--log-level debug` shows of start-up
+        logger.debug(f"settings: {settings.as_dict()}")
+        logger.debug(f"alignment: {self._layout.alignment}; streams: "
+                     f"{[(s.name, s.topic, s.msg_type) for s in self._layout.streams]}")
         self._model: NodeModel = load_node_model(settings)
+        logger.debug(f"model loaded: {self._model.description} (checkpoint window "
+                     f"{self._model.window}, stride {self._model.stride})")
         feature_map = self._model.loaded.feature_map(self._layout)
         window = settings.window_frames or self._model.window
         capacity = window + max(window, MIN_BUFFER_MARGIN)
@@ -98,6 +102,7 @@ class StreamNode(Node):
             runner, machines, window, capacity, feature_map.n_continuous,
             feature_map.n_categorical, settings.mode,
             max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),
+            self._model.loaded.metadata.library, feature_map.continuous_names,
         )
         self._latency = LatencyStats()
         self._ticks = TickCounters()
@@ -111,12 +116,17 @@ class StreamNode(Node):
         self._tick_group = MutuallyExclusiveCallbackGroup()
         self._diagnostics_group = MutuallyExclusiveCallbackGroup()
         self._machines = {m: MachineIO(self, m, self._layout, feature_map, capacity, settings,
-                                       self._ingest_group, self._now_ns, self._warn_throttled)
+                                       self._ingest_group, self._now_ns, self._warn_throttled,
+                                       self._model.loaded.metadata.library is not None)
                           for m in machines}
         self._diagnostics_pub = self.create_publisher(
             DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS_DEPTH
         )
         self._agreement = ReferenceAgreement(self)  # reference_topic: ~/agreement + status
+        self._wakeup = TickWakeup(self, {m: io.ingest.buffer for m, io in self._machines.items()},
+                                  self._stride, self._on_tick, self._tick_group)
+        for io in self._machines.values():
+            io.frames_completed = self._wakeup.frames_completed
         self._tick_timer = self._make_tick_timer()
         self._diagnostics_timer = self._make_diagnostics_timer()
         self.add_on_set_parameters_callback(self._validate_parameters)
@@ -140,7 +150,7 @@ class StreamNode(Node):
         return self._stride() * self._layout.frame_period_ns
 
     def _make_tick_timer(self):
-        return self.create_timer(self._tick_period_ns() / NS_PER_S, self._on_tick,
+        return self.create_timer(self._tick_period_ns() / NS_PER_S, self._on_deadline,
                                  callback_group=self._tick_group)
 
     def _make_diagnostics_timer(self):
@@ -157,6 +167,16 @@ class StreamNode(Node):
             self.get_logger().warning(text + more)
 
     # -- inference ------------------------------------------------------------------------
+
+    def _on_deadline(self) -> None:
+        """Tick timer (tick_wakeup.py): finalise timed-out frames, tick if due, else count idle."""
+        if self._now_ns() > 0:   # 0: sim time before the first /clock message
+            for io in self._machines.values():
+                io.ingest.advance(None)
+        if self._wakeup.on_deadline():
+            with self._stats_lock:
+                self._ticks.ticks += 1
+                self._ticks.idle += 1
 
     def _on_tick(self) -> None:
         """Run the model on new data; an overrun makes the next tick skip (counted)."""
@@ -185,15 +205,17 @@ class StreamNode(Node):
         if started_ns > 0:  # 0: sim time before the first /clock message
             for ingest in ingests.values():
                 ingest.advance(started_ns)
+        appended = self._wakeup.appended()
         prepared = self._engine.prepare({m: i.buffer for m, i in ingests.items()},
                                         {m: i.lock for m, i in ingests.items()})
+        self._wakeup.took(appended, prepared)
         if prepared is None:
             with self._stats_lock:
                 counters.idle += 1
             return
         results = self._engine.infer(prepared)
-        decoded = {m: decode_frame(r.logits, self._model.loaded.vocabulary)
-                   for m, r in results.items()}
+        vocab = self._model.loaded.vocabulary
+        decoded = {m: choose_line(r.logits, r.reading, vocab) for m, r in results.items()}
         latency_ns = time.perf_counter_ns() - begin
         for machine, result in results.items():
             self._publish(machine, result, decoded[machine], latency_ns, tick_unix_ns)
@@ -205,20 +227,25 @@ class StreamNode(Node):
                 counters.overruns += 1
                 counters.skip_next = True
 
-    def _publish(self, machine: str, result: InferenceResult, decoded: Any, latency_ns: int,
+    def _publish(self, machine: str, result: InferenceResult, chosen: Any, latency_ns: int,
                  tick_unix_ns: int) -> None:
+        decoded, source = chosen
         self._machines[machine].publish(decoded.text, prediction_record(
             result, decoded, latency_ns, self._engine.mode, self._engine.window_frames,
-            tick_unix_ns))
+            tick_unix_ns, source), result.reading)
         if machine == SINGLE_MACHINE:
             self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text)
 
     # -- diagnostics ----------------------------------------------------------------------
 
     def statuses(self) -> list[Status]:
-        """Every diagnostic status, as plain data."""
+        """Every diagnostic status, as plain data, named `<fully qualified node name>: <task>`.
+
+        The namespace in the name (diagnostic_updater's use_fqn) keeps the statuses of
+        mills in different namespaces apart: aggregators key their items by name.
+        """
         settings = self._settings
-        name, hw = self.get_name(), settings.hardware_id
+        name, hw = self.get_fully_qualified_name(), settings.hardware_id
         thresholds = Thresholds.from_settings(settings)
         now = self._now_ns()
         if self._started_ns <= 0:  # started on sim time before the first /clock message
@@ -234,6 +261,7 @@ class StreamNode(Node):
                 self._tick_period_ns() / NS_PER_MS, t.ticks, t.predictions, t.overruns,
                 t.skipped, skipped_recent, t.idle, self._engine.state_resets, t.errors,
                 t.last_error, self._latency.recent(), self._latency.since_start(),
+                self._stride(), self._engine.window_frames,
             )
         out.append(inference_status(name, hw, report, thresholds))
         unknown, unknown_recent = (sum(counts) for counts in zip(
@@ -286,7 +314,7 @@ class StreamNode(Node):
     # -- shutdown -------------------------------------------------------------------------
 
     def final_stats(self) -> str:
-        """One line summing up the run."""
+        """One line summing up the run; it ends with the node's fully qualified name."""
         totals = Counter()
         for io in self._machines.values():
             totals.update(io.ingest.summary())
@@ -295,37 +323,15 @@ class StreamNode(Node):
         latency = ("no predictions" if since is None else
                    f"latency p50 {since.p50_ms:.2f} ms p99 {since.p99_ms:.2f} ms "
                    f"max {since.max_ms:.2f} ms")
-        return (
+        return (   # main() prefixes the package's name: the node's own closes the line
             f"final stats: ticks {t.ticks}, predictions {t.predictions}, skipped "
             f"{t.skipped}, overruns {t.overruns}, errors {t.errors}; {latency}; messages "
             f"{totals['received']}, accepted {totals['accepted']}, lost "
             f"{totals['missing']}, late {totals['late']}, out of order "
             f"{totals['out_of_order']}, malformed {totals['malformed']}; frames "
             f"{totals['frames']}, degraded {totals['degraded_frames']}, resets "
-            f"{totals['aligner_resets']}"
+            f"{totals['aligner_resets']}; node {self.get_fully_qualified_name()}"
         )
-
-
-def use_node_switch_interval() -> float:
-    """Set the GIL switch interval the node runs with (GIL_SWITCH_INTERVAL_S); return the old one.
-
-    In-process runs of the node (live evaluation, tests) call this too, so they
-    time it as `stream_node` runs.
-    """
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    return previous
-
-
-def freeze_startup_objects() -> None:
-    """Keep what start-up built (torch, the model, rclpy) out of the garbage collector's scans.
-
-    Those objects live as long as the process; without this every full
-    collection walks all of them again, a pause that lands in whichever tick
-    triggers it and grows with everything the process ever kept.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def create_node(parameters: dict[str, Any] | None = None, **node_kwargs: Any) -> StreamNode:
@@ -348,16 +354,17 @@ def main(args: Sequence[str] | None = None,
     (the `stream_node` entry point, node_entry.py, records them from the start).
     """
     node: StreamNode | None = None
-    executor: MultiThreadedExecutor | None = None
+    executor: Executor | None = None
     status = 0
     use_node_switch_interval()
     try:
+        kind = executor_kind()   # STREAMING_GCODE_EXECUTOR, for the benchmark
         rclpy.init(args=list(args) if args is not None else None)
         node = StreamNode()
         if stop_requested is not None and stop_requested():
             return status
         freeze_startup_objects()
-        executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
+        executor = make_executor(kind)
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Diagnostic statuses as plain data, following diagnostic_updater conventions.
 
-Names are `"<node name>: <task>"`, each status carries the hardware_id, a level
+Names are `"<node name>: <task>"` (the node passes its fully qualified name,
+as diagnostic_updater's `use_fqn` does), each status carries the hardware_id, a level
 (OK, WARN, ERROR, STALE), a one-line message and string key/values, so
 rqt_runtime_monitor and rqt_robot_monitor (through diagnostic_aggregator) show
 them. The checks are pure functions of report records the node fills in; the
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import enum
 from typing import Iterable
 
+from streaming_gcode.core.machines import SINGLE_MACHINE
 from streaming_gcode.core.parameters import (
     DEFAULT_STAMP_OFFSET_ERROR_S, DEFAULT_STAMP_OFFSET_WARN_S,
 )
@@ -43,6 +45,7 @@ STREAM_KEYS: tuple[str, ...] = (
     "incompatible_policy", "publishers", "sequence_resets", "untracked", "drop_ratio_recent",
     "lost_counted", "retracted", "refused_publisher", "live_publishers", "publisher_ids",
     "graph_publishers", "multiple_publishers", "stamp_offset_s", "stamp_offset_peak_s",
+    "ignored_names", "stamp_source", "optional",
 )
 MAX_PUBLISHER_IDS_SHOWN = 8   # gids listed in `publisher_ids` (then "+N more")
 BUFFER_KEYS: tuple[str, ...] = (
@@ -53,7 +56,8 @@ BUFFER_KEYS: tuple[str, ...] = (
 )
 LATENCY_FIELDS: tuple[str, ...] = ("p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")
 INFERENCE_KEYS: tuple[str, ...] = (
-    "mode", "backend", "threads", "period_ms", "ticks", "predictions", "overruns",
+    "mode", "backend", "threads", "period_ms", "stride", "window_frames", "ticks",
+    "predictions", "overruns",
     "skipped_ticks", "skipped_recent", "idle_ticks", "state_resets", "errors", "last_error",
     "latency_count",
 ) + tuple(f"latency_recent_{f}" for f in LATENCY_FIELDS) + tuple(
@@ -101,6 +105,15 @@ class Thresholds:
         """Pick the threshold fields out of `NodeSettings` (or anything with them)."""
         return cls(**{name: float(getattr(settings, name, f.default))
                       for name, f in cls.__dataclass_fields__.items()})
+
+
+def machine_node(node_name: str, machine: str = SINGLE_MACHINE) -> str:
+    """Return the node part of a machine's statuses: `<node>/<machine>`.
+
+    The node's own name for a node without `machines`; several machines of one
+    node stay apart by it.
+    """
+    return node_name if machine == SINGLE_MACHINE else f"{node_name}/{machine}"
 
 
 def status_name(node_name: str, task: str) -> str:
@@ -194,7 +207,9 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
     if r.recent.incompatible_qos or (r.total.incompatible_qos and not r.total.received):
         problems.append((Level.ERROR, f"incompatible QoS ({r.incompatible_policy or 'unknown'}"
                                       "): a publisher cannot be heard"))
-    stale_level = _graded(r.age_s, t.staleness_warn_s, t.staleness_error_s)
+    not_fitted = r.optional and not r.total.received   # an optional board never heard
+    stale_level = Level.OK if not_fitted else _graded(r.age_s, t.staleness_warn_s,
+                                                      t.staleness_error_s)
     if stale_level:
         what = "no messages received" if not r.total.received else "no message"
         problems.append((stale_level, f"{what} for {r.age_s:.1f} s"))
@@ -209,6 +224,8 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
         ) if v]
         problems.append((drop_level, f"dropped {ratio:.1%} ({', '.join(parts)})"))
     rate = "no rate yet" if r.rate_hz is None else f"{r.rate_hz:.1f} Hz"
+    ok = ("not fitted (optional stream, no messages; the stale policy fills it)"
+          if not_fitted else f"receiving at {rate}")
     values = (
         ("topic", r.topic), ("type", r.msg_type), ("qos", r.qos),
         ("rate_hz", r.rate_hz), ("age_s", r.age_s), ("messages", r.total.received),
@@ -226,9 +243,10 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
         ("graph_publishers", r.graph_publishers),
         ("multiple_publishers", r.multiple_publishers),
         ("stamp_offset_s", r.stamp_offset_s), ("stamp_offset_peak_s", r.stamp_offset_peak_s),
+        ("ignored_names", r.ignored_names), ("stamp_source", r.stamp_source),
+        ("optional", r.optional),
     )
-    return _status(node, STREAM_TASK_PREFIX + r.name, hardware_id, problems,
-                   f"receiving at {rate}", values)
+    return _status(node, STREAM_TASK_PREFIX + r.name, hardware_id, problems, ok, values)
 
 
 def buffer_status(node: str, hardware_id: str, r: BufferReport) -> Status:
@@ -276,6 +294,8 @@ class InferenceReport:
     last_error: str
     recent: LatencySummary | None
     since_start: LatencySummary | None
+    stride: int = 0          # effective: the parameter, or the checkpoint's when it is 0
+    window_frames: int = 0   # effective: the parameter, or the checkpoint's when it is 0
 
 
 def _latency_values(prefix: str, summary: LatencySummary | None) -> list[tuple[str, object]]:
@@ -300,7 +320,8 @@ def inference_status(node: str, hardware_id: str, r: InferenceReport, t: Thresho
           else f"p50 {r.recent.p50_ms:.1f} ms, p99 {r.recent.p99_ms:.1f} ms")
     values: list[tuple[str, object]] = [
         ("mode", r.mode), ("backend", r.backend), ("threads", r.threads),
-        ("period_ms", r.period_ms), ("ticks", r.ticks), ("predictions", r.predictions),
+        ("period_ms", r.period_ms), ("stride", r.stride), ("window_frames", r.window_frames),
+        ("ticks", r.ticks), ("predictions", r.predictions),
         ("overruns", r.overruns), ("skipped_ticks", r.skipped_ticks),
         ("skipped_recent", r.skipped_recent), ("idle_ticks", r.idle_ticks),
         ("state_resets", r.state_resets), ("errors", r.errors), ("last_error", r.last_error),

@@ -17,6 +17,7 @@ from streaming_gcode.core.parameters import (
     MAX_STRING_ARRAY_ITEMS,
     NODE_PARAMETERS,
     NodeSettings,
+    setting_field,
     SHOWN_VALUE_CHARS,
     stream_parameter_specs,
     USE_SIM_TIME,
@@ -29,9 +30,9 @@ def test_every_node_parameter_is_a_settings_field_with_matching_default() -> Non
     settings = NodeSettings()
     names = [spec.name for spec in NODE_PARAMETERS]
     assert len(names) == len(set(names))
-    assert set(names) == set(settings.as_dict())
+    assert {setting_field(name) for name in names} == set(settings.as_dict())
     for spec in NODE_PARAMETERS:
-        assert getattr(settings, spec.name) == spec.default, spec.name
+        assert getattr(settings, setting_field(spec.name)) == spec.default, spec.name
         assert spec.check(spec.default) is None, spec.name
         assert spec.description.endswith("."), spec.name
 
@@ -215,3 +216,21 @@ def test_use_sim_time_is_read_only_at_runtime(value) -> None:
     assert "restart the node" in reason
     same, reason = validate_changes(current, {USE_SIM_TIME: not value, "stride": 3}, fixed)
     assert same is not None and same.stride == 3 and reason == ""
+
+
+def test_diagnostic_updater_period_is_the_standard_name_with_a_deprecated_alias() -> None:
+    assert setting_field("diagnostic_updater.period") == "diagnostics_period_s"
+    standard = NodeSettings.from_values({"diagnostic_updater.period": 0.25,
+                                         "diagnostics_period_s": 1.0})
+    alias = NodeSettings.from_values({"diagnostic_updater.period": 1.0,
+                                      "diagnostics_period_s": 0.5})
+    both = NodeSettings.from_values({"diagnostic_updater.period": 0.25,
+                                     "diagnostics_period_s": 0.5})
+    assert (standard.diagnostics_period_s, alias.diagnostics_period_s,
+            both.diagnostics_period_s) == (0.25, 0.5, 0.25)
+    updated, _ = validate_changes(standard, {"diagnostics_period_s": 2.0})
+    assert updated is not None and updated.diagnostics_period_s == 2.0
+    updated, _ = validate_changes(alias, {"diagnostic_updater.period": 1.0})
+    assert updated is not None and updated.diagnostics_period_s == 1.0
+    updated, reason = validate_changes(alias, {"diagnostic_updater.period": 0.01})
+    assert updated is None and "diagnostic_updater.period must be >= 0.05" in reason

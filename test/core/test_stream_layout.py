@@ -116,3 +116,27 @@ def test_params_file_aliases_and_size_are_bounded(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"params file .*good\.yaml is \d+ bytes; "
                                           r"expected at most 10"):
         load_params_file(good)
+
+
+def test_driver_options_default_to_ignore_header_and_required():
+    spec = StreamLayout.from_parameters(_params()).streams[0]
+    assert (spec.extra_names, spec.stamp_source, spec.optional) == ("ignore", "header", False)
+    spec = StreamLayout.from_parameters(_params(**{
+        "streams.imu.extra_names": "reject", "streams.imu.stamp_source": "receipt",
+        "streams.imu.optional": True})).streams[1]
+    assert (spec.extra_names, spec.stamp_source, spec.optional) == ("reject", "receipt", True)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"streams.ctrl.extra_names": "keep"}, r"streams.ctrl.extra_names must be one of "
+                                           r"\['ignore', 'reject'\], got 'keep'"),
+    ({"streams.ctrl.stamp_source": "gps"}, r"stamp_source must be one of \['header', "
+                                           r"'receipt'\]"),
+    ({"streams.imu.optional": "yes"}, r"streams.imu.optional must be true or false"),
+    ({"streams.imu.optional": True, "stale_policy": "skip"},
+     r"\['imu'\] are optional, but stale_policy skip would drop every frame"),
+    ({"streams.ctrl.optional": True}, r"the frame clock 'ctrl' cannot be optional"),
+])
+def test_bad_driver_options_are_rejected_with_reason(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        StreamLayout.from_parameters(_params(**overrides))

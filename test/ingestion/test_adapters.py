@@ -212,3 +212,45 @@ def test_stamp_to_ns() -> None:
     msg = JointState()
     msg.header.stamp.sec, msg.header.stamp.nanosec = 3, 999_999_999
     assert stamp_to_ns(msg.header.stamp) == 3_999_999_999
+
+
+def _driver_spec(**options: object) -> StreamSpec:
+    return StreamSpec("s", "/s", "sensor_msgs/msg/JointState", ("x", "y"), **options)
+
+
+def test_extra_joint_state_names_are_ignored_and_counted_by_default() -> None:
+    adapter = make_adapter(_driver_spec())
+    msg = _joint_state(["arm_1", "y", "arm_2", "x"], position=[7.0, 2.0, 8.0, 1.0])
+    sample = adapter.adapt(msg, NOW_NS)
+    np.testing.assert_array_equal(sample.values, [1.0, 2.0])
+    assert sample.ignored_names == 2
+    assert adapter.adapt(_joint_state(["x", "y"], position=[1, 2]), NOW_NS).ignored_names == 0
+
+
+def test_extra_names_are_still_checked_for_missing_channels() -> None:
+    adapter = make_adapter(_driver_spec())
+    with pytest.raises(MessageError, match=r"unknown \['q', 'r'\], missing \['y'\]"):
+        adapter.adapt(_joint_state(["x", "q", "r"], position=[1, 2, 3]), NOW_NS)
+    with pytest.raises(MessageError, match=r"name has 1 values; expected at least 2"):
+        adapter.adapt(_joint_state(["x"], position=[1]), NOW_NS)
+
+
+def test_extra_names_reject_refuses_a_larger_message() -> None:
+    adapter = make_adapter(_driver_spec(extra_names="reject"))
+    with pytest.raises(MessageError, match=r"name has 3 values; expected 2"):
+        adapter.adapt(_joint_state(["x", "y", "q"], position=[1, 2, 3]), NOW_NS)
+    with pytest.raises(MessageError, match=r"unknown \['q'\], missing \['y'\] "
+                                           r"\(extra_names reject\)"):
+        adapter.adapt(_joint_state(["x", "q"], position=[1, 2]), NOW_NS)
+
+
+def test_stamp_source_receipt_takes_zero_stamps_and_leaves_the_stamp_to_the_ingest() -> None:
+    joints = make_adapter(_driver_spec(stamp_source="receipt"))
+    sample = joints.adapt(_joint_state(["x", "y"], stamp_ns=0, position=[1, 2]), NOW_NS)
+    assert sample.stamp_ns is None and not joints.stamped
+    imu = make_adapter(StreamSpec("i", "/i", "sensor_msgs/msg/Imu", ("angular_velocity.z",),
+                                  stamp_source="receipt"))
+    assert imu.adapt(Imu(), NOW_NS).stamp_ns is None
+    with pytest.raises(MessageError, match=r"header stamp is 0 ns"):
+        make_adapter(_driver_spec()).adapt(_joint_state(["x", "y"], stamp_ns=0,
+                                                        position=[1, 2]), NOW_NS)

@@ -285,3 +285,21 @@ def test_loss_seen_by_both_views_is_counted_once_in_the_summary() -> None:
     summary = ingest.summary()
     assert summary["missing"] == 72 + 5
     assert (summary["lost"], summary["rmw_lost"]) == (72, 77)  # both views still reported
+
+
+def test_extra_names_are_counted_and_receipt_stamps_replace_the_header() -> None:
+    layout = StreamLayout.from_parameters({
+        "stream_names": ["js"], "frame_clock": "", "sample_rate_hz": 10.0,
+        "streams.js.topic": "js", "streams.js.type": "sensor_msgs/JointState",
+        "streams.js.channels": ["x", "y"], "streams.js.stamp_source": "receipt",
+    })
+    ingest = StreamIngest(layout, FeatureMap.build(layout, ["x", "y"], [], {}), 16)
+    driver = JointState(name=["arm", "y", "x"], position=[9.0, 2.0, 1.0])   # stamp 0
+    assert ingest.on_message(0, driver, T0).outcome is Outcome.ACCEPTED
+    assert ingest.on_message(0, _joint(0, 3.0, 4.0), T0 + MS).outcome is Outcome.ACCEPTED
+    assert ingest.aligner.newest_stamp(0) == T0 + MS   # the receipt time, not the header
+    ingest.set_subscription(0, "/plc/js", "reliable keep_last 3")
+    (report,) = ingest.stream_reports(T0 + 2 * MS, T0)
+    assert (report.ignored_names, report.stamp_source, report.optional) == (1, "receipt", False)
+    assert (report.topic, report.qos) == ("/plc/js", "reliable keep_last 3")
+    assert report.stamp_offset_s is None   # no header stamp was read

@@ -54,6 +54,7 @@ def _layout() -> StreamLayout:
         "alignment_timeout_s": 0.05,
         "streams.js.topic": "js", "streams.js.type": "sensor_msgs/msg/JointState",
         "streams.js.channels": ["x", "y"],
+        "streams.js.extra_names": "reject",   # exact names: the tightest size bound
         "streams.imu.topic": "imu", "streams.imu.type": "sensor_msgs/msg/Imu",
         "streams.imu.channels": ["angular_velocity.z", "linear_acceleration.x"],
         "streams.f32.topic": "f32", "streams.f32.type": "std_msgs/msg/Float32MultiArray",
@@ -287,6 +288,18 @@ def test_the_size_bound_admits_every_acceptable_message_and_refuses_a_million_el
         bound = serialized_size_bound(spec, MAX_LENGTH)
         assert len(serialize_message(msg)) <= bound < SERIALIZED_OVERHEAD_BYTES + 1024, spec.name
     spec = layout.streams[JS]
+    huge = JointState(name=["x", "y"], position=[0.0] * MILLION)
+    assert len(serialize_message(huge)) > 100 * serialized_size_bound(spec, MAX_LENGTH)
+
+
+def test_extra_names_ignore_admits_a_driver_with_every_joint_and_refuses_a_million() -> None:
+    spec = StreamSpec("js", "js", "sensor_msgs/msg/JointState", ("x", "y"))
+    assert spec.extra_names == "ignore"
+    names = ["x", "y"] + [f"arm_joint_{i}_" + "n" * 200 for i in range(MAX_LENGTH - 2)]
+    driver = JointState(name=names, position=[0.0] * MAX_LENGTH, velocity=[0.0] * MAX_LENGTH,
+                        effort=[0.0] * MAX_LENGTH)
+    driver.header.frame_id = "f" * 1000
+    assert len(serialize_message(driver)) <= serialized_size_bound(spec, MAX_LENGTH)
     huge = JointState(name=["x", "y"], position=[0.0] * MILLION)
     assert len(serialize_message(huge)) > 100 * serialized_size_bound(spec, MAX_LENGTH)
 

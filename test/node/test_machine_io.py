@@ -92,8 +92,8 @@ def test_two_machines_publish_their_own_predictions(context, tmp_path) -> None:
                 assert records[-1]["mode"] == "incremental"
         assert all(gcode_seen[m] > 0 for m in MACHINES)
         names = {s.name for s in node.statuses()}
-        assert {"streaming_gcode/cell_a: stream joints", "streaming_gcode/cell_b: buffer",
-                "streaming_gcode: inference"} <= names
+        assert {"/streaming_gcode/cell_a: stream joints", "/streaming_gcode/cell_b: buffer",
+                "/streaming_gcode: inference"} <= names
     finally:
         executor.shutdown()
         spinner.join(10)

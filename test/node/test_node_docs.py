@@ -26,6 +26,7 @@ from streaming_gcode.outputs.diagnostics import (
     MODEL_KEYS,
     STREAM_KEYS,
 )
+from streaming_gcode.outputs.operation_status import OPERATION_STATUS_KEYS
 from streaming_gcode.outputs.prediction import prediction_record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,9 +52,9 @@ def test_every_parameter_is_documented_with_its_default() -> None:
 
 def test_every_diagnostics_key_and_status_is_documented() -> None:
     text = _node_docs()
-    for name in ("stream <name>", "buffer", "inference", "model"):
+    for name in ("stream <name>", "buffer", "inference", "model", "operation"):
         assert f"`/streaming_gcode: {name}`" in text
-    keys = STREAM_KEYS + BUFFER_KEYS + MODEL_KEYS + tuple(
+    keys = STREAM_KEYS + BUFFER_KEYS + MODEL_KEYS + OPERATION_STATUS_KEYS + tuple(
         k for k in INFERENCE_KEYS if not k.startswith("latency_"))
     for key in keys:
         assert f"`{key}`" in text, key

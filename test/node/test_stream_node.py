@@ -214,3 +214,10 @@ def test_one_ingestion_callback_takes_what_every_stream_has_queued(context, tmp_
     finally:
         sender.destroy_node()
         node.destroy_node()
+
+
+def test_diagnostics_period_follows_diagnostic_updater_period_and_its_alias(node) -> None:
+    (result,) = _set(node, **{"diagnostic_updater.period": 0.5})
+    assert result.successful and node._diagnostics_timer.timer_period_ns == 500_000_000
+    (result,) = _set(node, diagnostics_period_s=0.25)   # the deprecated name still works
+    assert result.successful and node._diagnostics_timer.timer_period_ns == 250_000_000

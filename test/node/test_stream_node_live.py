@@ -38,12 +38,9 @@ from std_msgs.msg import Float32MultiArray, String  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-from streaming_gcode.model.checkpoint import (  # noqa: E402
-    default_vocabulary,
-    ModelMetadata,
-    save_checkpoint,
-)
+from streaming_gcode.model.checkpoint import ModelMetadata, save_checkpoint  # noqa: E402
 from streaming_gcode.model.network import build_model, ModelConfig  # noqa: E402
+from streaming_gcode.model.random_weights import default_vocabulary  # noqa: E402
 from streaming_gcode.outputs.diagnostics import (  # noqa: E402
     BUFFER_KEYS,
     INFERENCE_KEYS,
@@ -259,36 +256,36 @@ def test_diagnostics_carry_documented_names_keys_and_levels(live) -> None:
     harness, _, _, checkpoint = live
     harness.run(3.0)  # the silent stream has now been silent > staleness_error_s
     statuses = harness.latest_statuses()
-    expected = {f"streaming_gcode: stream {s}" for s in ("joints", "imu", "arr", "silent")}
-    expected |= {"streaming_gcode: buffer", "streaming_gcode: inference",
-                 "streaming_gcode: model"}
+    expected = {f"/streaming_gcode: stream {s}" for s in ("joints", "imu", "arr", "silent")}
+    expected |= {"/streaming_gcode: buffer", "/streaming_gcode: inference",
+                 "/streaming_gcode: model"}
     assert set(statuses) == expected
     for status in statuses.values():
         assert status.hardware_id == HARDWARE_ID
     keys = {name: [kv.key for kv in status.values] for name, status in statuses.items()}
-    assert keys["streaming_gcode: stream joints"] == list(STREAM_KEYS)
-    assert keys["streaming_gcode: buffer"] == list(BUFFER_KEYS)
-    assert keys["streaming_gcode: inference"] == list(INFERENCE_KEYS)
-    assert keys["streaming_gcode: model"] == list(MODEL_KEYS)
-    joints = statuses["streaming_gcode: stream joints"]
+    assert keys["/streaming_gcode: stream joints"] == list(STREAM_KEYS)
+    assert keys["/streaming_gcode: buffer"] == list(BUFFER_KEYS)
+    assert keys["/streaming_gcode: inference"] == list(INFERENCE_KEYS)
+    assert keys["/streaming_gcode: model"] == list(MODEL_KEYS)
+    joints = statuses["/streaming_gcode: stream joints"]
     assert joints.level == bytes([Level.OK]), joints.message
     assert 5.0 < float(_values(joints)["rate_hz"]) < 40.0
-    silent = statuses["streaming_gcode: stream silent"]
+    silent = statuses["/streaming_gcode: stream silent"]
     assert silent.level == bytes([Level.ERROR])
     assert silent.message.startswith("no messages received for")
-    model = _values(statuses["streaming_gcode: model"])
+    model = _values(statuses["/streaming_gcode: model"])
     assert model["checkpoint"] == str(checkpoint) and model["random_weights"] == "false"
     assert model["continuous_features"] == "5" and model["window_frames"] == str(WINDOW)
-    inference = _values(statuses["streaming_gcode: inference"])
+    inference = _values(statuses["/streaming_gcode: inference"])
     assert int(inference["predictions"]) > 0 and float(inference["latency_recent_p99_ms"]) > 0
     assert inference["mode"] == "full_window" and inference["threads"] == "1"
-    buffer = _values(statuses["streaming_gcode: buffer"])
+    buffer = _values(statuses["/streaming_gcode: buffer"])
     assert int(buffer["frames"]) > WINDOW and buffer["stale_policy"] == "hold_last"
 
 
 def test_malformed_and_late_messages_are_counted_and_do_not_stop_the_node(live) -> None:
     harness, process, _, _ = live
-    before = _values(harness.latest_statuses()["streaming_gcode: stream arr"])
+    before = _values(harness.latest_statuses()["/streaming_gcode: stream arr"])
     for _ in range(5):
         harness.publish_frame(arr_data=[1.0, 2.0])             # wrong length
         time.sleep(0.02)
@@ -304,13 +301,13 @@ def test_malformed_and_late_messages_are_counted_and_do_not_stop_the_node(live) 
 
     def counted() -> bool:
         statuses = harness.latest_statuses()
-        arr = _values(statuses["streaming_gcode: stream arr"])
-        joints = _values(statuses["streaming_gcode: stream joints"])
+        arr = _values(statuses["/streaming_gcode: stream arr"])
+        joints = _values(statuses["/streaming_gcode: stream joints"])
         return (int(arr["malformed"]) - int(before["malformed"]) == 10
                 and int(joints["late"]) >= 1)
 
     harness.wait_for(counted, 10.0, "malformed and late counts in diagnostics", publish=True)
-    joints = _values(harness.latest_statuses()["streaming_gcode: stream joints"])
+    joints = _values(harness.latest_statuses()["/streaming_gcode: stream joints"])
     assert int(joints["late"]) <= late_stamps
     assert process.poll() is None
     with harness.lock:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from streaming_gcode.model.program_library import ProgramReading
 from streaming_gcode.outputs.diagnostics import Level
-from streaming_gcode.outputs.operation_status import OPERATION_STATUS_KEYS, operation_status
+from streaming_gcode.outputs.operation_status import operation_status, OPERATION_STATUS_KEYS
 
 
 def _reading(tool: str, confidence: float = 0.97) -> ProgramReading:

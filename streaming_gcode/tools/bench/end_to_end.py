@@ -6,98 +6,56 @@ The node (`stream_node`, the default model, incremental mode, onnxruntime)
 subscribes to the shipped stream layout with every stream made reliable; a
 publisher process (`publisher_process.py`) sends all streams stamped with the
 wall clock; this process listens (the harness's `OutputListener`) to `~/gcode`,
-`~/prediction` and `/diagnostics`. Measured:
+`~/prediction` and `/diagnostics`. Each frame rate (with its stride) is a
+node session of its own (dds_session.py): its first window is sent up to
+WARM_FILL_SPEEDUP times faster, then at least MIN_PREDICTIONS predictions are
+measured at the real rate. Measured:
 
 - tick-to-receipt: from the start of the tick that made a prediction (the
   record's `tick_unix_ns`) to its `~/gcode` message arriving here;
 - data age: from the publication of the newest frame in the window (its
   stamp) to that same arrival;
-- ingestion: publication rate raised step by step; a step is loss-free when the
-  node's diagnostics count as accepted every message the publisher sent. The
-  highest loss-free rate is reported (the ramp stops at the first loss).
+- ingestion (at PRIMARY_RATE, once per executor, see node/executor_choice.py):
+  publication rate raised step by step; a step is loss-free when the node's
+  diagnostics count as accepted every message the publisher sent. The highest
+  loss-free rate is reported (the ramp stops at the first loss).
 
 Both ends read the same wall clock, so the differences are exact on one host.
+Result keys: `rates[]` (one entry per frame rate), `executors{}` (ingestion per
+executor) and, for the PRIMARY_RATE entry, `node`, `latency_phase`,
+`tick_to_receipt`, `data_age` and `ingestion` at the top level.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Callable, Sequence
 
 import rclpy
-from rclpy.node import Node
-import yaml
 
 from streaming_gcode.core.package import default_checkpoint, default_stream_config
-from streaming_gcode.core.stats import summarise_latencies
-from streaming_gcode.tools.harness.node_process import (
-    DOMAIN_ENV, node_command, NodeProcess, use_local_dds,
-)
-from streaming_gcode.tools.harness.node_status import counter, STREAM_STATUS_PREFIX
-from streaming_gcode.tools.harness.output_listener import (
-    DIAGNOSTICS, diagnostics_topic, GCODE, gcode_topic, listen_qos, NODE_OUTPUTS,
-    OutputListener, PREDICTION, prediction_topic, Received, SpinThread,
-)
+from streaming_gcode.core.stats import NS_PER_MS, NS_PER_S, summarise_latencies
+from streaming_gcode.node.executor_choice import EXECUTORS
+from streaming_gcode.tools.bench.dds_session import DdsSession, pair_latencies, STREAM_DEPTH
+from streaming_gcode.tools.harness.node_process import DOMAIN_ENV, use_local_dds
+from streaming_gcode.tools.harness.output_listener import GCODE, PREDICTION
 
-LATENCY_RATE_HZ = 50.0            # frames/s of the latency phase (every stream at this rate)
-STRIDE = 4                        # frames per prediction: 12.5 predictions/s at 50 Hz
-STREAM_DEPTH = 200                # reliable keep-last depth of every stream, both ends
+PRIMARY_RATE = (50.0, 4)          # frames/s and stride of the top-level keys and the ramp
+QUICK_RATES: tuple[tuple[float, int], ...] = ((4.0, 1), PRIMARY_RATE)
+FULL_RATES: tuple[tuple[float, int], ...] = QUICK_RATES + ((200.0, 8),)
+MIN_PREDICTIONS = 40              # measured per rate, also in --quick
+PREDICTION_MARGIN = 8             # predictions beyond the minimum the quick phase aims for
 QUICK_LATENCY_S, FULL_LATENCY_S = 3.0, 30.0
-WARMUP_S = 1.0                    # predictions of the first second are not counted
-QUICK_RAMP_HZ: tuple[float, ...] = (100.0, 500.0)
+WARM_FILL_FRAMES = 72             # sent fast first: fills the shipped model's 64-frame window
+WARM_FILL_SPEEDUP = 8.0
+WARM_FILL_MAX_HZ = 100.0          # ... but never faster than this (ingestion is measured apart)
+QUICK_RAMP_HZ: tuple[float, ...] = (100.0, 300.0, 500.0, 700.0, 1000.0)
 FULL_RAMP_HZ: tuple[float, ...] = (100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 750.0, 1000.0)
 QUICK_STEP_S, FULL_STEP_S = 1.5, 5.0
-DIAGNOSTICS_PERIOD_S = 0.5
-SETTLE_S = 1.5                    # after a step: let the node drain and report
-START_TIMEOUT_S = 90.0
-OUTPUT_DEPTH = 100                # reliable keep-last depth of `~/gcode` and `~/prediction` here
-FRESH_REPORT_TIMEOUT_S = 10.0
-TOTAL_KEYS: tuple[str, ...] = ("messages", "accepted", "lost", "rmw_lost", "late")
-
-
-def bench_params(source: Path, target: Path, model_random: bool) -> dict:
-    """Write the node's params file: the shipped layout, reliable streams, benchmark settings."""
-    document = yaml.safe_load(source.read_text())
-    params = document["/**"]["ros__parameters"]
-    for stream in params["streams"].values():
-        stream["reliable"] = True
-        stream["depth"] = STREAM_DEPTH
-    params.update({
-        "sample_rate_hz": LATENCY_RATE_HZ, "stride": STRIDE, "mode": "incremental",
-        "backend": "onnxruntime", "num_threads": 1, "allow_random_model": model_random,
-        "diagnostics_period_s": DIAGNOSTICS_PERIOD_S,
-    })
-    target.write_text(yaml.safe_dump(document, sort_keys=False))
-    return params
-
-
-def listen(node: Node) -> OutputListener:
-    """Subscribe this process to `~/gcode`, `~/prediction` (each kept) and `/diagnostics`."""
-    qos = listen_qos(OUTPUT_DEPTH)
-    return OutputListener(node, [gcode_topic(NODE_OUTPUTS, qos),
-                                 prediction_topic(NODE_OUTPUTS, qos), diagnostics_topic()])
-
-
-def stream_totals(listener: OutputListener) -> dict[str, int]:
-    """Sum over input streams of messages received, accepted and lost (newest report)."""
-    totals = dict.fromkeys(TOTAL_KEYS, 0)
-    for name, values in listener.statuses().items():
-        if name.startswith(STREAM_STATUS_PREFIX):
-            for key in totals:
-                totals[key] += counter(values, key)
-    return totals
-
-
-def fresh_totals(listener: OutputListener,
-                 timeout_s: float = FRESH_REPORT_TIMEOUT_S) -> dict[str, int]:
-    """Totals from a diagnostics report that arrives after this call (or the newest one)."""
-    listener.wait_for(DIAGNOSTICS, listener.count(DIAGNOSTICS), timeout_s)
-    return stream_totals(listener)
+SETTLE_S = 1.5                    # after a phase: let the node drain and report
+LATENCY_KEYS = ("tick_to_receipt", "data_age")
 
 
 def latency_summary(values_ns: list[int]) -> dict:
@@ -106,47 +64,48 @@ def latency_summary(values_ns: list[int]) -> dict:
     return {"count": 0} if summary is None else summary._asdict()
 
 
-def pair_latencies(gcode: Sequence[Received], predictions: Sequence[Received],
-                   since_ns: int) -> tuple[list[int], list[int], int]:
-    """Tick-to-receipt and data age of each `~/gcode` arrival, paired in order with its record.
-
-    The node publishes a line on `~/gcode` then its record on `~/prediction`;
-    both are reliable, so the k-th of each belong together (checked by text).
-    Returns the two lists and the number of pairs whose texts disagree (skipped).
-    """
-    tick_to_receipt, data_age, mismatched = [], [], 0
-    for line, prediction in zip(gcode, predictions):
-        record = prediction.data
-        if record.get("text") != line.data:
-            mismatched += 1
-            continue
-        tick = record.get("tick_unix_ns")
-        if tick is None or tick < since_ns:
-            continue
-        tick_to_receipt.append(line.wall_ns - tick)
-        data_age.append(line.wall_ns - record["stamp_ns"])
-    return tick_to_receipt, data_age, mismatched
+def rate_entry(rate_hz: float, stride: int, tick_to_receipt: Sequence[int],
+               data_age: Sequence[int], **extra: object) -> dict:
+    """One `end_to_end.rates[]` entry from the measured latencies (ns)."""
+    return {"frame_rate_hz": rate_hz, "stride": stride, "predictions": len(data_age),
+            "tick_to_receipt": latency_summary(list(tick_to_receipt)),
+            "data_age": latency_summary(list(data_age)),
+            "data_age_ms": [round(v / NS_PER_MS, 3) for v in data_age], **extra}
 
 
-def _command(publisher: subprocess.Popen, command: dict) -> dict:
-    publisher.stdin.write(json.dumps(command) + "\n")
-    publisher.stdin.flush()
-    line = publisher.stdout.readline()
-    if not line:
-        raise RuntimeError("the publisher process ended unexpectedly")
-    return json.loads(line)
+def measure_seconds(rate_hz: float, stride: int, quick: bool) -> float:
+    """Return the seconds at the real rate: MIN_PREDICTIONS and margin, FULL_LATENCY_S in full."""
+    needed = (MIN_PREDICTIONS + PREDICTION_MARGIN) * stride / rate_hz
+    return max(needed, QUICK_LATENCY_S if quick else FULL_LATENCY_S)
 
 
-def _ramp(publisher: subprocess.Popen, listener: OutputListener, rates: tuple[float, ...],
-          step_s: float, streams: int, log: Callable[[str], None]) -> list[dict]:
+def _measure_rate(session: DdsSession, rate_hz: float, stride: int, quick: bool) -> dict:
+    """Fill the window fast, then measure the latencies of the real-rate predictions."""
+    fast = max(rate_hz, min(rate_hz * WARM_FILL_SPEEDUP, WARM_FILL_MAX_HZ))
+    warm = session.publish(fast, WARM_FILL_FRAMES / fast)
+    since = time.time_ns() + int(stride * NS_PER_S / rate_hz)   # first real-rate tick on
+    seconds = measure_seconds(rate_hz, stride, quick)
+    sent = session.publish(rate_hz, seconds)
+    time.sleep(SETTLE_S)
+    listener = session.listener
+    tick_to_receipt, data_age, mismatched = pair_latencies(
+        listener.received(GCODE), listener.received(PREDICTION), since)
+    return rate_entry(rate_hz, stride, tick_to_receipt, data_age, seconds=round(seconds, 2),
+                      messages_sent=warm["sent"] + sent["sent"],
+                      received_predictions=listener.count(PREDICTION),
+                      mismatched_pairs=mismatched)
+
+
+def _ramp(session: DdsSession, rates: tuple[float, ...], step_s: float,
+          log: Callable[[str], None]) -> list[dict]:
     steps = []
-    before = fresh_totals(listener)
+    before = session.fresh_totals()
     for rate in rates:
-        sent = _command(publisher, {"rate_hz": rate, "seconds": step_s})
+        sent = session.publish(rate, step_s)
         time.sleep(SETTLE_S)
-        after = fresh_totals(listener)
+        after = session.fresh_totals()
         delta = {k: after[k] - before[k] for k in after}
-        step = {"requested_per_s": rate * streams, "sent": sent["sent"],
+        step = {"requested_per_s": rate * session.streams, "sent": sent["sent"],
                 "sent_per_s": sent["messages_per_s"], "received": delta["messages"],
                 "accepted": delta["accepted"], "lost": delta["lost"] + delta["rmw_lost"],
                 "late": delta["late"]}
@@ -160,6 +119,24 @@ def _ramp(publisher: subprocess.Popen, listener: OutputListener, rates: tuple[fl
     return steps
 
 
+def _ingestion(steps: list[dict]) -> dict:
+    clean = [s["sent_per_s"] for s in steps if s["zero_loss"]]
+    return {"steps": steps, "qos": f"reliable keep_last {STREAM_DEPTH}",
+            "max_zero_loss_rate_hz": max(clean) if clean else None}
+
+
+def _session(make: Callable[[], DdsSession], run: Callable[[DdsSession], dict],
+             log: Callable[[str], None]) -> dict:
+    """Start a session, run a measurement in it, always stop it; {skipped: reason} on failure."""
+    session = make()
+    try:
+        reason = session.wait_ready()
+        return {"skipped": reason} if reason else run(session)
+    finally:
+        session.close()
+        log("  node and publishers stopped")
+
+
 def run_end_to_end(quick: bool, log: Callable[[str], None] = print) -> dict:
     """Run the DDS measurement; {skipped: reason} when it cannot run here."""
     source = default_stream_config()
@@ -167,58 +144,55 @@ def run_end_to_end(quick: bool, log: Callable[[str], None] = print) -> dict:
         return {"skipped": "config/stream.yaml not found"}
     env = use_local_dds()
     folder = Path(tempfile.mkdtemp(prefix="streaming_gcode_bench_dds_"))
-    params_file = folder / "params.yaml"
-    params = bench_params(source, params_file, model_random=default_checkpoint("full") is None)
-    streams = len(params["stream_names"])
-    log(f"end to end over DDS (domain {env[DOMAIN_ENV]}): node incremental/onnxruntime, "
-        f"{streams} reliable streams at {LATENCY_RATE_HZ:g} Hz, stride {STRIDE}")
-    node_process = NodeProcess(node_command(params_file, {}, sys.executable, "warn"), env)
-    publisher = subprocess.Popen(
-        [sys.executable, "-m", "streaming_gcode.tools.bench.publisher_process", str(params_file)],
-        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    random_model = default_checkpoint("full") is None
+    ramp = (QUICK_RAMP_HZ, QUICK_STEP_S) if quick else (FULL_RAMP_HZ, FULL_STEP_S)
+
+    def make(rate_hz: float, stride: int, executor: str) -> Callable[[], DdsSession]:
+        return lambda: DdsSession(source, folder, env, random_model, rate_hz, stride, executor)
+
+    def latency_and_ramp(rate_hz: float, stride: int) -> Callable[[DdsSession], dict]:
+        def run(session: DdsSession) -> dict:
+            entry = _measure_rate(session, rate_hz, stride, quick)
+            log(f"  {rate_hz:g} Hz stride {stride}: {entry['predictions']} predictions, "
+                f"tick-to-receipt {entry['tick_to_receipt']}, data age {entry['data_age']}")
+            if (rate_hz, stride) == PRIMARY_RATE:
+                entry["ingestion"] = _ingestion(_ramp(session, *ramp, log))
+            return entry
+        return run
+
     rclpy.init()
-    node = rclpy.create_node("bench_prediction_subscriber")
-    spin: SpinThread | None = None
     try:
-        listener = listen(node)
-        spin = SpinThread(node, "bench-listener")
-        ready = json.loads(publisher.stdout.readline() or '{"ready": false}')
-        if not ready.get("ready") or not node_process.running():
-            return {"skipped": "the node or the publishers did not start: "
-                    + " | ".join(node_process.log_tail(5))}
-        started = time.time_ns() + int(WARMUP_S * 1e9)
-        seconds = QUICK_LATENCY_S if quick else FULL_LATENCY_S
-        sent = _command(publisher, {"rate_hz": LATENCY_RATE_HZ, "seconds": seconds})
-        time.sleep(SETTLE_S)
-        tick_to_receipt, data_age, mismatched = pair_latencies(
-            listener.received(GCODE), listener.received(PREDICTION), started)
-        result = {"node": {"mode": "incremental", "backend": "onnxruntime", "stride": STRIDE,
-                           "frame_rate_hz": LATENCY_RATE_HZ, "streams": streams,
-                           "model": "models/full.pt" if not params["allow_random_model"]
-                           else "random weights (no models/full.pt)"},
-                  "latency_phase": {"seconds": seconds, "messages_sent": sent["sent"],
-                                    "predictions": listener.count(PREDICTION),
-                                    "mismatched_pairs": mismatched},
-                  "tick_to_receipt": latency_summary(tick_to_receipt),
-                  "data_age": latency_summary(data_age)}
-        log(f"  tick-to-receipt {result['tick_to_receipt']}")
-        steps = _ramp(publisher, listener, QUICK_RAMP_HZ if quick else FULL_RAMP_HZ,
-                      QUICK_STEP_S if quick else FULL_STEP_S, streams, log)
-        clean = [s["sent_per_s"] for s in steps if s["zero_loss"]]
-        result["ingestion"] = {"steps": steps, "qos": f"reliable keep_last {STREAM_DEPTH}",
-                               "max_zero_loss_rate_hz": max(clean) if clean else None}
-        return result
+        rates, executors = [], {}
+        for rate_hz, stride in QUICK_RATES if quick else FULL_RATES:
+            log(f"end to end over DDS (domain {env[DOMAIN_ENV]}): node incremental/onnxruntime, "
+                f"reliable streams at {rate_hz:g} Hz, stride {stride}, executor {EXECUTORS[0]}")
+            entry = _session(make(rate_hz, stride, EXECUTORS[0]),
+                             latency_and_ramp(rate_hz, stride), log)
+            if "skipped" in entry:
+                return entry
+            rates.append(entry)
+        primary = next(e for e in rates if (e["frame_rate_hz"], e["stride"]) == PRIMARY_RATE)
+        executors[EXECUTORS[0]] = primary.pop("ingestion")
+        for executor in EXECUTORS[1:]:
+            log(f"ingestion with executor {executor} at {PRIMARY_RATE[0]:g} Hz")
+            executors[executor] = _session(
+                make(*PRIMARY_RATE, executor),
+                lambda session: _ingestion(_ramp(session, *ramp, log)), log)
+        return _document(rates, primary, executors, random_model)
     finally:
-        if publisher.poll() is None:
-            try:
-                publisher.stdin.write('{"quit": true}\n')
-                publisher.stdin.flush()
-                publisher.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                publisher.kill()
-        node_process.stop()
-        log("  node and publishers stopped")
-        if spin is not None:
-            spin.close(timeout_s=10.0)
-        node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _document(rates: list[dict], primary: dict, executors: dict, random_model: bool) -> dict:
+    """Build `end_to_end`: every rate, the executors, the primary rate at the top level."""
+    return {"node": {"mode": "incremental", "backend": "onnxruntime", "stride": primary["stride"],
+                     "frame_rate_hz": primary["frame_rate_hz"], "executor": EXECUTORS[0],
+                     "model": "random weights (no models/full.pt)" if random_model
+                     else "models/full.pt"},
+            "latency_phase": {"seconds": primary["seconds"],
+                              "messages_sent": primary["messages_sent"],
+                              "predictions": primary["received_predictions"],
+                              "mismatched_pairs": primary["mismatched_pairs"]},
+            **{key: primary[key] for key in LATENCY_KEYS},
+            "ingestion": executors[EXECUTORS[0]],
+            "executors": executors, "rates": rates}

@@ -24,13 +24,19 @@ results.json, schema_version 1 (milliseconds unless named otherwise):
     batching[]   {size, mode, backend, stride, machines, ticks, p50_ms ... mean_ms,
                   cpu_ms_per_tick, per_machine_ms, predictions_per_s, frames_per_s,
                   latency_vs_1_p99, latency_vs_1_p50}
-    end_to_end   null, {skipped: reason}, or the DDS measurement (see end_to_end.py)
+    end_to_end   null, {skipped: reason}, or the DDS measurement (see end_to_end.py):
+                 node, latency_phase, tick_to_receipt, data_age, ingestion (the 50 Hz
+                 stride 4 session), rates[] {frame_rate_hz, stride, predictions,
+                 tick_to_receipt, data_age (each p50_ms ... max_ms, count), data_age_ms
+                 (every measured prediction), seconds, messages_sent, ...}, executors
+                 {<executor>: ingestion or {skipped}}
     memory_method "heap_in_use" (glibc mallinfo2) or "rss"
     command      the invocation
     targets[]    {id, name, target, value, met (true|false|null when not measured)}, ids
                  incremental_speedup_exact, incremental_speedup_int8,
                  full_window_speedup_exact, full_window_speedup_int8, end_to_end_p99,
-                 ingestion_rate, batching_16; the
+                 ingestion_rate, rates_data_age_p99, rates_tick_to_receipt_p99,
+                 batching_16; the
                  speedup targets are evaluated for the exact backends (torch,
                  onnxruntime) and, separately, for onnxruntime_int8
 
@@ -49,6 +55,7 @@ from streaming_gcode.offline.figures import pyplot, save_figure
 TARGET_INCREMENTAL = 10.0        # p99 speedup of incremental mode, fastest backend
 TARGET_FULL_WINDOW = 2.5         # p99 speedup of full-window mode, fastest backend
 TARGET_E2E_P99_MS = 5.0          # tick-to-receipt p99 at the default model size
+TARGET_DATA_AGE_P99_MS = 10.0    # data age p99 at every measured frame rate
 TARGET_INGEST_RATE = 5000.0      # sensor messages/s with zero loss on reliable QoS
 TARGET_BATCH_RATIO = 4.0         # latency of 16 machines over 1
 TARGET_BATCH_MACHINES = 16
@@ -90,6 +97,16 @@ def evaluate_targets(results: dict) -> list[dict]:
                            f">= {TARGET_INGEST_RATE:g}/s", rate,
                            None if not ingestion.get("steps")
                            else rate is not None and rate >= TARGET_INGEST_RATE))
+    rates = e2e.get("rates") or []
+    for key, name, limit, within in (
+            ("data_age", "data age", TARGET_DATA_AGE_P99_MS, float.__le__),
+            ("tick_to_receipt", "tick-to-receipt", TARGET_E2E_P99_MS, float.__lt__)):
+        worst = max((r[key].get("p99_ms") for r in rates if r[key].get("p99_ms") is not None),
+                    default=None)
+        targets.append(_target(f"rates_{key}_p99", f"{name} p99 over DDS at every frame rate "
+                               "(worst)", f"{'<=' if within is float.__le__ else '<'} {limit} ms",
+                               None if worst is None else round(worst, 2),
+                               None if worst is None else within(float(worst), limit)))
     rows = {(r["mode"], r["machines"]): r for r in results.get("batching", [])}
     row = rows.get(("incremental", TARGET_BATCH_MACHINES))
     ratio = None if row is None else round(row["latency_vs_1_p99"], 2)
@@ -135,6 +152,19 @@ def markdown(results: dict) -> str:
             lines.append(f"| {key} | {_fmt(s.get('p50_ms'))} | {_fmt(s.get('p95_ms'))} | "
                          f"{_fmt(s.get('p99_ms'))} | {_fmt(s.get('max_ms'))} | "
                          f"{s.get('count', '-')} |")
+        lines += ["", "| frame rate | stride | predictions | tick-to-receipt p50/p99 ms | "
+                  "data age p50/p99 ms |", "|---|---|---|---|---|"]
+        for r in e2e.get("rates") or []:
+            t, a = r["tick_to_receipt"], r["data_age"]
+            lines.append(f"| {r['frame_rate_hz']:g} Hz | {r['stride']} | {r['predictions']} | "
+                         f"{_fmt(t.get('p50_ms'))} / {_fmt(t.get('p99_ms'))} | "
+                         f"{_fmt(a.get('p50_ms'))} / {_fmt(a.get('p99_ms'))} |")
+        for name, ingestion in (e2e.get("executors") or {}).items():
+            rate = ingestion.get("max_zero_loss_rate_hz")
+            lines += ["", f"Ingestion with the {name} executor: max zero-loss rate "
+                      f"{'-' if rate is None else f'{rate:.0f}'} messages/s"
+                      + (f" (skipped: {ingestion['skipped']})" if "skipped" in ingestion
+                         else "")]
     elif e2e:
         lines += ["", f"End to end over DDS: skipped ({e2e['skipped']})."]
     lines += ["", "| target | goal | this run | met |", "|---|---|---|---|"]
@@ -146,11 +176,12 @@ def markdown(results: dict) -> str:
 
 
 def plot(results: dict, out_dir: Path) -> list[Path]:
-    """Draw latency_cdf.png (a panel per group) and batching.png (throughput, latency)."""
+    """Draw latency_cdf.png (a panel per group), batching.png and data_age.png (DDS, per rate)."""
     plt = pyplot()
     written = []
     groups = sorted({c["group"] for c in results["configs"]})
-    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
+    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(6 * max(len(groups), 1), 4.5),
+                             squeeze=False)
     for ax, group in zip(axes[0], groups):
         for c in (c for c in results["configs"] if c["group"] == group):
             values = sorted(c.get("latencies_ms", []))
@@ -185,6 +216,21 @@ def plot(results: dict, out_dir: Path) -> list[Path]:
         ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper left")
         fig.tight_layout()
         written.append(save_figure(fig, out_dir / "batching.png", dpi=120))
+    rates = [r for r in ((results.get("end_to_end") or {}).get("rates") or [])
+             if r.get("data_age_ms")]
+    if rates:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for r in rates:
+            values = sorted(r["data_age_ms"])
+            ax.step(values, [(i + 1) / len(values) for i in range(len(values))], where="post",
+                    label=f"{r['frame_rate_hz']:g} Hz, stride {r['stride']} ({len(values)})")
+        ax.axvline(TARGET_DATA_AGE_P99_MS, color="grey", linestyle=":", label="p99 target")
+        ax.set_xlabel("data age: newest frame's stamp to prediction received (ms)")
+        ax.set_ylabel("fraction of predictions")
+        ax.set_title("data age CDF over DDS, per frame rate")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(save_figure(fig, out_dir / "data_age.png", dpi=120))
     return written
 
 

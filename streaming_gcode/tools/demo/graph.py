@@ -28,6 +28,7 @@ from streaming_gcode.tools.demo.sources import KIND_BAG, warm_start, WARM_START_
 from streaming_gcode.tools.demo.view import DemoView, parse_prediction
 from streaming_gcode.tools.harness.bag_player import BagPlayer, DEFAULT_CLOCK_HZ, ReplayOptions
 from streaming_gcode.tools.harness.node_process import hardware_id
+from streaming_gcode.tools.harness.node_status import node_fqn
 from streaming_gcode.tools.harness.output_listener import (
     diagnostics_topic, listen_qos, message_data, OutputListener, PREDICTION, prediction_topic,
     Received, SpinThread, Topic,
@@ -76,7 +77,8 @@ class DemoGraph:
             reference,
             prediction_topic(NODE_OUTPUTS, LISTEN_QOS, history=0,
                              on_receive=self._on_prediction),
-            diagnostics_topic(LISTEN_QOS, hardware_id=self.hardware_id,
+            # the stream node's own: its fully qualified name is unique to this demo run
+            diagnostics_topic(LISTEN_QOS, node_name=node_fqn(namespace, NODE_NAME),
                               on_receive=self._on_diagnostics),
         ])
         self._unreadable = 0

@@ -24,15 +24,15 @@ from streaming_gcode.core.errors import VocabularyError
 from streaming_gcode.core.stats import LatencyStats, LatencySummary, NS_PER_MS, NS_PER_S
 from streaming_gcode.model.gcode import canonical_params, LineLabel, ModalResolver, parse_line
 from streaming_gcode.model.vocabulary import DEFAULT_PRECISION, OutputVocabulary
-from streaming_gcode.tools.harness.node_status import counter, STREAM_DROP_KEYS
+from streaming_gcode.outputs.diagnostics import TASK_BUFFER, TASK_INFERENCE
+from streaming_gcode.tools.harness.node_status import (
+    counter, is_stream_task, status_task, STREAM_DROP_KEYS,
+)
 from streaming_gcode.tools.harness.source_frames import Executed
 
 REFERENCE_MEMORY = 4096          # executed lines kept for matching by stamp
 TEXT_WIDTH = 30
 PREDICTED_WIDTH = 36
-STREAM_STATUS_MARK = ": stream "
-BUFFER_STATUS_SUFFIX = ": buffer"
-INFERENCE_STATUS_SUFFIX = ": inference"
 MAX_PLAUSIBLE_E2E_NS = 60 * NS_PER_S
 
 
@@ -128,17 +128,18 @@ def drop_totals(statuses: Sequence[tuple[str, Mapping[str, str]]]) -> DropTotals
     """Sum a /diagnostics array (status name, key/values) into display counters."""
     totals = DropTotals(seen=True)
     for name, values in statuses:
-        if STREAM_STATUS_MARK in name:
+        task = status_task(name)
+        if is_stream_task(task):
             for key in STREAM_DROP_KEYS:
                 totals.per_kind[key] += counter(values, key)
             totals.stale_frames += counter(values, "stale_frames")
-        elif name.endswith(BUFFER_STATUS_SUFFIX):
+        elif task == TASK_BUFFER:
             totals.degraded_frames = counter(values, "degraded_frames")
             totals.frames_held = counter(values, "frames_held")
             totals.window_frames = counter(values, "window_frames")
             totals.aligner_resets = counter(values, "aligner_resets")
             totals.last_reset_reason = values.get("last_reset_reason", "")
-        elif name.endswith(INFERENCE_STATUS_SUFFIX):
+        elif task == TASK_INFERENCE:
             totals.overruns = counter(values, "overruns")
             totals.skipped_ticks = counter(values, "skipped_ticks")
     return totals
@@ -254,7 +255,7 @@ class DemoView:
 
     def on_diagnostics(self, statuses: Sequence[tuple[str, Mapping[str, str]]]) -> None:
         """Take the node's newest /diagnostics array (name, key/values per status)."""
-        if any(STREAM_STATUS_MARK in name for name, _ in statuses):
+        if any(is_stream_task(status_task(name)) for name, _ in statuses):
             self.drops = drop_totals(statuses)
 
     def accuracy_text(self) -> str:

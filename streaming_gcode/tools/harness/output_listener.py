@@ -30,7 +30,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from std_msgs.msg import Float32, String
 
 from streaming_gcode.core.package import NODE_NAME
-from streaming_gcode.tools.harness.node_status import counter, NodeStatus
+from streaming_gcode.tools.harness.node_status import counter, is_node_status, NodeStatus
 
 PREDICTION = "prediction"
 GCODE = "gcode"
@@ -101,14 +101,16 @@ def node_statuses(message: Any, node_name: str = NODE_NAME,
                   hardware_id: str | None = None) -> tuple[NodeStatus, ...] | None:
     """Return the statuses of one node in a DiagnosticArray (None: none of them are its).
 
-    A status is the node's when its name is `"<node_name>: <task>"` and, if
-    `hardware_id` is given, it carries that hardware_id (one node among several
-    with the same name, as in the demo's namespaces).
+    A status is the node's when its name is `"<node>: <task>"` with `<node>`
+    ending in `node_name`, optionally followed by `/<machine>`
+    (`node_status.is_node_status`): a fully qualified `node_name`
+    (`/demo_9/streaming_gcode`) picks that node, a plain one any node of that
+    name. If `hardware_id` is given the status must also carry it (a machine's
+    statuses of a node with `machines` carry the machine's name instead).
     """
-    prefix = f"{node_name}: "
     statuses = tuple(
         (status.name, {kv.key: kv.value for kv in status.values}) for status in message.status
-        if status.name.startswith(prefix)
+        if is_node_status(status.name, node_name)
         and (hardware_id is None or status.hardware_id == hardware_id))
     return statuses or None
 

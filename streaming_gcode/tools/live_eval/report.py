@@ -24,7 +24,10 @@ from streaming_gcode.model.vocabulary import LineKey, OutputVocabulary
 from streaming_gcode.offline.figures import pyplot, save_figure
 from streaming_gcode.offline.labelled_windows import PreparedRun
 from streaming_gcode.offline.metrics import score, ScoreCounts
-from streaming_gcode.tools.harness.node_status import counter, STREAM_DROP_KEYS
+from streaming_gcode.outputs.diagnostics import TASK_BUFFER, TASK_INFERENCE, TASK_MODEL
+from streaming_gcode.tools.harness.node_status import (
+    counter, is_stream_task, status_task, STREAM_DROP_KEYS,
+)
 
 DEFAULT_TOLERANCE = 1e-4   # confidences: float32 model, float64 softmax, JSON round trip
 TICK_PHASES = 32           # tick-grid phases tried when bounding the prediction count
@@ -224,21 +227,21 @@ def node_counters(statuses: Sequence[Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for status in statuses:
         values = dict(status.values)
-        task = status.name.split(": ", 1)[-1]
-        if task.startswith("stream "):
+        task = status_task(status.name)
+        if is_stream_task(task):
             topic = values["topic"]
             received["/" + topic.lstrip("/")] = counter(values, "messages")
             for key in STREAM_DROP_KEYS:
                 drops[key] += counter(values, key)
-        elif task == "inference":
+        elif task == TASK_INFERENCE:
             for key in INFERENCE_DROP_KEYS + ("ticks", "predictions", "idle_ticks"):
                 (drops if key in drops else extra)[key] = counter(values, key)
             extra["period_ms"] = float(values["period_ms"])
-        elif task == "buffer":
+        elif task == TASK_BUFFER:
             for key in BUFFER_DROP_KEYS + ("frames",):
                 (drops if key in drops else extra)[key] = counter(values, key)
             extra["last_reset_reason"] = values.get("last_reset_reason", "")
-        elif task == "model":
+        elif task == TASK_MODEL:
             extra["window_frames"] = counter(values, "window_frames")
     return {"received": received, "drops": drops, **extra}
 

@@ -29,11 +29,12 @@ from rclpy.node import Node
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.stats import NS_PER_S
 from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.outputs.diagnostics import TASK_BUFFER
 from streaming_gcode.recordings.bag_writer import absolute_topic
 from streaming_gcode.tools.harness.bag_player import BagPlayer, ReplayOptions
 from streaming_gcode.tools.harness.node_process import node_command, NodeProcess, use_local_dds
 from streaming_gcode.tools.harness.node_status import (
-    BUFFER_STATUS, INFERENCE_STATUS, MODEL_STATUS, STREAM_STATUS_PREFIX,
+    counter, INFERENCE_STATUS, is_stream_task, MODEL_STATUS, ROOT_NODE, status_task,
 )
 from streaming_gcode.tools.harness.output_listener import (
     DIAGNOSTICS, diagnostics_topic, listen_qos, NODE_OUTPUTS, OutputListener, PREDICTION,
@@ -85,7 +86,7 @@ class SoakListener:
         self.outputs = OutputListener(self.node, [
             prediction_topic(NODE_OUTPUTS, listen_qos(PREDICTION_DEPTH),
                              convert=prediction_latency_ms),
-            diagnostics_topic(),
+            diagnostics_topic(node_name=ROOT_NODE),   # the node runs in the root namespace
         ])
         self._spin = SpinThread(self.node, "soak-listener", context)
 
@@ -111,7 +112,13 @@ class SoakListener:
         """Per-topic (absolute name) stream counters from the latest diagnostics."""
         return {absolute_topic(values.get("topic", name)): soak.stream_tally(values)
                 for name, values in self.outputs.statuses().items()
-                if name.startswith(STREAM_STATUS_PREFIX)}
+                if is_stream_task(status_task(name))}
+
+    def aligner_resets(self) -> int:
+        """Aligner resets from the latest diagnostics (summed over machines, if several)."""
+        return sum(counter(values, "aligner_resets")
+                   for name, values in self.outputs.statuses().items()
+                   if status_task(name) == TASK_BUFFER)
 
     def wait_for_node(self, topics: Sequence[str], alive: Callable[[], bool],
                       timeout: float) -> bool:
@@ -206,7 +213,7 @@ def _sample(elapsed: float, rss: int, listener: SoakListener, loop: BagLoop,
         elapsed_s=round(elapsed, 3), rss_bytes=rss, predictions=count,
         latency_p99_ms=soak.latency_p99_ms(latencies), counted_drops=drops,
         skipped_ticks=outputs.status_counter(INFERENCE_STATUS, "skipped_ticks"),
-        aligner_resets=outputs.status_counter(BUFFER_STATUS, "aligner_resets"),
+        aligner_resets=listener.aligner_resets(),
         passes=loop.passes, published=loop.published_total(),
     )
     return sample, count

@@ -100,7 +100,8 @@ def test_target_evaluation_reads_end_to_end_and_batching():
     assert lossy["ingestion_rate"] is False
     assert met == {"incremental_speedup_exact": None, "incremental_speedup_int8": None,
                    "full_window_speedup_exact": None, "full_window_speedup_int8": None,
-                   "end_to_end_p99": True, "ingestion_rate": False, "batching_16": False}
+                   "end_to_end_p99": True, "ingestion_rate": False, "rates_data_age_p99": None,
+                   "rates_tick_to_receipt_p99": None, "batching_16": False}
 
 
 def test_cli_arguments():
@@ -110,3 +111,49 @@ def test_cli_arguments():
     assert str(args.json) == "x.json" and str(args.out) == "d"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "--machines", "0,2"])
+
+
+def _rates_document() -> dict:
+    """Build an `end_to_end` as run_end_to_end does, from made-up latencies (no DDS here)."""
+    pytest.importorskip("rclpy", reason="rclpy is not installed")
+    from streaming_gcode.tools.bench.end_to_end import (  # imports rclpy: only these tests
+        _document, EXECUTORS, MIN_PREDICTIONS, PRIMARY_RATE, QUICK_RATES, rate_entry,
+    )
+
+    rates = []
+    for rate_hz, stride in QUICK_RATES:
+        ages = [(k % 7 + 1) * 1_000_000 for k in range(MIN_PREDICTIONS)]
+        rates.append(rate_entry(rate_hz, stride, [a // 2 for a in ages], ages, seconds=12.0,
+                                messages_sent=500, received_predictions=MIN_PREDICTIONS + 3,
+                                mismatched_pairs=0))
+    ingestion = {"steps": [{"zero_loss": True}], "max_zero_loss_rate_hz": 1000.0}
+    primary = next(r for r in rates if (r["frame_rate_hz"], r["stride"]) == PRIMARY_RATE)
+    default, other = EXECUTORS   # the node's executor first
+    return _document(rates, primary, {default: ingestion, other: {"skipped": "why"}}, False)
+
+
+def test_end_to_end_rates_have_the_documented_shape_and_a_data_age_plot(tmp_path):
+    end_to_end = _rates_document()
+    document = {"configs": [], "batching": [], "end_to_end": end_to_end}
+    written = write_outputs(document, tmp_path / "results.json", tmp_path)
+    loaded = json.loads((tmp_path / "results.json").read_text())["end_to_end"]
+    assert [(r["frame_rate_hz"], r["stride"]) for r in loaded["rates"]] == [(4.0, 1), (50.0, 4)]
+    for entry in loaded["rates"]:
+        assert entry["predictions"] >= 40
+        for key in ("tick_to_receipt", "data_age"):
+            assert {"p50_ms", "p95_ms", "p99_ms", "max_ms", "count"} <= set(entry[key])
+            assert entry[key]["count"] == entry["predictions"]
+        assert len(entry["data_age_ms"]) == entry["predictions"]
+    primary = loaded["rates"][1]       # the 50 Hz entry is also at the top level
+    assert loaded["tick_to_receipt"] == primary["tick_to_receipt"]
+    assert loaded["data_age"] == primary["data_age"]
+    assert loaded["node"]["frame_rate_hz"] == 50.0 and loaded["node"]["stride"] == 4
+    assert loaded["ingestion"] == loaded["executors"][loaded["node"]["executor"]]
+    assert loaded["ingestion"]["max_zero_loss_rate_hz"] == 1000.0
+    assert "data_age.png" in {p.name for p in written}
+    targets = {t["id"]: t for t in evaluate_targets(document)}
+    assert targets["rates_data_age_p99"]["value"] == max(r["data_age"]["p99_ms"]
+                                                         for r in loaded["rates"])
+    assert targets["rates_tick_to_receipt_p99"]["met"] is not None
+    table = (tmp_path / "results.md").read_text()
+    assert "| 4 Hz | 1 | 40 |" in table and "(skipped: why)" in table

@@ -59,6 +59,9 @@ def test_simulated_cell_demo_shows_predictions_and_stats(tmp_path):
     assert len(predictions) >= 3, result.stdout
     assert any(line.startswith("[stats ") and "latency p50/p99 inference" in line
                for line in result.stdout.splitlines()), result.stdout
+    # the demo hears its own node's diagnostics (`/demo_<pid>/streaming_gcode: ...`)
+    assert any(line.startswith("[stats ") and "| drops: waiting" not in line
+               for line in result.stdout.splitlines()), result.stdout
 
 
 def test_recording_demo_shows_predicted_next_to_executed_lines(data_dir):

@@ -16,8 +16,10 @@ from streaming_gcode.ingestion.ring_buffer import Window
 from streaming_gcode.model.decoding import round_trip
 from streaming_gcode.model.gcode import LineLabel
 from streaming_gcode.model.random_weights import default_vocabulary
+from streaming_gcode.outputs.diagnostics import TASK_BUFFER, TASK_INFERENCE
 from streaming_gcode.outputs.prediction import prediction_record
 from streaming_gcode.tools.demo.view import DemoView, drop_totals, LineScorer, parse_prediction
+from streaming_gcode.tools.harness.node_status import node_fqn, stream_status, task_status
 from streaming_gcode.tools.harness.source_frames import Executed
 
 T0 = 1_760_000_000 * NS_PER_S
@@ -111,18 +113,20 @@ def test_unstamped_bag_references_are_matched_by_arrival_and_resolved():
 
 
 def test_diagnostics_give_drops_and_window_fill():
+    node = node_fqn("/demo_9")   # the demo's node: `/demo_9/streaming_gcode: buffer`
     statuses = [
-        ("streaming_gcode: stream controller", {"lost": "1", "rmw_lost": "2", "late": "3",
-                                                "out_of_order": "0", "malformed": "4",
-                                                "stale_frames": "5"}),
-        ("streaming_gcode: stream motor_currents", {"lost": "1", "late": "0", "malformed": "0"}),
-        ("streaming_gcode: buffer", {"degraded_frames": "6", "frames_held": "20",
-                                     "window_frames": "64", "aligner_resets": "1",
-                                     "last_reset_reason": "clock jumped back"}),
-        ("streaming_gcode: inference", {"overruns": "7", "skipped_ticks": "8",
-                                        "latency_recent_p50_ms": "9.5",
-                                        "latency_recent_p99_ms": "20"}),
+        (stream_status("controller", node), {"lost": "1", "rmw_lost": "2", "late": "3",
+                                             "out_of_order": "0", "malformed": "4",
+                                             "stale_frames": "5"}),
+        (stream_status("motor_currents", node), {"lost": "1", "late": "0", "malformed": "0"}),
+        (task_status(TASK_BUFFER, node), {"degraded_frames": "6", "frames_held": "20",
+                                          "window_frames": "64", "aligner_resets": "1",
+                                          "last_reset_reason": "clock jumped back"}),
+        (task_status(TASK_INFERENCE, node), {"overruns": "7", "skipped_ticks": "8",
+                                             "latency_recent_p50_ms": "9.5",
+                                             "latency_recent_p99_ms": "20"}),
     ]
+    assert statuses[2][0] == "/demo_9/streaming_gcode: buffer"
     totals = drop_totals(statuses)
     assert totals.dropped == 11 and totals.per_kind["malformed"] == 4
     assert (totals.stale_frames, totals.degraded_frames, totals.overruns) == (5, 6, 7)

@@ -21,6 +21,8 @@ import rclpy
 from rclpy.node import Node
 from std_msgs.msg import Float32, String
 
+from streaming_gcode.outputs.diagnostics import TASK_BUFFER, TASK_INFERENCE
+from streaming_gcode.tools.harness.node_status import stream_status, task_status
 from streaming_gcode.tools.harness.output_listener import (
     AGREEMENT, agreement_topic, DIAGNOSTICS, diagnostics_topic, GCODE, gcode_topic, listen_qos,
     message_data, node_statuses, OutputListener, PREDICTION, prediction_record, prediction_topic,
@@ -29,7 +31,9 @@ from streaming_gcode.tools.harness.output_listener import (
 
 pytestmark = pytest.mark.ros
 
-OUTPUTS = f"/listener_test_{os.getpid()}/streaming_gcode"
+OUTPUTS = f"/listener_test_{os.getpid()}/streaming_gcode"   # also the fake node's name
+STREAM_A = stream_status("a", OUTPUTS)
+INFERENCE = task_status(TASK_INFERENCE, OUTPUTS)
 FRAME_TOPIC = f"/listener_test_{os.getpid()}/frames"
 MATCH_TIMEOUT_S = 30.0
 RECEIVE_TIMEOUT_S = 30.0
@@ -54,14 +58,34 @@ def test_conversions_of_plain_messages() -> None:
     with pytest.raises(ValueError):
         prediction_record(String(data="{not json"))
     assert message_data(Float32(data=0.5)) == 0.5
-    array = _array(_status("streaming_gcode: stream a", "hw1", messages="3"),
-                   _status("streaming_gcode: buffer", "hw2", frames="4"),
-                   _status("other: stream a", "hw1", messages="9"))
-    assert node_statuses(array) == (("streaming_gcode: stream a", {"messages": "3"}),
-                                    ("streaming_gcode: buffer", {"frames": "4"}))
-    assert node_statuses(array, hardware_id="hw2") == (("streaming_gcode: buffer",
+    array = _array(_status("/streaming_gcode: stream a", "hw1", messages="3"),
+                   _status("/streaming_gcode: buffer", "hw2", frames="4"),
+                   _status("/other: stream a", "hw1", messages="9"),
+                   _status("/streaming_gcode_2: stream a", "hw1", messages="8"))
+    assert node_statuses(array) == (("/streaming_gcode: stream a", {"messages": "3"}),
+                                    ("/streaming_gcode: buffer", {"frames": "4"}))
+    assert node_statuses(array, hardware_id="hw2") == (("/streaming_gcode: buffer",
                                                         {"frames": "4"}),)
+    assert node_statuses(array, node_name="/streaming_gcode") == node_statuses(array)
     assert node_statuses(array, node_name="nobody") is None
+    assert node_statuses(array, node_name="/mill_1/streaming_gcode") is None
+
+
+def test_diagnostics_of_a_node_in_a_namespace_with_machines() -> None:
+    array = _array(_status("/cell/streaming_gcode/a: stream imu", "a", messages="1"),
+                   _status("/cell/streaming_gcode/b: buffer", "b", frames="2"),
+                   _status("/cell/streaming_gcode: inference", "cnc", ticks="3"),
+                   _status("/mill_1/streaming_gcode: inference", "cnc", ticks="4"),
+                   _status("/cell/streaming_gcode/a/x: buffer", "a", frames="5"))
+    cell = (("/cell/streaming_gcode/a: stream imu", {"messages": "1"}),
+            ("/cell/streaming_gcode/b: buffer", {"frames": "2"}),
+            ("/cell/streaming_gcode: inference", {"ticks": "3"}))
+    assert node_statuses(array, node_name="/cell/streaming_gcode") == cell
+    assert node_statuses(array) == cell + (("/mill_1/streaming_gcode: inference",
+                                            {"ticks": "4"}),)
+    assert node_statuses(array, node_name="/mill_1/streaming_gcode") == (
+        ("/mill_1/streaming_gcode: inference", {"ticks": "4"}),)
+    assert node_statuses(array, node_name="/streaming_gcode") is None
 
 
 @pytest.fixture()
@@ -108,7 +132,8 @@ def test_outputs_are_kept_with_receipt_stamps_and_diagnostics_filtered(graph) ->
     frames = Topic("frames", FRAME_TOPIC, String, QOS, convert=bytes, raw=True, history=2)
     listener = OutputListener(node, [
         prediction_topic(OUTPUTS, QOS, on_receive=on_prediction), gcode_topic(OUTPUTS, QOS),
-        agreement_topic(OUTPUTS, QOS), diagnostics_topic(QOS, hardware_id="hw1"), frames,
+        agreement_topic(OUTPUTS, QOS),
+        diagnostics_topic(QOS, node_name=OUTPUTS, hardware_id="hw1"), frames,
     ])
     spin = SpinThread(node, "listener-test", context)
     try:
@@ -121,11 +146,12 @@ def test_outputs_are_kept_with_receipt_stamps_and_diagnostics_filtered(graph) ->
             publishers[GCODE].publish(String(data=f"G1 X{index}."))
         publishers[AGREEMENT].publish(Float32(data=0.75))
         publishers[DIAGNOSTICS].publish(_array(
-            _status("streaming_gcode: stream a", "hw1", messages="5", lost="1"),
-            _status("streaming_gcode: stream a", "hw2", messages="99")))
-        publishers[DIAGNOSTICS].publish(_array(_status("other: x", "hw1", messages="7")))
+            _status(STREAM_A, "hw1", messages="5", lost="1"),
+            _status(STREAM_A, "hw2", messages="99"),
+            _status("/streaming_gcode: stream a", "hw1", messages="98")))   # another node
+        publishers[DIAGNOSTICS].publish(_array(_status(f"{OUTPUTS}_2: x", "hw1", messages="7")))
         publishers[DIAGNOSTICS].publish(_array(
-            _status("streaming_gcode: inference", "hw1", predictions="3")))
+            _status(INFERENCE, "hw1", predictions="3")))
         for index in range(4):
             publishers["frames"].publish(String(data="x" * index))
 
@@ -150,11 +176,10 @@ def test_outputs_are_kept_with_receipt_stamps_and_diagnostics_filtered(graph) ->
         # diagnostics: only this node's statuses with this hardware_id, newest by name
         assert listener.count(DIAGNOSTICS) == 2 and listener.received(DIAGNOSTICS) == []
         assert listener.statuses() == {
-            "streaming_gcode: stream a": {"messages": "5", "lost": "1"},
-            "streaming_gcode: inference": {"predictions": "3"}}
-        assert listener.status_counter("streaming_gcode: stream a", "messages") == 5
-        assert listener.status_counter("streaming_gcode: buffer", "frames") == 0
-        assert listener.status_text("streaming_gcode: stream a", "lost") == "1"
+            STREAM_A: {"messages": "5", "lost": "1"}, INFERENCE: {"predictions": "3"}}
+        assert listener.status_counter(STREAM_A, "messages") == 5
+        assert listener.status_counter(task_status(TASK_BUFFER, OUTPUTS), "frames") == 0
+        assert listener.status_text(STREAM_A, "lost") == "1"
         # raw bytes converted; only the newest two kept, but every one counted
         assert listener.count("frames") == 4 and len(listener.received("frames")) == 2
         older, newest = listener.data("frames")
