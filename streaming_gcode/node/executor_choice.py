@@ -4,10 +4,10 @@
 
 The executor is rclpy's `SingleThreadedExecutor`: side by side in the
 benchmark's ingestion ramp on a 2-core host (10 reliable streams, 2026-12-02),
-its highest loss-free step was 1,000-5,000 messages/s over five sessions
-(median 3,000), the `MultiThreadedExecutor`'s (a thread ingesting while another
-runs the model, both contending for the GIL) 1,000-3,000 (median below 2,400),
-at about the same tick-to-receipt latency. A tick runs between two ingestion
+its highest loss-free step was 1,000-5,000 messages/s over six sessions
+(median about 4,000), the `MultiThreadedExecutor`'s (a thread ingesting while
+another runs the model, both contending for the GIL) 1,000-3,000 over five
+(median 2,400), at about the same tick-to-receipt latency. A tick runs between two ingestion
 callbacks; the reliable queues hold what arrives meanwhile.
 `STREAMING_GCODE_EXECUTOR=multi_threaded` selects the other, so the benchmark
 can compare them on one build. rclpy's experimental `EventsExecutor` is not
