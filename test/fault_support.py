@@ -11,6 +11,7 @@ parameter service clients. Not a test module (no `test_` prefix).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import json
 import math
 import os
@@ -32,7 +33,7 @@ import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import (  # noqa: E402
     qos_profile_sensor_data, QoSProfile, ReliabilityPolicy,
@@ -44,7 +45,7 @@ import yaml  # noqa: E402
 
 from streaming_gcode.model.checkpoint import ModelMetadata, save_checkpoint  # noqa: E402
 from streaming_gcode.model.network import build_model, ModelConfig  # noqa: E402
-from streaming_gcode.model.random_weights import default_vocabulary  # noqa: E402
+from streaming_gcode.model.random_weights import default_vocabulary, random_model  # noqa: E402
 from streaming_gcode.outputs.diagnostics import TASK_BUFFER, TASK_INFERENCE  # noqa: E402
 from streaming_gcode.tools.harness.node_status import (  # noqa: E402
     stream_status, task_status,
@@ -70,6 +71,27 @@ ARR = stream_status("arr")
 BUFFER = task_status(TASK_BUFFER)
 INFERENCE = task_status(TASK_INFERENCE)
 STREAMS = ("joints", "imu", "arr")
+
+
+@contextmanager
+def spinning(context: Any, *nodes: Any, threads: int = 3) -> Iterator[Any]:
+    """Spin `nodes` in a background multi-threaded executor for the block, then stop it."""
+    executor = MultiThreadedExecutor(num_threads=threads, context=context)
+    for node in nodes:
+        executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        yield executor
+    finally:
+        executor.shutdown()
+        spinner.join(10)
+
+
+def random_checkpoint(path: Path) -> Path:
+    """Save a tiny random `physical` checkpoint for the shipped layout (live node tests)."""
+    model = random_model("physical", d_model=8, num_layers=1, window=6, stride=2)
+    return save_checkpoint(path, model.backbone, model.line_heads, model.config, model.metadata)
 
 
 def small_checkpoint(path: Path, d_model: int = 16, num_layers: int = 1,

@@ -12,7 +12,6 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402, I100
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
@@ -20,7 +19,8 @@ import torch  # noqa: E402
 
 from streaming_gcode.node.stream_node import create_node  # noqa: E402
 
-from model_support import continuous_checkpoint  # noqa: E402, I100
+from fault_support import spinning  # noqa: E402, I100
+from model_support import continuous_checkpoint  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -63,39 +63,33 @@ def test_two_machines_publish_their_own_predictions(context, tmp_path) -> None:
             String, f"/streaming_gcode/{machine}/gcode",
             lambda msg, m=machine: gcode_seen.__setitem__(m, gcode_seen[m] + 1), RELIABLE)
     publishers = {m: peer.create_publisher(JointState, f"{m}/cnc/joints", 10) for m in MACHINES}
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
-    executor.add_node(node)
-    executor.add_node(peer)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     try:
-        start = node.get_clock().now().nanoseconds
-        deadline = time.monotonic() + TIMEOUT_S
-        k = 0
-        while time.monotonic() < deadline:
+        with spinning(context, node, peer, threads=3):
+            start = node.get_clock().now().nanoseconds
+            deadline = time.monotonic() + TIMEOUT_S
+            k = 0
+            while time.monotonic() < deadline:
+                with lock:
+                    if all(len(received[m]) >= 4 for m in MACHINES):
+                        break
+                for machine, publisher in publishers.items():
+                    stamp = start + k * PERIOD_NS + OFFSET_NS[machine]
+                    msg = JointState(name=["j1", "j2"], position=[float(k), -float(k)])
+                    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+                    publisher.publish(msg)
+                k += 1
+                time.sleep(1 / RATE_HZ)
             with lock:
-                if all(len(received[m]) >= 4 for m in MACHINES):
-                    break
-            for machine, publisher in publishers.items():
-                stamp = start + k * PERIOD_NS + OFFSET_NS[machine]
-                msg = JointState(name=["j1", "j2"], position=[float(k), -float(k)])
-                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-                publisher.publish(msg)
-            k += 1
-            time.sleep(1 / RATE_HZ)
-        with lock:
-            for machine in MACHINES:
-                records = received[machine]
-                assert len(records) >= 4, (machine, len(records))
-                assert all((r["stamp_ns"] - start) % PERIOD_NS == OFFSET_NS[machine]
-                           for r in records), machine
-                assert records[-1]["mode"] == "incremental"
-        assert all(gcode_seen[m] > 0 for m in MACHINES)
-        names = {s.name for s in node.statuses()}
-        assert {"/streaming_gcode/cell_a: stream joints", "/streaming_gcode/cell_b: buffer",
-                "/streaming_gcode: inference"} <= names
+                for machine in MACHINES:
+                    records = received[machine]
+                    assert len(records) >= 4, (machine, len(records))
+                    assert all((r["stamp_ns"] - start) % PERIOD_NS == OFFSET_NS[machine]
+                               for r in records), machine
+                    assert records[-1]["mode"] == "incremental"
+            assert all(gcode_seen[m] > 0 for m in MACHINES)
+            names = {s.name for s in node.statuses()}
+            assert {"/streaming_gcode/cell_a: stream joints", "/streaming_gcode/cell_b: buffer",
+                    "/streaming_gcode: inference"} <= names
     finally:
-        executor.shutdown()
-        spinner.join(10)
         peer.destroy_node()
         node.destroy_node()

@@ -10,7 +10,6 @@ parameter has no value, so every declared parameter must have one.
 from __future__ import annotations
 
 from pathlib import Path
-import threading
 import time
 from typing import Any
 
@@ -20,16 +19,15 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 
 from rcl_interfaces.msg import ParameterType  # noqa: E402, I100
 from rcl_interfaces.srv import GetParameters, ListParameters  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 import torch  # noqa: E402
 
 from streaming_gcode.core.parameters import (  # noqa: E402
     LAYOUT_PARAMETERS, NODE_PARAMETERS, stream_parameter_specs,
 )
-from streaming_gcode.model.checkpoint import save_checkpoint  # noqa: E402
-from streaming_gcode.model.random_weights import random_model  # noqa: E402
 from streaming_gcode.node.stream_node import create_node  # noqa: E402
+
+from fault_support import random_checkpoint, spinning  # noqa: E402, I100
 
 pytestmark = pytest.mark.ros
 torch.set_num_threads(1)
@@ -38,9 +36,7 @@ SERVICE_TIMEOUT_S = 30.0
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    model = random_model("physical", d_model=8, num_layers=1, window=6, stride=2)
-    path = tmp_path_factory.mktemp("params") / "tiny.pt"
-    return save_checkpoint(path, model.backbone, model.line_heads, model.config, model.metadata)
+    return random_checkpoint(tmp_path_factory.mktemp("params") / "tiny.pt")
 
 
 def _call(node: Node, service: type, name: str, request: Any) -> Any:
@@ -66,29 +62,25 @@ def test_list_then_get_returns_every_parameter_with_a_value(context, checkpoint,
         overrides["machines"] = machines
     node = create_node(overrides, context=context)
     client = Node("param_dump_client", context=context)
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
-    executor.add_node(node)
-    executor.add_node(client)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     try:
-        fqn = node.get_fully_qualified_name()
-        listed = _call(client, ListParameters, f"{fqn}/list_parameters",
-                       ListParameters.Request()).result.names
-        layout = node.get_parameter("stream_names").value
-        declared = {spec.name for spec in NODE_PARAMETERS + LAYOUT_PARAMETERS}
-        declared |= {spec.name for name in layout for spec in stream_parameter_specs(name)}
-        assert declared <= set(listed)
-        values = _call(client, GetParameters, f"{fqn}/get_parameters",
-                       GetParameters.Request(names=list(listed))).values
-        assert len(values) == len(listed), "get_parameters answered the batch with nothing"
-        unset = [n for n, v in zip(listed, values) if v.type == ParameterType.PARAMETER_NOT_SET]
-        assert unset == []
-        by_name = dict(zip(listed, values))
-        assert by_name["machines"].type == ParameterType.PARAMETER_STRING_ARRAY
-        assert list(by_name["machines"].string_array_value) == machines
-        assert node.describe_parameter("machines").read_only
+        with spinning(context, node, client, threads=2):
+            fqn = node.get_fully_qualified_name()
+            listed = _call(client, ListParameters, f"{fqn}/list_parameters",
+                           ListParameters.Request()).result.names
+            layout = node.get_parameter("stream_names").value
+            declared = {spec.name for spec in NODE_PARAMETERS + LAYOUT_PARAMETERS}
+            declared |= {spec.name for name in layout for spec in stream_parameter_specs(name)}
+            assert declared <= set(listed)
+            values = _call(client, GetParameters, f"{fqn}/get_parameters",
+                           GetParameters.Request(names=list(listed))).values
+            assert len(values) == len(listed), "get_parameters answered the batch with nothing"
+            unset = [n for n, v in zip(listed, values)
+                     if v.type == ParameterType.PARAMETER_NOT_SET]
+            assert unset == []
+            by_name = dict(zip(listed, values))
+            assert by_name["machines"].type == ParameterType.PARAMETER_STRING_ARRAY
+            assert list(by_name["machines"].string_array_value) == machines
+            assert node.describe_parameter("machines").read_only
     finally:
-        executor.shutdown()
         client.destroy_node()
         node.destroy_node()

@@ -20,9 +20,9 @@ from rclpy.qos import ReliabilityPolicy  # noqa: E402
 import torch  # noqa: E402
 
 from streaming_gcode.core.errors import ConfigError  # noqa: E402
-from streaming_gcode.model.checkpoint import save_checkpoint  # noqa: E402
-from streaming_gcode.model.random_weights import random_model  # noqa: E402
 from streaming_gcode.node.stream_node import create_node  # noqa: E402
+
+from fault_support import random_checkpoint  # noqa: E402, I100
 
 pytestmark = pytest.mark.ros
 torch.set_num_threads(1)
@@ -33,9 +33,7 @@ DISCOVERY_TIMEOUT_S = 30.0
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    model = random_model("physical", d_model=8, num_layers=1, window=6, stride=2)
-    path = tmp_path_factory.mktemp("qos") / "tiny.pt"
-    return save_checkpoint(path, model.backbone, model.line_heads, model.config, model.metadata)
+    return random_checkpoint(tmp_path_factory.mktemp("qos") / "tiny.pt")
 
 
 def _reliability(peer: Node, query, topic: str, node_name: str) -> ReliabilityPolicy:

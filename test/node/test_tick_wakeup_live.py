@@ -20,7 +20,6 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402, I100
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
@@ -29,7 +28,8 @@ import torch  # noqa: E402
 
 from streaming_gcode.node.stream_node import create_node  # noqa: E402
 
-from model_support import continuous_checkpoint  # noqa: E402, I100
+from fault_support import spinning  # noqa: E402, I100
+from model_support import continuous_checkpoint  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 torch.set_num_threads(1)
@@ -76,31 +76,27 @@ def test_prediction_for_frame_k_arrives_before_frame_k_plus_1_is_published(conte
     peer.create_subscription(String, "/streaming_gcode/prediction", on_prediction, RELIABLE)
     clock = peer.create_publisher(Clock, "/clock", RELIABLE)
     joints = peer.create_publisher(JointState, "wakeup/joints", RELIABLE)
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
-    executor.add_node(node)
-    executor.add_node(peer)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     try:
-        _wait(lambda: joints.get_subscription_count() > 0 and clock.get_subscription_count() > 0,
-              "the node's subscriptions")
-        stamps = [START_NS + HALF_PERIOD_NS + k * PERIOD_NS for k in range(WINDOW + PREDICTIONS)]
-        for k, stamp in enumerate(stamps):
-            tick = Clock()
-            _stamp(tick.clock, stamp)
-            clock.publish(tick)
-            _wait(lambda: node.get_clock().now().nanoseconds >= stamp, f"sim time of frame {k}")
-            msg = JointState(name=["j1", "j2"], position=[float(k), -float(k)])
-            _stamp(msg.header.stamp, stamp)
-            joints.publish(msg)
-            if k >= WINDOW - 1:   # the window is full from this frame on
-                expected = k - WINDOW + 2
-                _wait(lambda: len(records) >= expected, f"the prediction for frame {k}")
-        with lock:
-            got = [r["stamp_ns"] for r in records]
-        assert got == stamps[WINDOW - 1:]   # one each, naming its own frame, in order
+        with spinning(context, node, peer, threads=3):
+            _wait(lambda: (joints.get_subscription_count() > 0
+                           and clock.get_subscription_count() > 0), "the node's subscriptions")
+            stamps = [START_NS + HALF_PERIOD_NS + k * PERIOD_NS
+                      for k in range(WINDOW + PREDICTIONS)]
+            for k, stamp in enumerate(stamps):
+                tick = Clock()
+                _stamp(tick.clock, stamp)
+                clock.publish(tick)
+                _wait(lambda: node.get_clock().now().nanoseconds >= stamp,
+                      f"sim time of frame {k}")
+                msg = JointState(name=["j1", "j2"], position=[float(k), -float(k)])
+                _stamp(msg.header.stamp, stamp)
+                joints.publish(msg)
+                if k >= WINDOW - 1:   # the window is full from this frame on
+                    expected = k - WINDOW + 2
+                    _wait(lambda: len(records) >= expected, f"the prediction for frame {k}")
+            with lock:
+                got = [r["stamp_ns"] for r in records]
+            assert got == stamps[WINDOW - 1:]   # one each, naming its own frame, in order
     finally:
-        executor.shutdown()
-        spinner.join(10)
         peer.destroy_node()
         node.destroy_node()
