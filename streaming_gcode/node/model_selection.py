@@ -18,6 +18,7 @@ from streaming_gcode.core.package import share_candidates
 from streaming_gcode.core.parameters import NodeSettings
 from streaming_gcode.model.checkpoint import find_checkpoint, load_checkpoint, LoadedModel
 from streaming_gcode.model.network import parameter_count
+from streaming_gcode.model.progress_library import ProgressLibrary
 from streaming_gcode.model.random_weights import random_model
 from streaming_gcode.outputs.diagnostics import ModelReport
 
@@ -54,7 +55,17 @@ class NodeModel:
         what = "random weights (allow_random_model)" if self.random_weights else self.source
         return (f"model {self.name!r} from {what}: {len(meta.continuous_features)} continuous + "
                 f"{len(meta.categorical_features)} categorical features, "
-                f"{len(self.loaded.config.head_sizes)} heads")
+                f"{len(self.loaded.config.head_sizes)} heads, {self.library}")
+
+    @property
+    def library(self) -> str:
+        """What the model reads programs with, in a few words."""
+        library = self.loaded.metadata.library
+        if library is None:
+            return "no program library"
+        if isinstance(library, ProgressLibrary):
+            return f"physics witness of {len(library.operations)} operations"
+        return f"program library of {len(library.programs)} programs"
 
     def report(self, window_frames: int, unknown: int, unknown_recent: int) -> ModelReport:
         """Model facts for diagnostics."""
@@ -70,6 +81,7 @@ class NodeModel:
             parameters=parameter_count(self.loaded.backbone, self.loaded.line_heads),
             unknown_categorical=unknown,
             unknown_categorical_recent=unknown_recent,
+            program_library=self.library,
         )
 
 

@@ -65,7 +65,7 @@ INFERENCE_KEYS: tuple[str, ...] = (
 )
 MODEL_KEYS: tuple[str, ...] = (
     "checkpoint", "model", "random_weights", "continuous_features", "categorical_features",
-    "window_frames", "heads", "parameters", "unknown_categorical",
+    "window_frames", "heads", "parameters", "unknown_categorical", "program_library",
 )
 
 
@@ -346,6 +346,7 @@ class ModelReport:
     parameters: int
     unknown_categorical: int
     unknown_categorical_recent: int = 0
+    program_library: str = "none"   # what the model reads programs with (`describe_library`)
 
 
 def model_status(node: str, hardware_id: str, r: ModelReport) -> Status:
@@ -362,6 +363,6 @@ def model_status(node: str, hardware_id: str, r: ModelReport) -> Status:
         ("continuous_features", r.continuous_features),
         ("categorical_features", r.categorical_features), ("window_frames", r.window_frames),
         ("heads", ",".join(r.heads)), ("parameters", r.parameters),
-        ("unknown_categorical", r.unknown_categorical),
+        ("unknown_categorical", r.unknown_categorical), ("program_library", r.program_library),
     )
     return _status(node, TASK_MODEL, hardware_id, problems, f"{r.model} loaded", values)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from streaming_gcode.core.errors import CheckpointError
+from streaming_gcode.core.package import default_checkpoint
 from streaming_gcode.core.parameters import NodeSettings
 from streaming_gcode.model.checkpoint import save_checkpoint
 from streaming_gcode.model.random_weights import random_model
@@ -59,3 +60,13 @@ def test_shipped_checkpoint_is_used_when_no_path_is_given(tmp_path, monkeypatch)
     monkeypatch.setattr(SHIPPED_LOOKUP, lambda model: path if model == "physical" else None)
     loaded = load_node_model(NodeSettings(model="physical"))
     assert loaded.source == str(path) and not loaded.random_weights
+
+
+@pytest.mark.parametrize("model,kind", [("full", "program library of"),
+                                        ("physical", "physics witness of")])
+def test_the_shipped_models_say_what_they_read_programs_with(model: str, kind: str) -> None:
+    if default_checkpoint(model) is None:
+        pytest.skip(f"the shipped models/{model}.pt is not installed")
+    chosen = load_node_model(NodeSettings(model=model))
+    assert chosen.report(64, 0, 0).program_library.startswith(kind)
+    assert kind in chosen.description
