@@ -172,9 +172,9 @@ def stream_parameter_specs(name: str) -> tuple[ParamSpec, ...]:
     return (
         ParamSpec(prefix + "topic", "", "Topic to subscribe to (relative names follow the "
                   "node's namespace).", read_only=True),
-        ParamSpec(prefix + "type", "", "Message type.", read_only=True,
-                  choices=SUPPORTED_MESSAGE_TYPES + tuple(
-                      t.replace("/msg/", "/") for t in SUPPORTED_MESSAGE_TYPES)),
+        ParamSpec(prefix + "type", "", "Message type: one of "
+                  + ", ".join(SUPPORTED_MESSAGE_TYPES) + ", or any pkg/msg/Type with a "
+                  "std_msgs/Header header read by field paths.", read_only=True),
         ParamSpec(prefix + "channels", (), "Channel names in message order (JointState: "
                   "joint names; Imu: e.g. angular_velocity.z).", read_only=True),
         ParamSpec(prefix + "field", "position", "JointState field the values come from.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 from pathlib import Path
+import re
 from typing import Any, Mapping
 
 import yaml
@@ -26,6 +27,10 @@ FLOAT64_ARRAY = "std_msgs/msg/Float64MultiArray"
 JOINT_STATE = "sensor_msgs/msg/JointState"
 IMU = "sensor_msgs/msg/Imu"
 SUPPORTED_MESSAGE_TYPES: tuple[str, ...] = (FLOAT32_ARRAY, FLOAT64_ARRAY, JOINT_STATE, IMU)
+# Any other `pkg/msg/Type` with a std_msgs/Header `header` is read by field paths to numbers
+# (`wrench.force.x`); the node checks them against the definition (`check_field_paths`).
+TYPE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*/msg/[A-Z][A-Za-z0-9]*")
+FIELD_PATH_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 
 JOINT_STATE_FIELDS: tuple[str, ...] = ("position", "velocity", "effort")
 IMU_CHANNELS: tuple[str, ...] = tuple(
@@ -244,6 +249,12 @@ def normalise_message_type(msg_type: str) -> str:
     return "/".join(parts)
 
 
+def is_generic_stamped(msg_type: str) -> bool:
+    """Tell whether `msg_type` is read by field paths (a `pkg/msg/Type` not built in)."""
+    msg_type = normalise_message_type(msg_type)
+    return msg_type not in SUPPORTED_MESSAGE_TYPES and bool(TYPE_NAME_PATTERN.fullmatch(msg_type))
+
+
 def _seconds_to_ns(value: Any, key: str, where: str, allow_zero: bool) -> int:
     seconds = _number(value, key, where)
     if seconds < 0 or (seconds == 0 and not allow_zero):
@@ -267,32 +278,28 @@ def _parse_stream(params: Mapping[str, Any], name: str, where: str) -> StreamSpe
     if not isinstance(raw_type, str):
         raise ConfigError(f"{where}: {prefix}type is missing")
     msg_type = normalise_message_type(raw_type)
-    if msg_type not in SUPPORTED_MESSAGE_TYPES:
-        raise ConfigError(
-            f"{where}: {prefix}type {raw_type!r} is not supported; "
-            f"expected one of {list(SUPPORTED_MESSAGE_TYPES)}"
-        )
+    if msg_type not in SUPPORTED_MESSAGE_TYPES and not is_generic_stamped(msg_type):
+        raise ConfigError(f"{where}: {prefix}type {raw_type!r} is not supported; expected one of "
+                          f"{list(SUPPORTED_MESSAGE_TYPES)} or a stamped pkg/msg/Type")
     channels = params.get(prefix + "channels")
-    if (
-        not isinstance(channels, (list, tuple))
-        or not channels
-        or not all(isinstance(c, str) and c for c in channels)
-    ):
+    if not isinstance(channels, (list, tuple)) or not channels or not all(
+            isinstance(c, str) and c for c in channels):
         raise ConfigError(f"{where}: {prefix}channels must be a non-empty list of names")
     if len(set(channels)) != len(channels):
         raise ConfigError(f"{where}: {prefix}channels has duplicates")
     field = params.get(prefix + "field", "position")
     if msg_type == JOINT_STATE and field not in JOINT_STATE_FIELDS:
-        raise ConfigError(
-            f"{where}: {prefix}field must be one of {list(JOINT_STATE_FIELDS)}, got {field!r}"
-        )
+        raise ConfigError(f"{where}: {prefix}field must be one of {list(JOINT_STATE_FIELDS)}, "
+                          f"got {field!r}")
     if msg_type == IMU:
         unknown = [c for c in channels if c not in IMU_CHANNELS]
         if unknown:
-            raise ConfigError(
-                f"{where}: {prefix}channels {unknown} are not Imu channels; "
-                f"expected names from {list(IMU_CHANNELS)}"
-            )
+            raise ConfigError(f"{where}: {prefix}channels {unknown} are not Imu channels; "
+                              f"expected names from {list(IMU_CHANNELS)}")
+    bad = [c for c in channels if FIELD_PATH_PATTERN.fullmatch(c) is None]
+    if bad and is_generic_stamped(msg_type):
+        raise ConfigError(f"{where}: {prefix}channels {bad} are not field paths of {msg_type}; "
+                          "expected dotted field names such as 'wrench.force.x'")
     reliable = params.get(prefix + "reliable", False)
     if not isinstance(reliable, bool):
         raise ConfigError(f"{where}: {prefix}reliable must be true or false")
@@ -326,10 +333,8 @@ def _choice(params: Mapping[str, Any], key: str, choices: tuple[str, ...], defau
 def _parse_alignment(params: Mapping[str, Any], names: list[str], where: str) -> AlignmentSettings:
     frame_clock = params.get("frame_clock", "") or None
     if frame_clock is not None and frame_clock not in names:
-        raise ConfigError(
-            f"{where}: frame_clock {frame_clock!r} is not a stream; expected one of {names} "
-            "or '' for a fixed grid"
-        )
+        raise ConfigError(f"{where}: frame_clock {frame_clock!r} is not a stream; expected one "
+                          f"of {names} or '' for a fixed grid")
     rate = _number(params.get("sample_rate_hz", DEFAULT_SAMPLE_RATE_HZ), "sample_rate_hz", where)
     if rate <= 0:
         raise ConfigError(f"{where}: sample_rate_hz must be > 0, got {rate}")
@@ -366,10 +371,8 @@ def _parse_layout(params: Mapping[str, Any], where: str) -> StreamLayout:
     for spec in streams:
         for channel in spec.channels:
             if channel in seen:
-                raise ConfigError(
-                    f"{where}: channel {channel!r} is in both stream {seen[channel]!r} "
-                    f"and {spec.name!r}"
-                )
+                raise ConfigError(f"{where}: channel {channel!r} is in both stream "
+                                  f"{seen[channel]!r} and {spec.name!r}")
             seen[channel] = spec.name
     alignment = _parse_alignment(params, names, where)
     optional = [s.name for s in streams if s.optional]

@@ -22,6 +22,7 @@ from streaming_gcode.core.stream_layout import (
     FLOAT64_ARRAY,
     IMU,
     IMU_CHANNELS,
+    is_generic_stamped,
     JOINT_STATE,
     JOINT_STATE_FIELDS,
     normalise_message_type,
@@ -225,6 +226,44 @@ class ImuAdapter:
         return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
 
 
+class FieldPathAdapter:
+    """Any message with a std_msgs/Header `header`: channels are field paths (`vector.z`).
+
+    The paths are checked against the message definition when the node starts
+    (node/conversions.py); here they are plain attribute reads, so a message
+    that lacks one (a bag of another type) is malformed, not a crash.
+    """
+
+    stamped = True
+
+    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits,
+                 use_header: bool = True) -> None:
+        self.stream = stream
+        self.channels = tuple(channels)
+        self._paths = tuple(tuple(c.split(".")) for c in self.channels)
+        self._limits = limits
+        self._use_header = self.stamped = use_header
+
+    def _read(self, msg: Any, path: tuple[str, ...]) -> float:
+        value = msg
+        try:
+            for name in path:
+                value = getattr(value, name)
+            return float(value)
+        except (AttributeError, TypeError, ValueError):
+            raise MessageError(
+                f"stream {self.stream!r}: no numeric field {'.'.join(path)!r} in "
+                f"{type(msg).__name__}"
+            ) from None
+
+    def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
+        """Check the stamp and read each configured field path."""
+        stamp_ns = (_checked_stamp(self.stream, msg.header, now_ns, self._limits)
+                    if self._use_header else None)
+        values = np.array([self._read(msg, path) for path in self._paths], dtype=np.float64)
+        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
+
+
 def serialized_size_bound(spec: StreamSpec,
                           max_array_length: int = DEFAULT_MAX_ARRAY_LENGTH) -> int:
     """Largest serialised message of `spec` its adapter could accept, plus the overhead.
@@ -232,7 +271,9 @@ def serialized_size_bound(spec: StreamSpec,
     An accepted array has one value per configured channel (JointState: one name
     per channel, no name longer than the longest channel, each array at most
     that long) and never more than `max_array_length`, so anything larger is
-    refused from its size alone, before deserialising costs its memory.
+    refused from its size alone, before deserialising costs its memory. A
+    generic stamped type may carry fields it does not read (covariances, ids):
+    up to `max_array_length` float64 of them.
     """
     count = min(len(spec.channels), max(int(max_array_length), 1))
     msg_type = normalise_message_type(spec.msg_type)
@@ -245,7 +286,9 @@ def serialized_size_bound(spec: StreamSpec,
             longest = max(longest, MAX_EXTRA_NAME_BYTES)
         return (SERIALIZED_OVERHEAD_BYTES + count * (CDR_STRING_OVERHEAD_BYTES + longest)
                 + JOINT_STATE_ARRAYS * 8 * count)
-    return SERIALIZED_OVERHEAD_BYTES + IMU_PAYLOAD_BYTES
+    if msg_type == IMU:
+        return SERIALIZED_OVERHEAD_BYTES + IMU_PAYLOAD_BYTES
+    return SERIALIZED_OVERHEAD_BYTES + 8 * max(int(max_array_length), count)
 
 
 class RefusedMessage:
@@ -287,7 +330,10 @@ def make_adapter(
                                  spec.extra_names, use_header)
     if msg_type == IMU:
         return ImuAdapter(spec.name, spec.channels, limits, use_header)
+    if is_generic_stamped(msg_type):
+        return FieldPathAdapter(spec.name, spec.channels, limits, use_header)
     raise ConfigError(
         f"stream {spec.name!r}: message type {spec.msg_type!r} is not supported; expected "
-        f"one of {[FLOAT32_ARRAY, FLOAT64_ARRAY, JOINT_STATE, IMU]}"
+        f"one of {[FLOAT32_ARRAY, FLOAT64_ARRAY, JOINT_STATE, IMU]} or a stamped "
+        "pkg/msg/Type read by field paths"
     )

@@ -3,7 +3,8 @@
 """Small conversions between the pure core's plain data and ROS 2 types.
 
 QoS profiles for the input streams, parameter descriptors from `ParamSpec`,
-message classes from type names and diagnostic statuses to
+message classes from type names (and field paths checked against them) and
+diagnostic statuses to
 `diagnostic_msgs/DiagnosticArray`. Kept apart from the node so each is easy to
 test and the node stays glue.
 """
@@ -29,13 +30,23 @@ from rclpy.qos import (
     ReliabilityPolicy,
 )
 
-from streaming_gcode.core.errors import MessageTypeError
+from streaming_gcode.core.errors import ConfigError, MessageTypeError
 from streaming_gcode.core.parameters import ParamSpec
-from streaming_gcode.core.stream_layout import normalise_message_type, StreamSpec
+from streaming_gcode.core.stream_layout import (
+    is_generic_stamped,
+    normalise_message_type,
+    StreamSpec,
+)
 from streaming_gcode.outputs.diagnostics import Status
 
 PREDICTION_QOS_DEPTH = 10
 DIAGNOSTICS_QOS_DEPTH = 10
+HEADER_TYPE = "std_msgs/Header"      # as get_fields_and_field_types() spells it
+# Field types a channel's path may end in: rosidl's numeric scalars (and boolean).
+NUMERIC_FIELD_TYPES = frozenset((
+    "float", "double", "long double", "boolean", "octet", "char", "byte",
+    "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+))
 
 _PARAMETER_TYPES = {
     "bool": ParameterType.PARAMETER_BOOL,
@@ -79,6 +90,48 @@ def message_class(msg_type: str) -> type:
         raise MessageTypeError(f"message type {msg_type!r} cannot be imported: no Python "
                                f"class {module}.{name} (is its package installed and "
                                "sourced?)") from None
+
+
+def check_field_paths(spec: StreamSpec, msg_class: type) -> None:
+    """Check a generic stamped stream against its message definition (ConfigError if not).
+
+    The message must have a std_msgs/Header `header`, and every channel must be a
+    path of field names ending in a numeric scalar; one error lists every bad
+    path with why, and names the type. Other stream types pass unchecked.
+    """
+    if not is_generic_stamped(spec.msg_type):
+        return
+    msg_type = normalise_message_type(spec.msg_type)
+    fields = msg_class.get_fields_and_field_types()
+    problems = [] if fields.get("header") == HEADER_TYPE else [
+        f"the type has no std_msgs/Header 'header' (fields: {sorted(fields)})"]
+    problems += [f"{path!r} {why}" for path in spec.channels
+                 for why in [_field_path_problem(msg_class, path)] if why]
+    if problems:
+        raise ConfigError(f"streams.{spec.name}.channels do not fit {msg_type}: "
+                          + "; ".join(problems))
+
+
+def _field_path_problem(msg_class: type, path: str) -> str | None:
+    """Why `path` is not a numeric scalar of `msg_class`, or None."""
+    current, walked = msg_class, []
+    names = path.split(".")
+    for depth, name in enumerate(names):
+        fields = current.get_fields_and_field_types()
+        where = ".".join(walked) or "the message"
+        if name not in fields:
+            return f"has no field {name!r} in {where} (fields: {sorted(fields)})"
+        field_type = fields[name]
+        walked.append(name)
+        last = depth == len(names) - 1
+        if field_type in NUMERIC_FIELD_TYPES:
+            return None if last else f"goes past {'.'.join(walked)}, a {field_type}"
+        if "/" not in field_type or "[" in field_type or "<" in field_type:
+            return f"reaches {'.'.join(walked)} of type {field_type}, not a numeric scalar"
+        if last:
+            return f"ends at {'.'.join(walked)}, a {field_type} message, not a number"
+        current = message_class(field_type)
+    return None
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:

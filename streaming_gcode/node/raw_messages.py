@@ -5,7 +5,9 @@
 The node subscribes with `raw=True`: rclpy hands over the CDR bytes, and a
 message larger than its stream could ever need (`serialized_size_bound`) is
 refused before `deserialize_message` builds Python objects for it. Deserialised,
-a message of 1e6 elements cost tens of MiB that stayed in the process.
+a message of 1e6 elements cost tens of MiB that stayed in the process. A generic
+stamped stream's field paths are checked against its message class here, at
+start-up.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from rclpy.serialization import deserialize_message
 
 from streaming_gcode.core.stream_layout import StreamSpec
 from streaming_gcode.ingestion.adapters import RefusedMessage, serialized_size_bound
-from streaming_gcode.node.conversions import message_class
+from streaming_gcode.node.conversions import check_field_paths, message_class
 
 
 class RawMessageDecoder:
@@ -25,6 +27,7 @@ class RawMessageDecoder:
     def __init__(self, spec: StreamSpec, max_array_length: int) -> None:
         self.stream = spec.name
         self.msg_class = message_class(spec.msg_type)
+        check_field_paths(spec, self.msg_class)   # a bad path fails at start-up, not per message
         self.bound = serialized_size_bound(spec, max_array_length)
         self._channels = len(spec.channels)
 

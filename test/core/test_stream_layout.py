@@ -64,7 +64,12 @@ def test_grid_mode_when_frame_clock_empty():
         ({"sample_rate_hz": 0.0}, "sample_rate_hz must be > 0"),
         ({"max_staleness_s": -1.0}, "max_staleness_s must be > 0"),
         ({"stale_policy": "guess"}, "stale_policy must be one of"),
-        ({"streams.ctrl.type": "std_msgs/String"}, "is not supported"),
+        ({"streams.ctrl.type": "std_msgs/string"}, "is not supported"),
+        ({"streams.ctrl.type": "geometry_msgs/WrenchStamped",
+          "streams.ctrl.channels": ["wrench.force.x", "Wrench.torque"]},
+         r"\['Wrench.torque'\] are not field paths of geometry_msgs/msg/WrenchStamped"),
+        ({"streams.ctrl.type": "geometry_msgs/WrenchStamped",
+          "streams.ctrl.channels": ["wrench..x"]}, "expected dotted field names"),
         ({"streams.ctrl.channels": []}, "channels must be a non-empty list"),
         ({"streams.ctrl.field": "torque"}, "field must be one of"),
         ({"streams.imu.channels": ["gyro.x"]}, "are not Imu channels"),
@@ -140,3 +145,15 @@ def test_driver_options_default_to_ignore_header_and_required():
 def test_bad_driver_options_are_rejected_with_reason(overrides, message):
     with pytest.raises(ConfigError, match=message):
         StreamLayout.from_parameters(_params(**overrides))
+
+
+def test_any_stamped_type_is_a_stream_with_field_path_channels():
+    layout = StreamLayout.from_parameters(_params(**{
+        "streams.ctrl.type": "geometry_msgs/WrenchStamped",
+        "streams.ctrl.channels": ["wrench.force.x", "wrench.torque.z"],
+        "streams.ctrl.stamp_source": "receipt",
+    }))
+    spec = layout.stream("ctrl")
+    assert spec.msg_type == "geometry_msgs/msg/WrenchStamped"
+    assert spec.channels == ("wrench.force.x", "wrench.torque.z")
+    assert spec.stamp_source == "receipt"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from geometry_msgs.msg import Vector3Stamped, WrenchStamped
 import numpy as np
 import pytest
 from sensor_msgs.msg import Imu, JointState
@@ -15,6 +16,7 @@ from streaming_gcode.core.errors import ConfigError, MessageError
 from streaming_gcode.core.stream_layout import StreamSpec
 from streaming_gcode.ingestion.adapters import (
     ArrayAdapter,
+    FieldPathAdapter,
     ImuAdapter,
     JointStateAdapter,
     make_adapter,
@@ -200,8 +202,8 @@ def test_imu_unknown_channel_is_a_config_error() -> None:
 
 
 def test_unsupported_type_and_bad_limits_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match=r"'std_msgs/msg/String' is not supported"):
-        make_adapter(_spec("std_msgs/msg/String", ("a",)))
+    with pytest.raises(ConfigError, match=r"'std_msgs/srv/Trigger' is not supported"):
+        make_adapter(_spec("std_msgs/srv/Trigger", ("a",)))
     with pytest.raises(ConfigError, match=r"max_array_length must be >= 1"):
         make_adapter(_spec("std_msgs/Float32MultiArray", ("a",)), max_array_length=0)
     with pytest.raises(ConfigError, match=r"JointState field 'torque' is not one of"):
@@ -254,3 +256,50 @@ def test_stamp_source_receipt_takes_zero_stamps_and_leaves_the_stamp_to_the_inge
     with pytest.raises(MessageError, match=r"header stamp is 0 ns"):
         make_adapter(_driver_spec()).adapt(_joint_state(["x", "y"], stamp_ns=0,
                                                         position=[1, 2]), NOW_NS)
+
+
+def _wrench(stamp_ns: int = NOW_NS) -> WrenchStamped:
+    msg = WrenchStamped()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, S)
+    msg.wrench.force.x, msg.wrench.torque.z = 12.5, -0.25
+    return msg
+
+
+def test_a_stamped_type_is_read_by_field_paths() -> None:
+    adapter = make_adapter(_spec("geometry_msgs/WrenchStamped",
+                                 ("wrench.torque.z", "wrench.force.x")))
+    assert isinstance(adapter, FieldPathAdapter) and adapter.stamped
+    sample = adapter.adapt(_wrench(NOW_NS + 7), NOW_NS)
+    assert sample.stamp_ns == NOW_NS + 7
+    np.testing.assert_array_equal(sample.values, [-0.25, 12.5])
+    vector = Vector3Stamped()
+    vector.header.stamp.sec, vector.vector.z = 1_700_000_000, 9.81
+    accel = make_adapter(_spec("geometry_msgs/msg/Vector3Stamped", ("vector.z",)))
+    np.testing.assert_array_equal(accel.adapt(vector, NOW_NS).values, [9.81])
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_stamped_type_non_finite_value_is_malformed(bad: float) -> None:
+    msg = _wrench()
+    msg.wrench.force.x = bad
+    adapter = make_adapter(_spec("geometry_msgs/msg/WrenchStamped", ("wrench.force.x",)))
+    with pytest.raises(MessageError, match=r"non-finite value .* \['wrench.force.x'\]"):
+        adapter.adapt(msg, NOW_NS)
+
+
+def test_a_stamped_type_zero_stamp_follows_stamp_source() -> None:
+    spec = _spec("geometry_msgs/msg/WrenchStamped", ("wrench.force.x",))
+    with pytest.raises(MessageError, match=r"header stamp is 0 ns"):
+        make_adapter(spec).adapt(_wrench(0), NOW_NS)
+    receipt = make_adapter(StreamSpec("s", "/s", spec.msg_type, spec.channels,
+                                      stamp_source="receipt"))
+    assert not receipt.stamped and receipt.adapt(_wrench(0), NOW_NS).stamp_ns is None
+
+
+def test_a_message_without_the_path_is_malformed_not_a_crash() -> None:
+    adapter = make_adapter(_spec("geometry_msgs/msg/WrenchStamped", ("wrench.force.q",)))
+    with pytest.raises(MessageError, match=r"no numeric field 'wrench.force.q' in WrenchStamped"):
+        adapter.adapt(_wrench(), NOW_NS)
+    frame = make_adapter(_spec("geometry_msgs/msg/WrenchStamped", ("header.frame_id",)))
+    with pytest.raises(MessageError, match=r"no numeric field 'header.frame_id'"):
+        frame.adapt(_wrench(), NOW_NS)

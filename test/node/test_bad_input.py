@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 
+from geometry_msgs.msg import WrenchStamped
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 import numpy as np
@@ -23,7 +24,7 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
 
-from streaming_gcode.core.errors import MessageError
+from streaming_gcode.core.errors import ConfigError, MessageError
 from streaming_gcode.core.features import FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout, StreamSpec
 from streaming_gcode.ingestion.adapters import (
@@ -384,3 +385,16 @@ def test_problem_keys_per_stream_are_capped() -> None:
     assert throttle.key("f32", "internal", "new") == ("f32", "internal", OTHER_PROBLEM)
     assert throttle.key("f32", "internal", "failed x") == ("f32", "internal", "failed x")
     assert throttle.key("js", "internal", "new")[2] == "new"   # other streams keep their own
+
+
+def test_a_stamped_stream_decoder_checks_its_paths_and_bounds_its_size() -> None:
+    spec = StreamSpec("ft", "/ft", "geometry_msgs/msg/WrenchStamped", ("wrench.force.x",))
+    decoder = RawMessageDecoder(spec, MAX_LENGTH)
+    msg = WrenchStamped()
+    msg.header.frame_id = "f" * 1000
+    msg.wrench.force.x = 3.5
+    assert decoder.decode(serialize_message(msg)).wrench.force.x == 3.5
+    assert isinstance(decoder.decode(b"\0" * (decoder.bound + 1)), RefusedMessage)
+    bad = StreamSpec("ft", "/ft", spec.msg_type, ("wrench.force.q",))
+    with pytest.raises(ConfigError, match=r"'wrench.force.q' has no field 'q'"):
+        RawMessageDecoder(bad, MAX_LENGTH)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import Vector3Stamped, WrenchStamped
 import pytest
 from rcl_interfaces.msg import ParameterType
 from rclpy.parameter import Parameter
@@ -16,6 +17,7 @@ from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.parameters import LAYOUT_PARAMETERS, NODE_PARAMETERS
 from streaming_gcode.core.stream_layout import StreamSpec
 from streaming_gcode.node.conversions import (
+    check_field_paths,
     default_value,
     describe_qos,
     descriptor,
@@ -87,3 +89,34 @@ def test_statuses_become_a_diagnostic_array() -> None:
     assert array.status[1].level == DiagnosticStatus.ERROR
     assert array.status[0].hardware_id == "hw" and array.status[0].message == "fine"
     assert [(kv.key, kv.value) for kv in array.status[0].values] == [("k", "1")]
+
+
+def _stamped(msg_type: str, *channels: str) -> StreamSpec:
+    return StreamSpec("ft", "/ft", msg_type, channels)
+
+
+def test_field_paths_to_numbers_of_a_stamped_type_pass() -> None:
+    check_field_paths(_stamped("geometry_msgs/WrenchStamped", "wrench.force.x",
+                               "wrench.torque.z"), WrenchStamped)
+    check_field_paths(_stamped("geometry_msgs/msg/Vector3Stamped", "vector.z"), Vector3Stamped)
+    check_field_paths(_stamped("sensor_msgs/msg/Imu", "angular_velocity.z"), Imu)  # not generic
+
+
+def test_bad_field_paths_are_one_config_error_naming_each_path_and_the_type() -> None:
+    spec = _stamped("geometry_msgs/msg/WrenchStamped", "wrench.force.x", "wrench.force.q",
+                    "wrench.force", "header.frame_id", "wrench.force.x.y")
+    with pytest.raises(ConfigError) as caught:
+        check_field_paths(spec, WrenchStamped)
+    text = str(caught.value)
+    assert text.startswith("streams.ft.channels do not fit geometry_msgs/msg/WrenchStamped: ")
+    assert "'wrench.force.q' has no field 'q' in wrench.force (fields: ['x', 'y', 'z'])" in text
+    assert "'wrench.force' ends at wrench.force, a geometry_msgs/Vector3 message" in text
+    assert "'header.frame_id' reaches header.frame_id of type string" in text
+    assert "'wrench.force.x.y' goes past wrench.force.x, a double" in text
+    assert "'wrench.force.x'" not in text
+
+
+def test_a_type_without_a_header_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"std_msgs/msg/Float64: the type has no "
+                                          r"std_msgs/Header 'header' \(fields: \['data'\]\)"):
+        check_field_paths(_stamped("std_msgs/Float64", "data"), message_class("std_msgs/Float64"))

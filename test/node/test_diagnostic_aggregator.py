@@ -38,19 +38,26 @@ MATCH_RULES = ("startswith", "contains", "regex", "find_and_remove_prefix")
 NODES = (("/mill_1", [], "cnc/executed_line"), ("/cell_2", ["a", "b"], ""), ("", [], ""))
 
 
-def _group() -> dict:
+def shipped_analyzers() -> dict:
+    """Return the analyzers of the shipped "Streaming G-code" group."""
     params = yaml.safe_load(CONFIG.read_text())["analyzers"]["ros__parameters"]
     group = params["streaming_gcode"]
     assert group["type"] == GROUP and group["path"]
     return group["analyzers"]
 
 
-def _matches(analyzer: dict, name: str) -> bool:
+def generic_analyzer_matches(analyzer: dict, name: str) -> bool:
     """GenericAnalyzer::match: regex (whole name), prefixes, substrings; never `expected`."""
     prefixes = analyzer.get("startswith", []) + analyzer.get("find_and_remove_prefix", [])
     return (any(re.fullmatch(pattern, name) for pattern in analyzer.get("regex", []))
             or any(name.startswith(prefix) for prefix in prefixes)
             or any(part in name for part in analyzer.get("contains", [])))
+
+
+def matching_analyzers(name: str, analyzers: dict | None = None) -> list[str]:
+    """Return the analyzers (of the shipped group unless given) that claim status `name`."""
+    analyzers = shipped_analyzers() if analyzers is None else analyzers
+    return [key for key, analyzer in analyzers.items() if generic_analyzer_matches(analyzer, name)]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +86,7 @@ def published_names(tmp_path_factory) -> list[str]:
 
 
 def test_every_analyzer_initialises_with_a_match_rule_and_a_path() -> None:
-    for name, analyzer in _group().items():
+    for name, analyzer in shipped_analyzers().items():
         assert analyzer["type"] == GENERIC, name
         assert analyzer["path"], name
         assert analyzer.get("timeout", 0) > 0, name
@@ -93,9 +100,8 @@ def test_every_published_status_lands_in_exactly_one_analyzer(published_names) -
     assert "/mill_1/streaming_gcode: agreement" in published_names
     assert "/cell_2/streaming_gcode/b: buffer" in published_names
     assert "/streaming_gcode: model" in published_names
-    analyzers = _group()
     for status in published_names:
-        owners = [name for name, analyzer in analyzers.items() if _matches(analyzer, status)]
+        owners = matching_analyzers(status)
         assert len(owners) == 1, f"{status!r} matched by {owners} (none: 'Other')"
 
 
@@ -106,4 +112,4 @@ def test_status_names_are_unique_across_nodes_and_machines(published_names) -> N
 def test_statuses_of_other_nodes_are_not_claimed() -> None:
     for other in ("/lidar/driver: temperature", "/robot_state_publisher: status",
                   "streaming_gcode: buffer"):   # not a fully qualified name
-        assert not any(_matches(analyzer, other) for analyzer in _group().values()), other
+        assert not matching_analyzers(other), other
