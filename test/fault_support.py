@@ -130,6 +130,19 @@ def node_params(checkpoint: Path, **overrides: Any) -> dict:
     return {"streaming_gcode": {"ros__parameters": values}}
 
 
+EXIT_CONFIG = 2   # stream_node's exit code for a configuration error
+
+
+def refused_startup(tmp: Path, params: dict, name: str) -> str:
+    """Start a node that must refuse its configuration (exit 2); return its log."""
+    node = NodeProcess(tmp, params, name=name)
+    try:
+        assert node.process.wait(timeout=STARTUP_TIMEOUT_S) == EXIT_CONFIG, node.text()
+    finally:
+        node.kill()
+    return node.text()
+
+
 class NodeProcess:
     """One `stream_node` process with its log."""
 

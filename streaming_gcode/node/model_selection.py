@@ -59,7 +59,7 @@ class NodeModel:
 
     @property
     def library(self) -> str:
-        """What the model reads programs with, in a few words."""
+        """Return what the model reads programs with, in a few words."""
         library = self.loaded.metadata.library
         if library is None:
             return "no program library"

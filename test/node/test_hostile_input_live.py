@@ -33,7 +33,6 @@ MIB = 1 << 20
 # The node's RSS may grow by at most this over the flood: a tenth of what the messages
 # take deserialised (200 x 4 MB = 763 MiB), and below the 38-96 MiB the finding saw kept.
 RSS_GROWTH_BOUND = 32 * MIB
-EXIT_CONFIG = 2
 
 
 def _huge_message() -> Float32MultiArray:
@@ -46,13 +45,8 @@ def _int(graph: fs.Graph, status: str, key: str) -> int:
 
 def test_a_2mb_hardware_id_at_start_up_exits_2_with_one_short_line(tmp_path) -> None:
     checkpoint = fs.small_checkpoint(tmp_path / "small.pt")
-    node = fs.NodeProcess(tmp_path, fs.node_params(checkpoint, hardware_id="h" * HUGE_ID),
-                          name="huge_id")
-    try:
-        assert node.process.wait(timeout=fs.STARTUP_TIMEOUT_S) == EXIT_CONFIG, node.text()
-    finally:
-        node.kill()
-    text = node.text()
+    text = fs.refused_startup(tmp_path, fs.node_params(checkpoint, hardware_id="h" * HUGE_ID),
+                              "huge_id")
     assert "hardware_id is 2000000 characters long; at most 256 are accepted" in text
     assert len(text) < 10_000   # the id is never echoed
 

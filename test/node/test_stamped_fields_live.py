@@ -23,7 +23,6 @@ from streaming_gcode.core.parameters import stream_parameter_specs  # noqa: E402
 import fault_support as fs  # noqa: E402, I100, I201
 
 pytestmark = [pytest.mark.ros]
-EXIT_CONFIG = 2
 WRENCH = "geometry_msgs/msg/WrenchStamped"
 VECTOR = "geometry_msgs/msg/Vector3Stamped"
 STAMPED = {
@@ -110,13 +109,8 @@ def test_wrench_and_vector_streams_are_received_and_aligned(live) -> None:
 def test_a_field_path_the_type_lacks_stops_the_node_with_one_error(tmp_path) -> None:
     checkpoint = fs.small_checkpoint(tmp_path / "small.pt")
     bad = {"wrench": {**STAMPED["wrench"], "channels": ["wrench.force.x", "wrench.force.q"]}}
-    node = fs.NodeProcess(tmp_path, fs.node_params(
+    text = fs.refused_startup(tmp_path, fs.node_params(
         checkpoint, stream_names=["joints", "imu", "arr", "wrench"], streams=_streams(**bad)),
-        name="bad_path")
-    try:
-        assert node.process.wait(timeout=fs.STARTUP_TIMEOUT_S) == EXIT_CONFIG, node.text()
-    finally:
-        node.kill()
-    text = node.text()
+        "bad_path")
     assert ("streams.wrench.channels do not fit geometry_msgs/msg/WrenchStamped: "
             "'wrench.force.q' has no field 'q' in wrench.force") in text, text

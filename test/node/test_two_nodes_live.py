@@ -22,7 +22,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
@@ -65,7 +65,7 @@ def _node(namespace: str, checkpoint: Path, context, machines: list[str]):
 
 
 def _per_node_analyzers() -> dict:
-    """The per-node analyzers the README's plant section gives as an example."""
+    """Return the per-node analyzers the README's plant section gives as an example."""
     blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL)
     block = next(b for b in blocks if "/mill_1/streaming_gcode" in b and "analyzers:" in b)
     return yaml.safe_load(block)["analyzers"]["ros__parameters"]
@@ -125,8 +125,8 @@ def test_two_nodes_keep_outputs_statuses_and_groups_apart(context, tmp_path) -> 
             finished = done()
             with lock:
                 counts = {out: len(p) for out, p in predictions.items()}
-                assert finished, (counts, gcode, sorted(expected["/mill_1"] | expected["/cell_2"]
-                                                      - diagnostics))
+                missing = (expected["/mill_1"] | expected["/cell_2"]) - diagnostics
+                assert finished, (counts, gcode, sorted(missing))
                 for *_, out, offset in MACHINES:   # each output carries only its machine's frames
                     assert all((r["stamp_ns"] - start) % PERIOD_NS == offset
                                for r in predictions[out]), out
@@ -151,13 +151,16 @@ def test_two_nodes_keep_outputs_statuses_and_groups_apart(context, tmp_path) -> 
     assert {"/cell_2/streaming_gcode/a: buffer", "/cell_2/streaming_gcode/b: buffer",
             "/mill_1/streaming_gcode: buffer"} <= mill | cell
 
-    # The shipped YAML: every status in exactly one of its analyzers (none in "Other").
-    for name in mill | cell:
+    # The shipped YAML: every status in exactly one of its analyzers (none in "Other"),
+    # with the operation statuses a model with a program library adds (not this one).
+    mill_operation = "/mill_1/streaming_gcode: operation"
+    cell_operation = "/cell_2/streaming_gcode/a: operation"
+    for name in mill | cell | {mill_operation, cell_operation}:
         assert len(matching_analyzers(name)) == 1, (name, matching_analyzers(name))
 
     # The README's per-node analyzers: each node's statuses under that node only.
     per_node = _per_node_analyzers()
     analyzers = {key: value for key, value in per_node.items() if isinstance(value, dict)}
-    for names, owner in ((mill, "mill_1"), (cell, "cell_2")):
+    for names, owner in ((mill | {mill_operation}, "mill_1"), (cell | {cell_operation}, "cell_2")):
         for name in names:
             assert matching_analyzers(name, analyzers) == [owner], name
