@@ -40,7 +40,7 @@ from streaming_gcode.inference.engine import InferenceEngine, InferenceResult
 from streaming_gcode.model.decoding import choose_line
 from streaming_gcode.node.agreement_io import ReferenceAgreement
 from streaming_gcode.node.conversions import diagnostic_array, DIAGNOSTICS_QOS_DEPTH
-from streaming_gcode.node.executor_choice import (  # use_node_switch_interval: re-exported
+from streaming_gcode.node.executor_choice import (
     executor_kind, freeze_startup_objects, make_executor, use_node_switch_interval,
 )
 from streaming_gcode.node.log_throttle import LogThrottle

@@ -16,19 +16,14 @@ from collections import Counter
 from typing import Any, Sequence
 
 from streaming_gcode.model.program_library import ProgramReading
-from streaming_gcode.model.progress_library import DAMAGED, NORMAL, TOOL_CONDITIONS
+from streaming_gcode.model.progress_library import TOOL_CONDITIONS
 from streaming_gcode.offline.labelled_windows import PreparedRun
-from streaming_gcode.offline.splits import DAMAGE_FAMILY_PREFIX
+from streaming_gcode.offline.splits import tool_condition_of
 
 OPERATION_KEYS: tuple[str, ...] = (
     "operation_accuracy", "operation_accuracy_run_vote",
     "tool_condition_balanced_accuracy", "tool_condition_balanced_accuracy_run_vote",
 )
-
-
-def tool_condition_of(family: str) -> str:
-    """Return the tool condition a recorded family ran with."""
-    return DAMAGED if family.startswith(DAMAGE_FAMILY_PREFIX) else NORMAL
 
 
 def _balanced(pairs: Sequence[tuple[str, str]]) -> float | None:
@@ -68,4 +63,4 @@ def operation_scores(runs: Sequence[PreparedRun],
     }
 
 
-__all__ = ["OPERATION_KEYS", "operation_scores", "tool_condition_of"]
+__all__ = ["OPERATION_KEYS", "operation_scores"]

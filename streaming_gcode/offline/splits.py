@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import zlib
 
 from streaming_gcode.core.errors import RecordingError
+from streaming_gcode.model.progress_library import DAMAGED, NORMAL
 from streaming_gcode.recordings.csv_runs import find_runs, run_name
 
 TRAIN = "train"
@@ -28,6 +29,11 @@ DEFAULT_SPLIT = VALIDATION
 DAMAGE_FAMILY_PREFIX = "damage"   # damageface, damagepocket, damageadaptive: 001-004
 PROGRAM_VALIDATION_FROM = 13      # program families (001-016): 013-016 are validation
 DAMAGE_VALIDATION_FROM = 4        # damage families (001-004): 004 is validation
+
+
+def tool_condition_of(family: str) -> str:
+    """Return the tool condition a recorded family ran with (`damaged` for the damage runs)."""
+    return DAMAGED if family.startswith(DAMAGE_FAMILY_PREFIX) else NORMAL
 
 
 def run_number(name: str) -> tuple[str, int]:
@@ -136,5 +142,6 @@ def _is_training(name: str) -> bool:
 
 __all__ = [
     "ALL", "DEFAULT_SPLIT", "SPLITS", "TRAIN", "TUNE", "VALIDATION", "every_fourth_split",
-    "in_split", "run_number", "split_paths", "temporal_split", "training_paths", "training_roles",
+    "in_split", "run_number", "split_paths", "temporal_split", "tool_condition_of",
+    "training_paths", "training_roles",
 ]

@@ -36,9 +36,7 @@ from streaming_gcode.model.checkpoint import LoadedModel, ModelMetadata, save_ch
 from streaming_gcode.model.libraries import Library
 from streaming_gcode.model.network import build_model, ModelConfig
 from streaming_gcode.model.program_library import build_library
-from streaming_gcode.model.progress_library import (
-    build_progress_library, DAMAGED, NORMAL, select_channels,
-)
+from streaming_gcode.model.progress_library import build_progress_library, select_channels
 from streaming_gcode.model.vocabulary import OutputVocabulary
 from streaming_gcode.offline.baselines import build_baselines
 from streaming_gcode.offline.continuous import evaluate_continuous, prepare_continuous
@@ -51,7 +49,7 @@ from streaming_gcode.offline.labelled_windows import (
     targets,
     window_starts,
 )
-from streaming_gcode.offline.splits import DAMAGE_FAMILY_PREFIX, training_roles
+from streaming_gcode.offline.splits import tool_condition_of, training_roles
 from streaming_gcode.offline.training_config import TrainingConfig
 from streaming_gcode.recordings.bag_reader import find_bags
 from streaming_gcode.recordings.bag_runs import load_bag_run
@@ -177,7 +175,7 @@ class _Trainer:
                 return None
             index = [names.index(n) for n in chosen]
             return build_progress_library(
-                ((p.family, DAMAGED if p.family.startswith(DAMAGE_FAMILY_PREFIX) else NORMAL,
+                ((p.family, tool_condition_of(p.family),
                   p.table.continuous[:, index], p.labels) for p in past), chosen)
         line = names.index(c.program_line_channel)
         evidence = [names.index(n) for n in c.program_evidence]

@@ -159,10 +159,15 @@ def test_missing_storage_file(bag):
         open_bag(bag)
 
 
-def test_truncated_sqlite3(tmp_path):
-    run_file = tmp_path / "face_902_aligned.csv"
+def _sqlite_bag(tmp_path: Path, run: str, name: str) -> Path:
+    """Write the test rows as run `run` into an sqlite3 bag folder `name`."""
+    run_file = tmp_path / f"{run}_aligned.csv"
     run_file.write_text(HEADER + ROWS)
-    path = write_run_bag(load_run(run_file), _layout(), tmp_path / "b", storage="sqlite3").path
+    return write_run_bag(load_run(run_file), _layout(), tmp_path / name, storage="sqlite3").path
+
+
+def test_truncated_sqlite3(tmp_path):
+    path = _sqlite_bag(tmp_path, "face_902", "b")
     storage = path / "b.db3"
     storage.write_bytes(storage.read_bytes()[:3000])
     with pytest.raises(RecordingError, match=r"b: .*(corrupt|malformed|truncated)"):
@@ -308,9 +313,7 @@ def test_metadata_counts_must_agree(bag, total, expected):
 
 
 def test_alias_bomb_in_the_storage_qos_is_refused(tmp_path):
-    run_file = tmp_path / "face_903_aligned.csv"
-    run_file.write_text(HEADER + ROWS)
-    path = write_run_bag(load_run(run_file), _layout(), tmp_path / "q", storage="sqlite3").path
+    path = _sqlite_bag(tmp_path, "face_903", "q")
     connection = sqlite3.connect(path / "q.db3")
     with connection:
         connection.execute("UPDATE topics SET offered_qos_profiles = ?", (_alias_bomb(),))

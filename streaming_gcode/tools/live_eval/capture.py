@@ -28,7 +28,8 @@ from rosgraph_msgs.msg import Clock
 
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.core.stream_layout import NS_PER_S
-from streaming_gcode.node.stream_node import create_node, use_node_switch_interval
+from streaming_gcode.node.executor_choice import use_node_switch_interval
+from streaming_gcode.node.stream_node import create_node
 from streaming_gcode.tools.harness.node_process import DOMAIN_ENV
 from streaming_gcode.tools.harness.node_status import counter
 from streaming_gcode.tools.harness.output_listener import (
