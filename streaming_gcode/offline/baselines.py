@@ -9,6 +9,10 @@ Each baseline is a table built from the temporal training runs of the same data
 - `majority_command`: always the most frequent command, without parameters
   (for the physical models this is "always G1");
 - `family_majority`: the most frequent line of the run's family (the family is given);
+- `family_progress`: (family, frames since the run started) -> most frequent line: the
+  best no-learning baseline for a physical model, since the runs of a program are very
+  repeatable in time (family and run start given: an oracle on both; one frame per
+  controller row, so frame k of a run is its k-th row);
 - `line_lookup`: controller `line` -> most frequent line (needs controller state);
 - `program_line_lookup`: (family, controller `line`) -> most frequent line; the
   family is given, so it is an oracle on which program runs (needs controller state).
@@ -20,7 +24,7 @@ line and `line_lookup` to the overall majority line.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Hashable, Iterable, Mapping, Sequence
 
 from streaming_gcode.core.errors import RecordingError
@@ -34,6 +38,8 @@ BASELINE_DESCRIPTIONS: dict[str, str] = {
     "majority_line": "always the most frequent line of the training runs",
     "majority_command": "always the most frequent command of the training runs, no parameters",
     "family_majority": "most frequent line of the run's family (family given)",
+    "family_progress": "(family, frames since the run start) -> most frequent line (family "
+                       "and run start given: the no-learning oracle for physical models)",
     "line_lookup": "controller line -> most frequent line (reads controller state)",
     "program_line_lookup": "(family, controller line) -> most frequent line (reads controller "
                            "state; family given: an oracle on the program)",
@@ -51,6 +57,7 @@ class BaselineTables:
     by_line: Mapping[int, LineKey]                   # empty without controller state
     by_family_line: Mapping[tuple[str, int], LineKey]
     training_runs: tuple[str, ...]
+    by_family_progress: Mapping[tuple[str, int], LineKey] = field(default_factory=dict)
 
     @property
     def has_controller_state(self) -> bool:
@@ -76,6 +83,7 @@ def build_baselines(runs: Iterable[RecordedRun], vocab: OutputVocabulary) -> Bas
     by_family: dict[str, Counter[LineKey]] = {}
     by_line: dict[int, Counter[LineKey]] = {}
     by_family_line: dict[tuple[str, int], Counter[LineKey]] = {}
+    by_family_progress: dict[tuple[str, int], Counter[LineKey]] = {}
     names = []
     for run in runs:
         names.append(run.name)
@@ -87,6 +95,7 @@ def build_baselines(runs: Iterable[RecordedRun], vocab: OutputVocabulary) -> Bas
             lines[key] += 1
             commands[key[0]] += 1
             by_family.setdefault(run.family, Counter())[key] += 1
+            by_family_progress.setdefault((run.family, row), Counter())[key] += 1
             number = NO_LINE if numbers is None else int(numbers[row])
             if number != NO_LINE:
                 by_line.setdefault(number, Counter())[key] += 1
@@ -101,6 +110,7 @@ def build_baselines(runs: Iterable[RecordedRun], vocab: OutputVocabulary) -> Bas
         by_line=_most_frequent(by_line),
         by_family_line=_most_frequent(by_family_line),
         training_runs=tuple(names),
+        by_family_progress=_most_frequent(by_family_progress),
     )
 
 
@@ -114,6 +124,8 @@ def baseline_predictions(
         "majority_line": [tables.majority_line] * n,
         "majority_command": [tables.majority_command] * n,
         "family_majority": [family] * n,
+        "family_progress": [tables.by_family_progress.get((prepared.family, t), family)
+                            for t in range(n)],
     }
     if not tables.has_controller_state:
         return out

@@ -66,6 +66,12 @@ def test_tables_and_predictions_by_hand(folder) -> None:
     assert guesses["line_lookup"] == [_key("G1 X9", G1), _key("G1 X1", G1),
                                       _key("G1 X2", G1)]           # line 7 unseen: overall
     assert guesses["family_majority"] == [_key("G1 X2", G1)] * 3
+    assert guesses["family_progress"][0] == _key("G0 X0", G0)      # both face runs' first row
+    assert tables.by_family_progress[("face", 3)] == _key("G1 X2", G1)
+    assert ("pocket", 5) not in tables.by_family_progress           # past the runs: family's
+    pocket = prepare_run(load_run(folder / "pocket_013_aligned.csv"), layout,
+                         model.feature_map(layout))
+    assert baseline_predictions(tables, pocket)["family_progress"] == [_key("G1 X9", G1)] * 2
 
 
 def test_evaluate_scores_baselines_on_the_validation_runs(folder) -> None:
