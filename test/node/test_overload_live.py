@@ -41,7 +41,7 @@ def _quiet_snapshot(graph: fs.Graph) -> dict[str, dict[str, str]]:
 
 
 def _offered(joints: dict[str, str]) -> int:
-    return int(joints["messages"]) + int(joints["lost"]) + int(joints["rmw_lost"])
+    return int(joints["messages"]) + int(joints["lost_counted"])
 
 
 def test_slow_model_and_burst_skip_ticks_count_everything_and_recover(tmp_path) -> None:
@@ -81,8 +81,14 @@ def test_slow_model_and_burst_skip_ticks_count_everything_and_recover(tmp_path) 
         refused = sum(int(joints[k]) for k in ("late", "out_of_order", "malformed",
                                                "before_clock"))
         assert received == int(joints["accepted"]) + refused
-        assert (_offered(joints) - _offered(baseline[JOINTS])
-                == graph.k - published_before)
+        offered = _offered(joints) - _offered(baseline[JOINTS])
+        published = graph.k - published_before
+        if int(joints["untracked"]) > 0:
+            # Jazzy: no publisher gids, so best-effort loss the middleware does not
+            # report cannot be counted; the node still invents nothing.
+            assert offered <= published, joints
+        else:
+            assert offered == published, joints
         # Memory stays bounded: preallocated buffers, skipped (not queued) ticks.
         assert rss_after - rss_before < RSS_BOUND_BYTES
         # Ticks are skipped, not queued: after the burst predictions are about fresh data.
