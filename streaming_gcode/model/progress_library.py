@@ -10,7 +10,9 @@ median of the physical evidence channels over the recorded runs (a template)
 and the line most often executing then. `ProgressTracker` detects a job start
 itself (no data for `JOB_GAP_NS`: a job change), counts frames since, and
 accumulates per operation the distance between the observed channels and the
-template near that progress (within `PROGRESS_SLACK` frames); the operation
+template near that progress (within `PROGRESS_SLACK` frames; the median over the
+channels, so a few drifting or offset channels, such as a magnetometer whose
+level moved since the recordings, cannot outvote the rest); the operation
 with the least evidence against it is the one running, and its line at that
 progress is the prediction. Operations differ in the tool's condition too (the
 damaged-tool runs are operations of their own), so the same evidence tells
@@ -99,7 +101,7 @@ class ProgressLibrary:
             hi = min(len(template), progress + PROGRESS_SLACK + 1)
             with warnings.catch_warnings():  # a frame with none of the channels: no evidence
                 warnings.simplefilter("ignore", RuntimeWarning)
-                distance = np.nanmean(np.abs(template[lo:hi] - values) / self.scale, axis=1)
+                distance = np.nanmedian(np.abs(template[lo:hi] - values) / self.scale, axis=1)
             distance = np.where(np.isfinite(distance), distance, 0.0)
             best = int(np.argmin(distance))
             out[o] = min(float(distance[best]), PROGRESS_CAP)
