@@ -21,10 +21,14 @@ from streaming_gcode.core.parameter_spec import (  # noqa: F401 - re-exported, p
     MAX_NAME_LENGTH, MAX_PATH_LENGTH, MAX_STRING_ARRAY_ITEMS, ParamSpec, SHOWN_VALUE_CHARS,
 )
 from streaming_gcode.core.stream_layout import (
-    DEFAULT_ALIGNMENT_TIMEOUT_S, DEFAULT_DEPTH, DEFAULT_EXTRA_NAMES, DEFAULT_MAX_STALENESS_S,
-    DEFAULT_OPTIONAL, DEFAULT_ROLE, DEFAULT_SAMPLE_RATE_HZ, DEFAULT_STALE_POLICY,
-    DEFAULT_STAMP_SOURCE, EXTRA_NAMES_CHOICES, JOINT_STATE_FIELDS, ROLES, STALE_POLICIES,
-    STAMP_SOURCES, SUPPORTED_MESSAGE_TYPES,
+    DEFAULT_ALIGNMENT_TIMEOUT_S, DEFAULT_MAX_STALENESS_S, DEFAULT_SAMPLE_RATE_HZ,
+    DEFAULT_STALE_POLICY, STALE_POLICIES,
+)
+from streaming_gcode.core.stream_spec import (
+    AGGREGATES, DEFAULT_AGGREGATE, DEFAULT_DEPTH, DEFAULT_EXTRA_NAMES, DEFAULT_OPTIONAL,
+    DEFAULT_ROLE, DEFAULT_STAMP_SOURCE, DEFAULT_STREAM_SAMPLE_RATE_HZ, EXTRA_NAMES_CHOICES,
+    JOINT_STATE_FIELDS, MAX_STREAM_SAMPLE_RATE_HZ, ROLES, STAMP_SOURCES,
+    SUPPORTED_MESSAGE_TYPES,
 )
 
 MODEL_CHOICES: tuple[str, ...] = ("full", "physical")
@@ -61,6 +65,7 @@ DEFAULT_STAMP_OFFSET_WARN_S = 1.0
 DEFAULT_STAMP_OFFSET_ERROR_S = 3.0
 MULTIPLE_PUBLISHERS_CHOICES: tuple[str, ...] = ("warn", "accept", "first")
 DEFAULT_MULTIPLE_PUBLISHERS = "warn"
+DEFAULT_AUTOSTART = True            # configure and activate at start: `ros2 run` as before
 
 # Parameters rclpy declares itself that the node fixes at start: the node clock, every
 # stamp check and the alignment were set up on one time source.
@@ -146,6 +151,8 @@ NODE_PARAMETERS: tuple[ParamSpec, ...] = (
               "Needs publisher gids in MessageInfo; without them (Jazzy) every message is "
               "taken and the status WARNs on the topic's publisher count.", read_only=True,
               choices=MULTIPLE_PUBLISHERS_CHOICES),
+    ParamSpec("autostart", DEFAULT_AUTOSTART, "Configure and activate the lifecycle node at "
+              "start (false: wait for the lifecycle services).", read_only=True),
 )
 
 LAYOUT_PARAMETERS: tuple[ParamSpec, ...] = (
@@ -196,6 +203,14 @@ def stream_parameter_specs(name: str) -> tuple[ParamSpec, ...]:
                   "physical feature set) or sensor.", read_only=True, choices=ROLES),
         ParamSpec(prefix + "categorical", (), "Channels that are codes, not quantities "
                   "(embedded by the model).", read_only=True),
+        ParamSpec(prefix + "aggregate", DEFAULT_AGGREGATE, "What a frame takes from the "
+                  "stream's samples since the previous frame, per channel: the newest, or "
+                  "their mean, rms, min, max or peak_to_peak.", read_only=True,
+                  choices=AGGREGATES),
+        ParamSpec(prefix + "sample_rate_hz", DEFAULT_STREAM_SAMPLE_RATE_HZ, "Sample rate of "
+                  "a MultiArray stream's batches (2-D layout: samples x channels, the last "
+                  "sample at receipt); 0: one sample per message.", read_only=True,
+                  minimum=0.0, maximum=MAX_STREAM_SAMPLE_RATE_HZ),
     )
 
 
@@ -229,6 +244,7 @@ class NodeSettings:
     stamp_offset_warn_s: float = DEFAULT_STAMP_OFFSET_WARN_S
     stamp_offset_error_s: float = DEFAULT_STAMP_OFFSET_ERROR_S
     multiple_publishers: str = DEFAULT_MULTIPLE_PUBLISHERS
+    autostart: bool = DEFAULT_AUTOSTART
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> NodeSettings:

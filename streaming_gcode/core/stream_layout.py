@@ -12,83 +12,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 from pathlib import Path
-import re
 from typing import Any, Mapping
 
 import yaml
 
 from streaming_gcode.core.errors import ConfigError, StreamingGcodeError
 from streaming_gcode.core.package import default_stream_config, NODE_NAME
-
-NS_PER_S = 1_000_000_000
-
-FLOAT32_ARRAY = "std_msgs/msg/Float32MultiArray"
-FLOAT64_ARRAY = "std_msgs/msg/Float64MultiArray"
-JOINT_STATE = "sensor_msgs/msg/JointState"
-IMU = "sensor_msgs/msg/Imu"
-SUPPORTED_MESSAGE_TYPES: tuple[str, ...] = (FLOAT32_ARRAY, FLOAT64_ARRAY, JOINT_STATE, IMU)
-# Any other `pkg/msg/Type` with a std_msgs/Header `header` is read by field paths to numbers
-# (`wrench.force.x`); the node checks them against the definition (`check_field_paths`).
-TYPE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*/msg/[A-Z][A-Za-z0-9]*")
-FIELD_PATH_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
-
-JOINT_STATE_FIELDS: tuple[str, ...] = ("position", "velocity", "effort")
-IMU_CHANNELS: tuple[str, ...] = tuple(
-    f"{group}.{axis}"
-    for group, axes in (
-        ("orientation", "xyzw"),
-        ("angular_velocity", "xyz"),
-        ("linear_acceleration", "xyz"),
-    )
-    for axis in axes
+# The per-stream names are re-exported: a layout's users (bag writer, harness, bench)
+# read stream types and specs through the layout they were given.
+from streaming_gcode.core.stream_spec import (  # noqa: F401 - re-exported, see above
+    choice_param, FLOAT32_ARRAY, FLOAT64_ARRAY, IMU, JOINT_STATE, JOINT_STATE_FIELDS,
+    normalise_message_type, NS_PER_S, number_param, parse_stream, ROLE_CONTROLLER, StreamSpec,
 )
 
-STALE_POLICIES: tuple[str, ...] = ("skip", "hold_last", "zero_fill")
-# What a JointState's names beyond the configured channels do (a ros2_control
-# /joint_states carries every joint): `ignore` takes the configured ones out (counted),
-# `reject` refuses the message as malformed.
-EXTRA_NAMES_IGNORE = "ignore"
-EXTRA_NAMES_CHOICES: tuple[str, ...] = (EXTRA_NAMES_IGNORE, "reject")
-# Where a stamped message's sample time comes from: its header, or the node clock at
-# receipt (drivers that send zero or unsynchronised stamps). Headerless types always
-# use the receipt time.
-STAMP_SOURCE_HEADER = "header"
-STAMP_SOURCE_RECEIPT = "receipt"
-STAMP_SOURCES: tuple[str, ...] = (STAMP_SOURCE_HEADER, STAMP_SOURCE_RECEIPT)
-
-DEFAULT_DEPTH = 10
 MAX_PARAMS_FILE_BYTES = 1 << 20  # a params file is a few KB; more is not a layout
+STALE_POLICIES: tuple[str, ...] = ("skip", "hold_last", "zero_fill")
 DEFAULT_SAMPLE_RATE_HZ = 4.0
 DEFAULT_MAX_STALENESS_S = 1.0
 DEFAULT_STALE_POLICY = "hold_last"
 DEFAULT_ALIGNMENT_TIMEOUT_S = 0.5
-DEFAULT_EXTRA_NAMES = EXTRA_NAMES_IGNORE
-DEFAULT_STAMP_SOURCE = STAMP_SOURCE_HEADER
-DEFAULT_OPTIONAL = False   # an optional stream (a board not fitted) may stay silent: OK
-# What a stream is to the model's feature sets (core/features.py): controller-reported
-# state (left out of `physical`) or a physical sensor.
-ROLE_CONTROLLER = "controller"
-ROLE_SENSOR = "sensor"
-ROLES: tuple[str, ...] = (ROLE_CONTROLLER, ROLE_SENSOR)
-DEFAULT_ROLE = ROLE_SENSOR
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    """One input topic: what it carries and how to subscribe to it."""
-
-    name: str
-    topic: str
-    msg_type: str
-    channels: tuple[str, ...]
-    field: str = "position"
-    reliable: bool = False
-    depth: int = DEFAULT_DEPTH
-    extra_names: str = DEFAULT_EXTRA_NAMES
-    stamp_source: str = DEFAULT_STAMP_SOURCE
-    optional: bool = DEFAULT_OPTIONAL
-    role: str = DEFAULT_ROLE
-    categorical: tuple[str, ...] = ()   # channels that are codes (embedded), not quantities
+# An aggregated stream keeps every sample from the previous frame until the current one
+# is finalised (a frame period plus the alignment timeout) and this much more.
+AGGREGATE_HISTORY_MARGIN_S = 1.0
+# Samples kept for an aggregated stream without `sample_rate_hz` (one sample a message).
+DEFAULT_AGGREGATE_HISTORY = 4096
+MAX_AGGREGATE_HISTORY = 1 << 20   # samples per stream: 8 MiB a channel in float64
 
 
 @dataclass(frozen=True)
@@ -241,93 +189,12 @@ def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def normalise_message_type(msg_type: str) -> str:
-    """Accept `pkg/Type` and `pkg/msg/Type`; return the canonical `pkg/msg/Type`."""
-    parts = msg_type.strip().split("/")
-    if len(parts) == 2:
-        parts = [parts[0], "msg", parts[1]]
-    return "/".join(parts)
-
-
-def is_generic_stamped(msg_type: str) -> bool:
-    """Tell whether `msg_type` is read by field paths (a `pkg/msg/Type` not built in)."""
-    msg_type = normalise_message_type(msg_type)
-    return msg_type not in SUPPORTED_MESSAGE_TYPES and bool(TYPE_NAME_PATTERN.fullmatch(msg_type))
-
-
 def _seconds_to_ns(value: Any, key: str, where: str, allow_zero: bool) -> int:
-    seconds = _number(value, key, where)
+    seconds = number_param(value, key, where)
     if seconds < 0 or (seconds == 0 and not allow_zero):
         expected = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"{where}: {key} must be {expected} seconds, got {value!r}")
     return int(round(seconds * NS_PER_S))
-
-
-def _number(value: Any, key: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _parse_stream(params: Mapping[str, Any], name: str, where: str) -> StreamSpec:
-    prefix = f"streams.{name}."
-    topic = params.get(prefix + "topic")
-    if not isinstance(topic, str) or not topic:
-        raise ConfigError(f"{where}: {prefix}topic must be a non-empty string")
-    raw_type = params.get(prefix + "type")
-    if not isinstance(raw_type, str):
-        raise ConfigError(f"{where}: {prefix}type is missing")
-    msg_type = normalise_message_type(raw_type)
-    if msg_type not in SUPPORTED_MESSAGE_TYPES and not is_generic_stamped(msg_type):
-        raise ConfigError(f"{where}: {prefix}type {raw_type!r} is not supported; expected one of "
-                          f"{list(SUPPORTED_MESSAGE_TYPES)} or a stamped pkg/msg/Type")
-    channels = params.get(prefix + "channels")
-    if not isinstance(channels, (list, tuple)) or not channels or not all(
-            isinstance(c, str) and c for c in channels):
-        raise ConfigError(f"{where}: {prefix}channels must be a non-empty list of names")
-    if len(set(channels)) != len(channels):
-        raise ConfigError(f"{where}: {prefix}channels has duplicates")
-    field = params.get(prefix + "field", "position")
-    if msg_type == JOINT_STATE and field not in JOINT_STATE_FIELDS:
-        raise ConfigError(f"{where}: {prefix}field must be one of {list(JOINT_STATE_FIELDS)}, "
-                          f"got {field!r}")
-    if msg_type == IMU:
-        unknown = [c for c in channels if c not in IMU_CHANNELS]
-        if unknown:
-            raise ConfigError(f"{where}: {prefix}channels {unknown} are not Imu channels; "
-                              f"expected names from {list(IMU_CHANNELS)}")
-    bad = [c for c in channels if FIELD_PATH_PATTERN.fullmatch(c) is None]
-    if bad and is_generic_stamped(msg_type):
-        raise ConfigError(f"{where}: {prefix}channels {bad} are not field paths of {msg_type}; "
-                          "expected dotted field names such as 'wrench.force.x'")
-    reliable = params.get(prefix + "reliable", False)
-    if not isinstance(reliable, bool):
-        raise ConfigError(f"{where}: {prefix}reliable must be true or false")
-    depth = params.get(prefix + "depth", DEFAULT_DEPTH)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ConfigError(f"{where}: {prefix}depth must be an integer >= 1, got {depth!r}")
-    extra_names = _choice(params, prefix + "extra_names", EXTRA_NAMES_CHOICES,
-                          DEFAULT_EXTRA_NAMES, where)
-    stamp_source = _choice(params, prefix + "stamp_source", STAMP_SOURCES,
-                           DEFAULT_STAMP_SOURCE, where)
-    optional = params.get(prefix + "optional", DEFAULT_OPTIONAL)
-    if not isinstance(optional, bool):
-        raise ConfigError(f"{where}: {prefix}optional must be true or false, got {optional!r}")
-    role = _choice(params, prefix + "role", ROLES, DEFAULT_ROLE, where)
-    categorical = params.get(prefix + "categorical", ())
-    if not isinstance(categorical, (list, tuple)) or any(c not in channels for c in categorical):
-        raise ConfigError(f"{where}: {prefix}categorical must list channels of the stream "
-                          f"{list(channels)[:6]}..., got {categorical!r}")
-    return StreamSpec(name, topic, msg_type, tuple(channels), str(field), reliable, depth,
-                      extra_names, stamp_source, optional, role, tuple(categorical))
-
-
-def _choice(params: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str,
-            where: str) -> str:
-    value = params.get(key, default)
-    if value not in choices:
-        raise ConfigError(f"{where}: {key} must be one of {list(choices)}, got {value!r}")
-    return str(value)
 
 
 def _parse_alignment(params: Mapping[str, Any], names: list[str], where: str) -> AlignmentSettings:
@@ -335,10 +202,11 @@ def _parse_alignment(params: Mapping[str, Any], names: list[str], where: str) ->
     if frame_clock is not None and frame_clock not in names:
         raise ConfigError(f"{where}: frame_clock {frame_clock!r} is not a stream; expected one "
                           f"of {names} or '' for a fixed grid")
-    rate = _number(params.get("sample_rate_hz", DEFAULT_SAMPLE_RATE_HZ), "sample_rate_hz", where)
+    rate = number_param(params.get("sample_rate_hz", DEFAULT_SAMPLE_RATE_HZ), "sample_rate_hz",
+                        where)
     if rate <= 0:
         raise ConfigError(f"{where}: sample_rate_hz must be > 0, got {rate}")
-    policy = _choice(params, "stale_policy", STALE_POLICIES, DEFAULT_STALE_POLICY, where)
+    policy = choice_param(params, "stale_policy", STALE_POLICIES, DEFAULT_STALE_POLICY, where)
     return AlignmentSettings(
         frame_clock=frame_clock,
         sample_rate_hz=rate,
@@ -363,7 +231,7 @@ def _parse_layout(params: Mapping[str, Any], where: str) -> StreamLayout:
     names = list(names)
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: stream_names has duplicates: {names}")
-    streams = tuple(_parse_stream(params, name, where) for name in names)
+    streams = tuple(parse_stream(params, name, where) for name in names)
     topics = [s.topic for s in streams]
     if len(set(topics)) != len(topics):
         raise ConfigError(f"{where}: two streams share a topic: {topics}")
@@ -383,7 +251,37 @@ def _parse_layout(params: Mapping[str, Any], where: str) -> StreamLayout:
     if alignment.frame_clock in optional:
         raise ConfigError(f"{where}: the frame clock {alignment.frame_clock!r} cannot be "
                           "optional: without it there are no frames")
+    _check_sampling(streams, alignment, where)
     return StreamLayout(streams, alignment)
+
+
+def aggregate_history_depth(spec: StreamSpec, alignment: AlignmentSettings) -> int:
+    """Return how many samples an aggregated stream keeps: one frame to the next's end.
+
+    Sized from `sample_rate_hz` when given (a frame period plus the alignment
+    timeout plus a margin); one-sample-a-message streams keep a fixed number.
+    """
+    if spec.sample_rate_hz <= 0:
+        return DEFAULT_AGGREGATE_HISTORY
+    span_s = (alignment.frame_period_ns + alignment.alignment_timeout_ns) / NS_PER_S
+    return int(math.ceil(spec.sample_rate_hz * (span_s + AGGREGATE_HISTORY_MARGIN_S)))
+
+
+def _check_sampling(streams: tuple[StreamSpec, ...], alignment: AlignmentSettings,
+                    where: str) -> None:
+    """Refuse aggregation where it cannot work: on the frame clock, or beyond the history."""
+    for spec in streams:
+        prefix = f"streams.{spec.name}."
+        if spec.name == alignment.frame_clock and spec.batched:
+            raise ConfigError(f"{where}: the frame clock {spec.name!r} stamps one frame per "
+                              f"message, so it cannot set {prefix}aggregate {spec.aggregate} "
+                              f"or {prefix}sample_rate_hz {spec.sample_rate_hz:g}; expected "
+                              "newest and 0, or another frame clock")
+        if spec.aggregated and aggregate_history_depth(spec, alignment) > MAX_AGGREGATE_HISTORY:
+            raise ConfigError(f"{where}: {prefix}sample_rate_hz {spec.sample_rate_hz:g} needs "
+                              f"{aggregate_history_depth(spec, alignment)} samples of history "
+                              f"per frame; at most {MAX_AGGREGATE_HISTORY} (lower the rate or "
+                              "alignment_timeout_s)")
 
 
 def resolve_layout_path(path: str | Path | None) -> Path:

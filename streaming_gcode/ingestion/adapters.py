@@ -11,12 +11,13 @@ callback.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
 from streaming_gcode.core.errors import ConfigError, MessageError
-from streaming_gcode.core.stream_layout import (
+from streaming_gcode.core.stream_spec import (
+    ARRAY_TYPES,
     EXTRA_NAMES_IGNORE,
     FLOAT32_ARRAY,
     FLOAT64_ARRAY,
@@ -26,14 +27,20 @@ from streaming_gcode.core.stream_layout import (
     JOINT_STATE,
     JOINT_STATE_FIELDS,
     normalise_message_type,
-    NS_PER_S,
     STAMP_SOURCE_HEADER,
     StreamSpec,
 )
+from streaming_gcode.ingestion.batch_adapter import BATCH_DIMS, BatchArrayAdapter
+from streaming_gcode.ingestion.message_checks import (
+    AdaptedSample,
+    checked_length,
+    checked_stamp,
+    DEFAULT_MAX_ARRAY_LENGTH,
+    DEFAULT_MAX_FUTURE_NS,
+    finite,
+    Limits,
+)
 
-DEFAULT_MAX_ARRAY_LENGTH = 4096
-DEFAULT_MAX_FUTURE_NS = 5 * NS_PER_S
-MAX_NANOSEC = NS_PER_S - 1
 # Serialised (CDR) size bound of a stream's messages, checked before deserialising: what
 # the adapter can accept plus room for what it does not read (CDR encapsulation, header
 # frame_id, MultiArray layout, alignment padding).
@@ -47,14 +54,6 @@ MAX_EXTRA_NAME_BYTES = 256
 _ELEMENT_BYTES = {FLOAT32_ARRAY: 4, FLOAT64_ARRAY: 8}
 
 
-class AdaptedSample(NamedTuple):
-    """One validated sample: header stamp (None: stamp it at receipt) and values."""
-
-    stamp_ns: int | None
-    values: np.ndarray  # float64 [n_channels], in the stream's channel order
-    ignored_names: int = 0   # JointState names beyond the channels, left out
-
-
 class MessageAdapter(Protocol):
     """Turns one message of a stream into an `AdaptedSample` or raises `MessageError`."""
 
@@ -65,66 +64,12 @@ class MessageAdapter(Protocol):
         """Validate `msg` (received at `now_ns` on the node clock) and extract its values."""
 
 
-def stamp_to_ns(stamp: Any) -> int:
-    """Convert a `builtin_interfaces/Time`-like object to integer nanoseconds."""
-    return int(stamp.sec) * NS_PER_S + int(stamp.nanosec)
-
-
-class _Limits(NamedTuple):
-    max_length: int
-    max_future_ns: int
-
-
-def _checked_stamp(stream: str, header: Any, now_ns: int, limits: _Limits) -> int:
-    stamp = header.stamp
-    nanosec = int(stamp.nanosec)
-    if not 0 <= nanosec <= MAX_NANOSEC:
-        raise MessageError(f"stream {stream!r}: header.stamp.nanosec {nanosec} out of range")
-    stamp_ns = stamp_to_ns(stamp)
-    if stamp_ns <= 0:
-        raise MessageError(
-            f"stream {stream!r}: header stamp is {stamp_ns} ns; expected a positive time "
-            "(an unset stamp is zero)"
-        )
-    if stamp_ns > now_ns + limits.max_future_ns:
-        ahead = (stamp_ns - now_ns) / NS_PER_S
-        raise MessageError(
-            f"stream {stream!r}: header stamp is {ahead:.3f} s ahead of the node clock; "
-            f"at most {limits.max_future_ns / NS_PER_S:.3f} s is accepted"
-        )
-    return stamp_ns
-
-
-def _checked_length(stream: str, what: str, length: int, expected: int, limits: _Limits,
-                    at_least: bool = False) -> None:
-    if length > limits.max_length:
-        raise MessageError(
-            f"stream {stream!r}: {what} has {length} elements, over the limit of "
-            f"{limits.max_length}"
-        )
-    if length == 0:
-        raise MessageError(f"stream {stream!r}: {what} is empty; expected {expected} values")
-    if length < expected if at_least else length != expected:
-        raise MessageError(
-            f"stream {stream!r}: {what} has {length} values; expected "
-            f"{'at least ' if at_least else ''}{expected}"
-        )
-
-
-def _finite(stream: str, values: np.ndarray, channels: Sequence[str]) -> np.ndarray:
-    finite = np.isfinite(values)
-    if not finite.all():
-        bad = [channels[i] for i in np.flatnonzero(~finite)[:5]]
-        raise MessageError(f"stream {stream!r}: non-finite value (NaN/Inf) in channels {bad}")
-    return values
-
-
 class ArrayAdapter:
     """`std_msgs/Float32MultiArray` and `Float64MultiArray`: values in channel order."""
 
     stamped = False
 
-    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits) -> None:
+    def __init__(self, stream: str, channels: Sequence[str], limits: Limits) -> None:
         self.stream = stream
         self.channels = tuple(channels)
         self._limits = limits
@@ -132,9 +77,21 @@ class ArrayAdapter:
     def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
         """Check length before converting, then reject non-finite values."""
         data = msg.data
-        _checked_length(self.stream, "data", len(data), len(self.channels), self._limits)
+        try:
+            checked_length(self.stream, "data", len(data), len(self.channels), self._limits)
+        except MessageError as exc:   # only a refusal pays for reading the layout
+            raise MessageError(str(exc) + _batch_hint(self.stream, msg)) from None
         values = np.array(data, dtype=np.float64)
-        return AdaptedSample(None, _finite(self.stream, values, self.channels))
+        return AdaptedSample(None, finite(self.stream, values, self.channels))
+
+
+def _batch_hint(stream: str, msg: Any) -> str:
+    """Why a 2-D array was refused on a stream that does not take batches."""
+    dims = getattr(getattr(msg, "layout", None), "dim", ())
+    if len(dims) != BATCH_DIMS:
+        return ""
+    return (f" (a {dims[0].size} x {dims[1].size} batch: set streams.{stream}.sample_rate_hz "
+            "to take batches)")
 
 
 class JointStateAdapter:
@@ -143,7 +100,7 @@ class JointStateAdapter:
     stamped = True
 
     def __init__(
-        self, stream: str, channels: Sequence[str], field: str, limits: _Limits,
+        self, stream: str, channels: Sequence[str], field: str, limits: Limits,
         extra_names: str = EXTRA_NAMES_IGNORE, use_header: bool = True,
     ) -> None:
         if field not in JOINT_STATE_FIELDS:
@@ -183,16 +140,16 @@ class JointStateAdapter:
 
     def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
         """Check stamp, names and the field's length, then gather by name."""
-        stamp_ns = (_checked_stamp(self.stream, msg.header, now_ns, self._limits)
+        stamp_ns = (checked_stamp(self.stream, msg.header, now_ns, self._limits)
                     if self._use_header else None)
         names = msg.name
-        _checked_length(self.stream, "name", len(names), len(self.channels), self._limits,
-                        at_least=self._ignore_extra)
+        checked_length(self.stream, "name", len(names), len(self.channels), self._limits,
+                       at_least=self._ignore_extra)
         data = getattr(msg, self.field)
-        _checked_length(self.stream, self.field, len(data), len(names), self._limits)
+        checked_length(self.stream, self.field, len(data), len(names), self._limits)
         order = self._gather_order(names)
         values = np.array(data, dtype=np.float64)[order]
-        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels),
+        return AdaptedSample(stamp_ns, finite(self.stream, values, self.channels),
                              self._ignored)
 
 
@@ -201,7 +158,7 @@ class ImuAdapter:
 
     stamped = True
 
-    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits,
+    def __init__(self, stream: str, channels: Sequence[str], limits: Limits,
                  use_header: bool = True) -> None:
         unknown = [c for c in channels if c not in IMU_CHANNELS]
         if unknown:
@@ -217,13 +174,13 @@ class ImuAdapter:
 
     def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
         """Check the stamp and read each configured vector component."""
-        stamp_ns = (_checked_stamp(self.stream, msg.header, now_ns, self._limits)
+        stamp_ns = (checked_stamp(self.stream, msg.header, now_ns, self._limits)
                     if self._use_header else None)
         values = np.array(
             [getattr(getattr(msg, group), axis) for group, axis in self._paths],
             dtype=np.float64,
         )
-        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
+        return AdaptedSample(stamp_ns, finite(self.stream, values, self.channels))
 
 
 class FieldPathAdapter:
@@ -236,7 +193,7 @@ class FieldPathAdapter:
 
     stamped = True
 
-    def __init__(self, stream: str, channels: Sequence[str], limits: _Limits,
+    def __init__(self, stream: str, channels: Sequence[str], limits: Limits,
                  use_header: bool = True) -> None:
         self.stream = stream
         self.channels = tuple(channels)
@@ -258,10 +215,10 @@ class FieldPathAdapter:
 
     def adapt(self, msg: Any, now_ns: int) -> AdaptedSample:
         """Check the stamp and read each configured field path."""
-        stamp_ns = (_checked_stamp(self.stream, msg.header, now_ns, self._limits)
+        stamp_ns = (checked_stamp(self.stream, msg.header, now_ns, self._limits)
                     if self._use_header else None)
         values = np.array([self._read(msg, path) for path in self._paths], dtype=np.float64)
-        return AdaptedSample(stamp_ns, _finite(self.stream, values, self.channels))
+        return AdaptedSample(stamp_ns, finite(self.stream, values, self.channels))
 
 
 def serialized_size_bound(spec: StreamSpec,
@@ -273,11 +230,14 @@ def serialized_size_bound(spec: StreamSpec,
     that long) and never more than `max_array_length`, so anything larger is
     refused from its size alone, before deserialising costs its memory. A
     generic stamped type may carry fields it does not read (covariances, ids):
-    up to `max_array_length` float64 of them.
+    up to `max_array_length` float64 of them. A batched array stream accepts up
+    to `max_array_length` values in all (samples x channels).
     """
     count = min(len(spec.channels), max(int(max_array_length), 1))
     msg_type = normalise_message_type(spec.msg_type)
     if msg_type in _ELEMENT_BYTES:
+        if spec.batched:
+            count = max(int(max_array_length), count)
         return SERIALIZED_OVERHEAD_BYTES + _ELEMENT_BYTES[msg_type] * count
     if msg_type == JOINT_STATE:
         longest = max((len(c.encode()) for c in spec.channels), default=0)
@@ -320,10 +280,12 @@ def make_adapter(
         raise ConfigError(f"max_array_length must be >= 1, got {max_array_length}")
     if max_future_ns < 0:
         raise ConfigError(f"max_future_ns must be >= 0, got {max_future_ns}")
-    limits = _Limits(int(max_array_length), int(max_future_ns))
+    limits = Limits(int(max_array_length), int(max_future_ns))
     msg_type = normalise_message_type(spec.msg_type)
     use_header = spec.stamp_source == STAMP_SOURCE_HEADER   # receipt: stamped at arrival
-    if msg_type in (FLOAT32_ARRAY, FLOAT64_ARRAY):
+    if msg_type in ARRAY_TYPES:
+        if spec.batched:   # the plain adapter stays the hot path of `newest` streams
+            return BatchArrayAdapter(spec.name, spec.channels, limits, spec.sample_rate_hz)
         return ArrayAdapter(spec.name, spec.channels, limits)
     if msg_type == JOINT_STATE:
         return JointStateAdapter(spec.name, spec.channels, spec.field, limits,

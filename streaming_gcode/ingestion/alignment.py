@@ -16,6 +16,8 @@ frame on the frame clock) is retracted (counted) instead of the good one being
 refused as out of order.
 Offline, `now` is the newest stamp seen, never behind a sample or a frame, so
 neither rule ever applies there and frames are identical to the node's.
+Aggregated streams (ingestion/aggregation.py) keep every sample since the previous
+frame; a batch (`push_batch`, a 2-D array message) is stamped back from its receipt.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from typing import Iterable, Protocol
 import numpy as np
 
 from streaming_gcode.core.features import FeatureMap
-from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_layout import aggregate_history_depth, StreamLayout
+from streaming_gcode.ingestion.aggregation import batch_stamps, StreamAggregator
+from streaming_gcode.ingestion.frame_table import FrameCollector, FrameTable
+from streaming_gcode.ingestion.stream_history import StreamHistory
 
 DEFAULT_HISTORY = 64
 MAX_PENDING_FRAMES = 4096
@@ -71,51 +76,6 @@ class AlignmentCounters:
     retracted: list[int] = field(default_factory=list)   # ahead samples withdrawn
 
 
-class _StreamHistory:
-    """The newest samples of one stream in preallocated storage, sorted by stamp."""
-
-    def __init__(self, n_channels: int, depth: int) -> None:
-        self.stamps = np.zeros(depth, dtype=np.int64)
-        self.values = np.zeros((depth, n_channels), dtype=np.float64)
-        self.depth = depth
-        self.count = 0     # total pushed (less retracted); slot of sample i is i % depth
-        self.retained = 0  # valid samples held, <= depth
-
-    @property
-    def newest_stamp(self) -> int | None:
-        if self.retained == 0:
-            return None
-        return int(self.stamps[(self.count - 1) % self.depth])
-
-    def push(self, stamp_ns: int, values: np.ndarray) -> None:
-        slot = self.count % self.depth
-        self.stamps[slot] = stamp_ns
-        self.values[slot] = values
-        self.count += 1
-        self.retained = min(self.retained + 1, self.depth)
-
-    def newest_at_or_before(self, stamp_ns: int) -> int | None:
-        """Slot of the newest retained sample stamped <= stamp_ns."""
-        for back in range(self.retained):
-            slot = (self.count - 1 - back) % self.depth
-            if self.stamps[slot] <= stamp_ns:
-                return slot
-        return None
-
-    def clear(self) -> None:
-        self.count = 0
-        self.retained = 0
-
-    def retract_after(self, stamp_ns: int) -> int:
-        """Withdraw the newest samples stamped after `stamp_ns`; return how many."""
-        retracted = 0
-        while self.retained and int(self.stamps[(self.count - 1) % self.depth]) > stamp_ns:
-            self.count -= 1
-            self.retained -= 1
-            retracted += 1
-        return retracted
-
-
 class FrameAligner:
     """Turns per-stream samples into frames on a frame clock or a fixed grid."""
 
@@ -135,7 +95,15 @@ class FrameAligner:
         self._staleness = settings.max_staleness_ns
         self._timeout = settings.alignment_timeout_ns
         self._policy = settings.stale_policy
-        self._histories = [_StreamHistory(len(s.channels), history_depth) for s in layout.streams]
+        self._histories = [
+            StreamHistory(len(s.channels), aggregate_history_depth(s, settings)
+                          if s.aggregated else history_depth)
+            for s in layout.streams
+        ]
+        # None for `newest` streams: their frames take one sample, as they always did.
+        self._aggregators = [StreamAggregator(s.aggregate) if s.aggregated else None
+                             for s in layout.streams]
+        self._sample_periods = [s.sample_period_ns for s in layout.streams]
         self._pending: deque[int] = deque()
         self._next_grid: int | None = None
         self._watermark: int | None = None
@@ -191,6 +159,39 @@ class FrameAligner:
             self._extend_grid(stamp_ns)
         return SampleVerdict.ACCEPTED
 
+    def push_batch(self, stream_index: int, end_ns: int, values: np.ndarray) -> SampleVerdict:
+        """Take a batch `[n, channels]`, samples `sample_rate_hz` apart, the last at `end_ns`.
+
+        Receipt jitter can make a batch reach back before the stream's previous
+        sample: those stamps move up to it (nothing lost). Samples behind the
+        watermark (finalised frames) are left out; late only when all of them are.
+        """
+        history = self._histories[stream_index]
+        period = self._sample_periods[stream_index]
+        if period is None:
+            raise ValueError(f"stream {self.layout.streams[stream_index].name!r} has no "
+                             "sample_rate_hz; its batches cannot be stamped")
+        if self._watermark is not None and end_ns < self._watermark:
+            self.counters.late[stream_index] += 1
+            return SampleVerdict.LATE
+        newest = history.newest_stamp
+        if newest is not None and end_ns < newest:
+            self.counters.out_of_order[stream_index] += 1
+            return SampleVerdict.OUT_OF_ORDER
+        stamps = batch_stamps(end_ns, len(values), period)
+        if newest is not None:
+            np.maximum(stamps, newest, out=stamps)
+        if self._watermark is not None:
+            keep = stamps >= self._watermark
+            stamps, values = stamps[keep], values[keep]
+        history.push_many(stamps, values)
+        if self._started_ns is None:
+            self._started_ns = int(stamps[0])
+        self.counters.accepted[stream_index] += 1
+        if self._clock is None:
+            self._extend_grid(end_ns)
+        return SampleVerdict.ACCEPTED
+
     def _retract(self, stream_index: int, stamp_ns: int) -> int | None:
         """Withdraw a stream's samples stamped ahead of the clock and after `stamp_ns`.
 
@@ -241,6 +242,9 @@ class FrameAligner:
         """Forget all samples and pending frames (clock jump, restart); counted."""
         for history in self._histories:
             history.clear()
+        for aggregator in self._aggregators:
+            if aggregator is not None:
+                aggregator.clear()
         self._pending.clear()
         self._next_grid = None
         self._watermark = None
@@ -290,7 +294,11 @@ class FrameAligner:
         fmap = self.feature_map
         for index, history in enumerate(self._histories):
             gather = fmap.gathers[index]
-            slot = history.newest_at_or_before(stamp_ns)
+            aggregator = self._aggregators[index]
+            if aggregator is None:
+                slot = history.newest_at_or_before(stamp_ns)
+            else:
+                slot, held = self._aggregate(history, aggregator, stamp_ns)
             fresh = slot is not None and stamp_ns - int(history.stamps[slot]) <= self._staleness
             if not fresh:
                 self.counters.stale_frames[index] += 1
@@ -306,7 +314,7 @@ class FrameAligner:
                 self._continuous[dst] = fmap.continuous_fill[dst]
                 self._categorical[gather.categorical_dst] = 0
                 continue
-            values = history.values[slot]
+            values = history.values[slot] if aggregator is None or held is None else held
             self._continuous[gather.continuous_dst] = values[gather.continuous_src]
             for src, dst in zip(gather.categorical_src, gather.categorical_dst):
                 self._categorical[dst] = fmap.category_index(int(dst), float(values[src]))
@@ -316,54 +324,17 @@ class FrameAligner:
         self.counters.degraded_frames += int(degraded)
         return 1
 
+    def _aggregate(self, history: StreamHistory, aggregator: StreamAggregator,
+                   stamp_ns: int) -> tuple[int | None, np.ndarray | None]:
+        """Newest slot at or before `stamp_ns` and the frame's value (ingestion/aggregation.py).
 
-@dataclass
-class FrameTable:
-    """All frames of a recording, for training and offline evaluation."""
-
-    stamps: np.ndarray       # int64 [N]
-    continuous: np.ndarray   # float32 [N, C]
-    categorical: np.ndarray  # int64 [N, K]
-    degraded: np.ndarray     # bool [N]
-
-    def __len__(self) -> int:
-        """Return the number of frames."""
-        return len(self.stamps)
-
-
-class FrameCollector:
-    """A growable frame sink for offline use (copies every frame)."""
-
-    def __init__(self) -> None:
-        self.stamps: list[int] = []
-        self.continuous: list[np.ndarray] = []
-        self.categorical: list[np.ndarray] = []
-        self.degraded: list[bool] = []
-
-    def append(
-        self, stamp_ns: int, continuous: np.ndarray, categorical: np.ndarray, degraded: bool
-    ) -> None:
-        """Keep a copy of one frame."""
-        self.stamps.append(int(stamp_ns))
-        self.continuous.append(np.array(continuous, dtype=np.float32))
-        self.categorical.append(np.array(categorical, dtype=np.int64))
-        self.degraded.append(bool(degraded))
-
-    def table(self, n_continuous: int, n_categorical: int) -> FrameTable:
-        """Return the collected frames as arrays."""
-        if not self.stamps:
-            return FrameTable(
-                np.zeros(0, np.int64),
-                np.zeros((0, n_continuous), np.float32),
-                np.zeros((0, n_categorical), np.int64),
-                np.zeros(0, bool),
-            )
-        return FrameTable(
-            np.asarray(self.stamps, dtype=np.int64),
-            np.stack(self.continuous),
-            np.stack(self.categorical).reshape(len(self.stamps), n_categorical),
-            np.asarray(self.degraded, dtype=bool),
-        )
+        The samples are those after the previous frame, at most `max_staleness` old.
+        """
+        after = stamp_ns - self._staleness - 1
+        if self._watermark is not None:
+            after = max(after, self._watermark)
+        samples, slot = history.between(after, stamp_ns)
+        return slot, aggregator.frame_value(samples)
 
 
 def align_samples(
@@ -381,7 +352,10 @@ def align_samples(
     aligner = FrameAligner(layout, feature_map, collector)
     newest: int | None = None
     for stream_index, stamp_ns, values in samples:
-        aligner.push(stream_index, stamp_ns, values)
+        if values.ndim == 2:   # a batch (2-D array message), stamped at its last sample
+            aligner.push_batch(stream_index, stamp_ns, values)
+        else:
+            aligner.push(stream_index, stamp_ns, values)
         newest = stamp_ns if newest is None else max(newest, stamp_ns)
         aligner.advance(newest)
     aligner.flush()

@@ -109,6 +109,9 @@ class StreamIngest:
             capacity, feature_map.n_continuous, feature_map.n_categorical
         )
         self.aligner = FrameAligner(layout, feature_map, self.buffer)
+        # Chosen once per stream, so a `newest` stream pays nothing for batches.
+        self._push = tuple(self._push_sample_or_batch if spec.batched else self.aligner.push
+                           for spec in layout.streams)
         self._qos = list(qos_descriptions or ("",) * len(layout.streams))
         self._topics = [spec.topic for spec in layout.streams]   # as resolved by the node
         self._stale_synced = [0] * len(layout.streams)
@@ -161,7 +164,7 @@ class StreamIngest:
             if sample.stamp_ns is not None:
                 self._note_offset(index, stamp - now_ns)
             frames = self._advance(now_ns)  # a clock jump resets before this sample lands
-            verdict = self.aligner.push(index, stamp, sample.values)
+            verdict = self._push[index](index, stamp, sample.values)
             self._sync_retracted()
             outcome = _VERDICT_OUTCOME[verdict]
             reason = ""
@@ -177,6 +180,13 @@ class StreamIngest:
                           f"stream's newest {self.aligner.newest_stamp(index)} ns (dropped)")
             frames += self._advance(now_ns)
             return IngestResult(outcome, reason, frames, lost)
+
+    def _push_sample_or_batch(self, index: int, stamp_ns: int,
+                              values: np.ndarray) -> SampleVerdict:
+        """Push a batched stream's message: one sample, or a batch ending at `stamp_ns`."""
+        if values.ndim == 2:
+            return self.aligner.push_batch(index, stamp_ns, values)
+        return self.aligner.push(index, stamp_ns, values)
 
     def _note_offset(self, index: int, offset_ns: int) -> None:
         self._offset_newest[index] = offset_ns

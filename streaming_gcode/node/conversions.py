@@ -32,7 +32,7 @@ from rclpy.qos import (
 
 from streaming_gcode.core.errors import ConfigError, MessageTypeError
 from streaming_gcode.core.parameters import ParamSpec
-from streaming_gcode.core.stream_layout import (
+from streaming_gcode.core.stream_spec import (
     is_generic_stamped,
     normalise_message_type,
     StreamSpec,

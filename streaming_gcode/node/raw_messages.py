@@ -16,7 +16,7 @@ from typing import Any
 
 from rclpy.serialization import deserialize_message
 
-from streaming_gcode.core.stream_layout import StreamSpec
+from streaming_gcode.core.stream_spec import StreamSpec
 from streaming_gcode.ingestion.adapters import RefusedMessage, serialized_size_bound
 from streaming_gcode.node.conversions import check_field_paths, message_class
 

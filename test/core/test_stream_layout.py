@@ -8,7 +8,8 @@ import pytest
 
 from streaming_gcode.core import stream_layout
 from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.core.stream_layout import JOINT_STATE, load_params_file, StreamLayout
+from streaming_gcode.core.stream_layout import load_params_file, StreamLayout
+from streaming_gcode.core.stream_spec import JOINT_STATE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -157,3 +158,92 @@ def test_any_stamped_type_is_a_stream_with_field_path_channels():
     assert spec.msg_type == "geometry_msgs/msg/WrenchStamped"
     assert spec.channels == ("wrench.force.x", "wrench.torque.z")
     assert spec.stamp_source == "receipt"
+
+
+def _vib(**options):
+    """Return the test layout plus a batched accelerometer `vib` (with `options` on it)."""
+    params = _params(**{"stream_names": ["ctrl", "imu", "vib"],
+                        "streams.vib.topic": "cnc/vib",
+                        "streams.vib.type": "std_msgs/Float32MultiArray",
+                        "streams.vib.channels": ["vx", "vy", "vz"]})
+    params.update({f"streams.vib.{key}": value for key, value in options.items()})
+    return params
+
+
+def test_streams_default_to_newest_one_sample_per_message():
+    spec = StreamLayout.from_parameters(_vib()).stream("vib")
+    assert (spec.aggregate, spec.sample_rate_hz) == ("newest", 0.0)
+    assert not spec.aggregated and not spec.batched and spec.sample_period_ns is None
+
+
+@pytest.mark.parametrize("aggregate", ["newest", "mean", "rms", "min", "max", "peak_to_peak"])
+def test_a_1khz_accelerometer_in_batches_parses(aggregate):
+    spec = StreamLayout.from_parameters(
+        _vib(aggregate=aggregate, sample_rate_hz=1000.0)).stream("vib")
+    assert (spec.aggregate, spec.sample_rate_hz, spec.sample_period_ns) == (
+        aggregate, 1000.0, 1_000_000)
+    assert spec.batched and spec.aggregated is (aggregate != "newest")
+
+
+def test_the_readme_example_stream_parses(tmp_path):
+    text = (REPO / "README.md").read_text()
+    snippet = text.split("High-rate streams: a 1 kHz", 1)[1].split("```yaml\n", 1)[1]
+    snippet = snippet.split("```", 1)[0].replace("controller, ..., ", "")
+    path = tmp_path / "vib.yaml"
+    path.write_text(snippet)
+    spec = StreamLayout.from_yaml(path).stream("spindle_vibration")
+    assert (spec.aggregate, spec.sample_rate_hz, spec.channels) == (
+        "rms", 1000.0, ("vib_x", "vib_y", "vib_z"))
+
+
+def test_an_aggregated_stream_keeps_a_frame_period_plus_timeout_plus_margin_of_samples():
+    layout = StreamLayout.from_parameters(_vib(aggregate="rms", sample_rate_hz=1000.0))
+    # 4 Hz frames (0.25 s) + 0.5 s timeout + 1 s margin at 1 kHz
+    assert stream_layout.aggregate_history_depth(layout.stream("vib"), layout.alignment) == 1750
+    plain = StreamLayout.from_parameters(_vib(aggregate="mean"))
+    assert stream_layout.aggregate_history_depth(plain.stream("vib"), plain.alignment) == \
+        stream_layout.DEFAULT_AGGREGATE_HISTORY
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"aggregate": "median"}, r"streams.vib.aggregate must be one of \['newest', 'mean', "
+                              r"'rms', 'min', 'max', 'peak_to_peak'\], got 'median'"),
+    ({"sample_rate_hz": -1.0}, r"streams.vib.sample_rate_hz must be 0 \(not batched\) or a "
+                               r"rate in \(0, 1e\+06\] Hz, got -1"),
+    ({"sample_rate_hz": 2e6}, r"streams.vib.sample_rate_hz must be 0 .*got 2e\+06"),
+    ({"sample_rate_hz": "fast"}, r"streams.vib.sample_rate_hz must be a finite number, "
+                                 r"got 'fast'"),
+    ({"sample_rate_hz": True}, r"streams.vib.sample_rate_hz must be a finite number"),
+    ({"aggregate": "mean", "categorical": ["vz"]},
+     r"streams.vib.aggregate mean cannot apply to the categorical channels \['vz'\]"),
+    ({"aggregate": "rms", "sample_rate_hz": 700_000.0},
+     r"streams.vib.sample_rate_hz 700000 needs 1225000 samples of history per frame; at most "
+     r"1048576"),
+])
+def test_bad_high_rate_options_are_refused_with_one_clear_error(options, message):
+    with pytest.raises(ConfigError, match=message):
+        StreamLayout.from_parameters(_vib(**options))
+
+
+def test_a_sample_rate_on_a_one_sample_type_is_refused():
+    with pytest.raises(ConfigError, match=r"streams.imu.sample_rate_hz is for batched arrays "
+                                          r".*sensor_msgs/msg/Imu carries one sample per "
+                                          r"message, so leave it 0"):
+        StreamLayout.from_parameters(_params(**{"streams.imu.sample_rate_hz": 100.0}))
+
+
+@pytest.mark.parametrize("option", [{"streams.ctrl.aggregate": "mean"},
+                                    {"streams.vib.sample_rate_hz": 100.0}])
+def test_the_frame_clock_cannot_aggregate_or_batch(option):
+    params = _vib()
+    params.update(option)
+    clock = next(iter(option)).split(".")[1]
+    params["frame_clock"] = clock
+    with pytest.raises(ConfigError, match=rf"the frame clock '{clock}' stamps one frame per "
+                                          r"message, so it cannot set"):
+        StreamLayout.from_parameters(params)
+
+
+def test_aggregates_also_apply_to_one_sample_streams():
+    layout = StreamLayout.from_parameters(_params(**{"streams.imu.aggregate": "max"}))
+    assert layout.stream("imu").aggregated and layout.stream("imu").sample_rate_hz == 0.0

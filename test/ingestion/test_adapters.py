@@ -13,15 +13,15 @@ from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Float32MultiArray, Float64MultiArray
 
 from streaming_gcode.core.errors import ConfigError, MessageError
-from streaming_gcode.core.stream_layout import StreamSpec
+from streaming_gcode.core.stream_spec import StreamSpec
 from streaming_gcode.ingestion.adapters import (
     ArrayAdapter,
     FieldPathAdapter,
     ImuAdapter,
     JointStateAdapter,
     make_adapter,
-    stamp_to_ns,
 )
+from streaming_gcode.ingestion.message_checks import stamp_to_ns
 
 NOW_NS = 1_700_000_000 * 1_000_000_000
 S = 1_000_000_000

@@ -14,8 +14,10 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, ReliabilityPolicy
 from sensor_msgs.msg import Imu
 
 from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.core.parameters import LAYOUT_PARAMETERS, NODE_PARAMETERS
-from streaming_gcode.core.stream_layout import StreamSpec
+from streaming_gcode.core.parameters import (
+    LAYOUT_PARAMETERS, NODE_PARAMETERS, stream_parameter_specs,
+)
+from streaming_gcode.core.stream_spec import StreamSpec
 from streaming_gcode.node.conversions import (
     check_field_paths,
     default_value,
@@ -69,6 +71,18 @@ def test_descriptors_carry_type_ranges_and_read_only() -> None:
     assert checkpoint.description.startswith("Checkpoint file to load")
     names = descriptor(_spec("stream_names"))
     assert names.type == ParameterType.PARAMETER_STRING_ARRAY
+
+
+def test_high_rate_stream_options_are_read_only_with_choices_and_a_range() -> None:
+    specs = {spec.name: spec for spec in stream_parameter_specs("vib")}
+    aggregate = descriptor(specs["streams.vib.aggregate"])
+    assert aggregate.read_only and aggregate.type == ParameterType.PARAMETER_STRING
+    assert "peak_to_peak" in aggregate.additional_constraints
+    rate = descriptor(specs["streams.vib.sample_rate_hz"])
+    assert rate.read_only and rate.type == ParameterType.PARAMETER_DOUBLE
+    assert (rate.floating_point_range[0].from_value,
+            rate.floating_point_range[0].to_value) == (0.0, 1_000_000.0)
+    assert default_value(specs["streams.vib.sample_rate_hz"]) == 0.0
 
 
 def test_default_values_for_declaration() -> None:
