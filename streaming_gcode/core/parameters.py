@@ -203,6 +203,9 @@ def stream_parameter_specs(name: str) -> tuple[ParamSpec, ...]:
                   "physical feature set) or sensor.", read_only=True, choices=ROLES),
         ParamSpec(prefix + "categorical", (), "Channels that are codes, not quantities "
                   "(embedded by the model).", read_only=True),
+        ParamSpec(prefix + "drifting", (), "Channels whose level drifts between runs "
+                  "(magnetometers): training's physics witness compares their change since "
+                  "the job start, not their level.", read_only=True),
         ParamSpec(prefix + "aggregate", DEFAULT_AGGREGATE, "What a frame takes from the "
                   "stream's samples since the previous frame, per channel: the newest, or "
                   "their mean, rms, min, max or peak_to_peak.", read_only=True,

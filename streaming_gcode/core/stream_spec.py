@@ -91,6 +91,7 @@ class StreamSpec:
     categorical: tuple[str, ...] = ()   # channels that are codes (embedded), not quantities
     aggregate: str = DEFAULT_AGGREGATE
     sample_rate_hz: float = DEFAULT_STREAM_SAMPLE_RATE_HZ   # batched arrays' sample spacing
+    drifting: tuple[str, ...] = ()      # channels whose level drifts between runs
 
     @property
     def aggregated(self) -> bool:
@@ -216,6 +217,11 @@ def parse_stream(params: Mapping[str, Any], name: str, where: str) -> StreamSpec
         raise ConfigError(f"{where}: {prefix}categorical must list channels of the stream "
                           f"{list(channels)[:6]}..., got {categorical!r}")
     aggregate, rate = _parse_sampling(params, prefix, msg_type, tuple(categorical), where)
+    drifting = params.get(prefix + "drifting", ())
+    if not isinstance(drifting, (list, tuple)) \
+            or any(c not in channels or c in categorical for c in drifting):
+        raise ConfigError(f"{where}: {prefix}drifting must list continuous channels of the "
+                          f"stream {list(channels)[:6]}..., got {drifting!r}")
     return StreamSpec(name, topic, msg_type, channels, str(field), reliable, depth,
                       extra_names, stamp_source, optional, role, tuple(categorical),
-                      aggregate, rate)
+                      aggregate, rate, tuple(drifting))

@@ -22,7 +22,11 @@ Evidence channels are chosen from the recordings (`select_channels`): those whos
 template explains a good share of their variance in most operations (the bed
 boards' magnetometers follow the moving bed, the vibration RMS follows the cut);
 slow, drifting channels explain little and are left out. A missing board only
-removes its channels from the distance (NaN is skipped).
+removes its channels from the distance (NaN is skipped). Channels the layout
+marks `drifting` (magnetometers: their level moves between runs, their course
+within a job repeats) are compared by their change since the job start: the
+running mean since the job start is subtracted from the observation and from
+the template alike, causally.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class ProgressLibrary:
     conditions: tuple[str, ...]                # tool condition of each operation
     templates: tuple[np.ndarray, ...]          # float64 [L_o, E]
     lines: tuple[tuple[ProgramLine | None, ...], ...]   # [L_o]
+    levelled: tuple[str, ...] = ()             # drifting channels: compared as change since start
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.operations) <= MAX_PROGRAMS or len(self.channels) > MAX_CHANNELS:
@@ -79,6 +84,15 @@ class ProgressLibrary:
                 raise ModelConfigError(
                     f"progress library: operation {name!r} has inconsistent tables (condition "
                     f"{condition!r}, template {template.shape}, {len(text)} lines)")
+        unknown = [c for c in self.levelled if c not in self.channels]
+        if unknown:
+            raise ModelConfigError(f"progress library: levelled channels {unknown} are not "
+                                   f"among its channels")
+
+    @property
+    def levelled_mask(self) -> np.ndarray:
+        """Return bool [E]: which channels are compared as change since the job start."""
+        return np.isin(np.asarray(self.channels), np.asarray(self.levelled, dtype=object))
 
     @property
     def input_channels(self) -> tuple[str, ...]:
@@ -117,6 +131,7 @@ class ProgressLibrary:
         return {
             "format": PROGRESS_FORMAT,
             "channels": list(self.channels),
+            "levelled": list(self.levelled),
             "scale": [float(v) for v in self.scale],
             "offset": [float(v) for v in offset],
             "operations": [
@@ -155,6 +170,7 @@ class ProgressLibrary:
                                   ProgramLine(label_from_json(lab, where), float(share))
                                   for lab, share in zip(o["labels"], o["shares"], strict=True))
                             for o in operations),
+                levelled=tuple(str(c) for c in data.get("levelled", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelConfigError(f"{where}: {type(exc).__name__}: {exc}") from None
@@ -195,11 +211,24 @@ def _stack(values: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def running_mean(values: np.ndarray) -> np.ndarray:
+    """Mean of each channel over the frames so far (NaN skipped; NaN before any value)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        counts = np.cumsum(np.isfinite(values), axis=0)
+        return np.nancumsum(values, axis=0) / np.where(counts > 0, counts, np.nan)
+
+
 def build_progress_library(
     runs: Iterable[tuple[str, str, np.ndarray, Sequence[LineLabel | None]]],
     channels: Sequence[str],
+    levelled: Sequence[str] = (),
 ) -> ProgressLibrary:
-    """Build templates and line tables from `(operation, condition, values [N,E], labels)`."""
+    """Build templates and line tables from `(operation, condition, values [N,E], labels)`.
+
+    `levelled` channels (the layout's drifting ones) get templates of their change
+    since the job start; the scale stays that of their level's residual.
+    """
     grouped: dict[str, list[tuple[np.ndarray, list[LineLabel | None]]]] = {}
     condition: dict[str, str] = {}
     for operation, tool, values, labels in runs:
@@ -222,8 +251,11 @@ def build_progress_library(
         scale = np.nanmedian(np.concatenate(residuals), axis=0)
     scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
     names = tuple(sorted(grouped))
+    mask = np.isin(np.asarray(channels), np.asarray(tuple(levelled), dtype=object))
+    templates = [np.where(mask, t - running_mean(t), t) for t in templates]
     return ProgressLibrary(tuple(channels), scale, names, tuple(condition[n] for n in names),
-                           tuple(templates), tuple(lines))
+                           tuple(templates), tuple(lines),
+                           tuple(c for c in channels if c in set(levelled)))
 
 
 def _progress_lines(labels: list[list[LineLabel | None]], length: int):
@@ -250,22 +282,42 @@ class ProgressTracker:
         self._evidence = np.zeros(len(library.operations))
         self._progress = -1
         self._last_stamp: int | None = None
+        self._levelled = library.levelled_mask
+        self._level_sum = np.zeros(int(self._levelled.sum()))
+        self._level_count = np.zeros(int(self._levelled.sum()))
 
     def reset(self) -> None:
         """Forget the evidence; the next frame starts a job."""
+        self._start_job()
+        self._last_stamp = None
+
+    def _start_job(self) -> None:
         self._evidence[:] = 0.0
         self._progress = -1
-        self._last_stamp = None
+        self._level_sum[:] = 0.0
+        self._level_count[:] = 0.0
+
+    def _levelled_values(self, inputs: np.ndarray) -> np.ndarray:
+        """Return the inputs with the drifting channels as change since the job start."""
+        if not len(self._level_sum):
+            return inputs
+        values = np.array(inputs, dtype=np.float64)
+        drifting = values[self._levelled]
+        seen = np.isfinite(drifting)
+        self._level_sum[seen] += drifting[seen]
+        self._level_count[seen] += 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values[self._levelled] = drifting - self._level_sum / self._level_count
+        return values
 
     def observe(self, stamp_ns: int, inputs: np.ndarray) -> ProgramReading:
         """Add one frame (its evidence channels) and return the reading for that frame."""
         if self._last_stamp is None or stamp_ns - self._last_stamp > JOB_GAP_NS:
-            self._evidence[:] = 0.0
-            self._progress = -1
+            self._start_job()
             self.restarts += 1
         self._last_stamp = stamp_ns
         self._progress += 1
-        evidence, _ = self.library.evidence(self._progress, inputs)
+        evidence, _ = self.library.evidence(self._progress, self._levelled_values(inputs))
         self._evidence += evidence
         mean = self._evidence / (self._progress + 1)
         best = int(np.argmin(mean))
@@ -285,5 +337,5 @@ class ProgressTracker:
 
 __all__ = [
     "DAMAGED", "JOB_GAP_NS", "NORMAL", "PROGRESS_FORMAT", "ProgressLibrary", "ProgressTracker",
-    "TOOL_CONDITIONS", "build_progress_library", "select_channels",
+    "TOOL_CONDITIONS", "build_progress_library", "running_mean", "select_channels",
 ]

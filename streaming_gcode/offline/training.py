@@ -174,9 +174,11 @@ class _Trainer:
             if not chosen:
                 return None
             index = [names.index(n) for n in chosen]
+            drifting = {c for s in self.layout.streams for c in s.drifting}
             return build_progress_library(
                 ((p.family, tool_condition_of(p.family),
-                  p.table.continuous[:, index], p.labels) for p in past), chosen)
+                  p.table.continuous[:, index], p.labels) for p in past), chosen,
+                levelled=[n for n in chosen if n in drifting])
         line = names.index(c.program_line_channel)
         evidence = [names.index(n) for n in c.program_evidence]
         return build_library(((p.family, p.table.continuous[:, line],

@@ -42,6 +42,10 @@ def test_default_config_parses():
     assert all(s.msg_type == JOINT_STATE for s in layout.streams)
     assert layout.stream("motor_currents").field == "effort"
     assert layout.frame_period_ns == 250_000_000
+    # every board's magnetometers drift between runs; nothing else is marked
+    board = layout.stream("board_spindle2")
+    assert board.drifting == ("spindle2.Mx", "spindle2.My", "spindle2.Mz")
+    assert not layout.stream("controller").drifting
 
 
 def test_flat_parameters_parse_and_normalise_types():
@@ -142,6 +146,8 @@ def test_driver_options_default_to_ignore_header_and_required():
     ({"streams.imu.optional": True, "stale_policy": "skip"},
      r"\['imu'\] are optional, but stale_policy skip would drop every frame"),
     ({"streams.ctrl.optional": True}, r"the frame clock 'ctrl' cannot be optional"),
+    ({"streams.imu.drifting": ["nope"]}, r"streams.imu.drifting must list continuous channels "
+                                         r"of the stream"),
 ])
 def test_bad_driver_options_are_rejected_with_reason(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -14,10 +14,6 @@ from streaming_gcode.model.gcode import LineLabel
 from streaming_gcode.model.program_library import (
     build_library, EVIDENCE_CAP, ProgramLibrary, ProgramTracker,
 )
-from streaming_gcode.model.progress_library import (
-    build_progress_library, DAMAGED, JOB_GAP_NS, NORMAL, ProgressLibrary, ProgressTracker,
-    select_channels,
-)
 
 EVIDENCE = ("posx", "feed")
 
@@ -131,37 +127,3 @@ def test_tied_programs_that_disagree_give_their_lines_as_candidates() -> None:
     reading = tracker.update(4.0, np.array([5.5, 125.0]))
     assert reading.line is None
     assert {c.label for c in reading.candidates} == {BASE_TEXT[4], FAST_TEXT[4]}
-
-
-def test_progress_library_identifies_operation_condition_and_line() -> None:
-    rng = np.random.default_rng(0)
-    base_signal = np.sin(np.arange(40) / 3.0)[:, None] * np.array([[1.0, 2.0]])
-    worn_signal = base_signal + np.array([[0.8, -0.6]])           # the damaged tool
-    texts = [_label("G1" if k % 5 else "G0", f"{k}.5") for k in range(40)]
-    runs = [(op, tool, signal + 0.05 * rng.normal(size=signal.shape), texts)
-            for op, tool, signal in (("face", NORMAL, base_signal), ("face", NORMAL, base_signal),
-                                     ("damageface", DAMAGED, worn_signal),
-                                     ("damageface", DAMAGED, worn_signal))]
-    library = ProgressLibrary.from_dict(build_progress_library(runs, ("a", "b")).to_dict())
-    assert library.operations == ("damageface", "face")
-    tracker = ProgressTracker(library)
-    period = 250_000_000
-    for k in range(30):
-        reading = tracker.observe(k * period, worn_signal[k] + np.array([0.01, np.nan]))
-    assert reading.operation == "damageface" and reading.tool_condition == DAMAGED
-    assert reading.progress == 29 and reading.line.label == texts[29]
-    assert reading.tool_condition_confidence > 0.9
-    # a pause longer than JOB_GAP_NS starts the next job: progress starts again
-    reading = tracker.observe(29 * period + JOB_GAP_NS + 1, base_signal[0])
-    assert reading.progress == 0 and tracker.restarts == 2
-
-
-def test_channels_that_drift_are_not_selected() -> None:
-    rng = np.random.default_rng(1)
-    steps = np.arange(50)
-    runs = []
-    for run in range(4):
-        follows = np.sin(steps / 4.0) + 0.05 * rng.normal(size=50)     # repeats every run
-        drifts = 20.0 * run + 0.01 * steps                              # level moves per run
-        runs.append(("face", np.stack([follows, drifts], 1)))
-    assert select_channels(runs, ("follows", "drifts")) == ["follows"]
