@@ -15,7 +15,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from streaming_gcode.core.errors import FeatureMappingError
-from streaming_gcode.core.stream_layout import ROLE_CONTROLLER, StreamLayout
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_spec import ROLE_CONTROLLER
 
 UNKNOWN_CATEGORY_INDEX = 0
 FULL = "full"

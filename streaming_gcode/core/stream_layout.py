@@ -18,11 +18,8 @@ import yaml
 
 from streaming_gcode.core.errors import ConfigError, StreamingGcodeError
 from streaming_gcode.core.package import default_stream_config, NODE_NAME
-# The per-stream names are re-exported: a layout's users (bag writer, harness, bench)
-# read stream types and specs through the layout they were given.
-from streaming_gcode.core.stream_spec import (  # noqa: F401 - re-exported, see above
-    choice_param, FLOAT32_ARRAY, FLOAT64_ARRAY, IMU, JOINT_STATE, JOINT_STATE_FIELDS,
-    normalise_message_type, NS_PER_S, number_param, parse_stream, ROLE_CONTROLLER, StreamSpec,
+from streaming_gcode.core.stream_spec import (
+    choice_param, NS_PER_S, number_param, parse_stream, StreamSpec,
 )
 
 MAX_PARAMS_FILE_BYTES = 1 << 20  # a params file is a few KB; more is not a layout

@@ -60,17 +60,19 @@ class _ModeRecorder:
 
 
 def prepare_bag(
-    bag: str | Path, layout: StreamLayout, feature_map: FeatureMap
+    bag: str | Path, layout: StreamLayout, feature_map: FeatureMap,
+    label_topic: str | None = None,
 ) -> tuple[PreparedRun, np.ndarray, list[LineLabel | None]]:
     """Align a bag as the node would and label its frames.
 
     Returns the prepared run plus every reference stamp and its label (the
     timeline of what was executed, for plots and for pairing live predictions).
+    Labels come from `label_topic`, by default the bag's reference topic.
     """
     with open_bag(bag) as opened:
         recorder = _ModeRecorder(layout)
         table = align_samples(layout, feature_map, recorder.tap(bag_samples(opened, layout)))
-        stamps, lines = bag_reference(opened)
+        stamps, lines = bag_reference(opened, label_topic)
         modes = recorder.at(stamps, layout.alignment.max_staleness_ns)
         labels = label_lines(lines, modes if recorder.where is not None else None)
         name = bag_run_name(opened)

@@ -19,11 +19,8 @@ from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from streaming_gcode.core.errors import MessageError, RecordingError
-from streaming_gcode.core.stream_layout import (
-    normalise_message_type,
-    parse_bounded_yaml,
-    StreamLayout,
-)
+from streaming_gcode.core.stream_layout import parse_bounded_yaml, StreamLayout
+from streaming_gcode.core.stream_spec import normalise_message_type
 from streaming_gcode.ingestion.adapters import make_adapter
 from streaming_gcode.recordings.bag_metadata import (
     check_bag_metadata,

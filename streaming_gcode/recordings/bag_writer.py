@@ -26,7 +26,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from streaming_gcode.core.errors import RecordingError
-from streaming_gcode.core.stream_layout import (
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_spec import (
     FLOAT32_ARRAY,
     FLOAT64_ARRAY,
     IMU,
@@ -34,7 +35,6 @@ from streaming_gcode.core.stream_layout import (
     JOINT_STATE_FIELDS,
     normalise_message_type,
     NS_PER_S,
-    StreamLayout,
     StreamSpec,
 )
 from streaming_gcode.recordings.csv_runs import load_run, RecordedRun, run_name, run_samples
@@ -165,9 +165,17 @@ def _array_builder(spec: StreamSpec, dtype: type) -> Callable[[int, np.ndarray],
     msg_type = normalise_message_type(spec.msg_type)
     cls = types[msg_type]
     layout_cls = types["std_msgs/msg/MultiArrayLayout"]
+    dim_cls = types["std_msgs/msg/MultiArrayDimension"]
 
     def build(stamp_ns: int, values: np.ndarray) -> Any:
-        return cls(layout=layout_cls(dim=[], data_offset=0), data=np.asarray(values, dtype=dtype))
+        """One sample `[channels]`, or a batch `[samples, channels]` (dense row-major)."""
+        values = np.asarray(values, dtype=dtype)
+        dims = []
+        if values.ndim == 2:
+            samples, channels = values.shape
+            dims = [dim_cls(label="samples", size=samples, stride=samples * channels),
+                    dim_cls(label="channels", size=channels, stride=channels)]
+        return cls(layout=layout_cls(dim=dims, data_offset=0), data=values.reshape(-1))
 
     return build
 

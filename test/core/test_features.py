@@ -9,7 +9,8 @@ import pytest
 
 from streaming_gcode.core.errors import FeatureMappingError
 from streaming_gcode.core.features import feature_set, FEATURE_SET_DESCRIPTIONS, FeatureMap
-from streaming_gcode.core.stream_layout import AlignmentSettings, StreamLayout, StreamSpec
+from streaming_gcode.core.stream_layout import AlignmentSettings, StreamLayout
+from streaming_gcode.core.stream_spec import StreamSpec
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,9 +14,8 @@ import torch
 from streaming_gcode.core.errors import CheckpointError
 from streaming_gcode.core.features import feature_set
 from streaming_gcode.core.package import default_checkpoint
-from streaming_gcode.core.stream_layout import (
-    AlignmentSettings, resolve_layout, StreamLayout, StreamSpec,
-)
+from streaming_gcode.core.stream_layout import AlignmentSettings, resolve_layout, StreamLayout
+from streaming_gcode.core.stream_spec import StreamSpec
 from streaming_gcode.model import checkpoint_limits
 from streaming_gcode.model.checkpoint import (
     CHECKPOINT_KEYS,

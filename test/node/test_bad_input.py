@@ -26,7 +26,8 @@ from std_msgs.msg import Float32MultiArray, Float64MultiArray
 
 from streaming_gcode.core.errors import ConfigError, MessageError
 from streaming_gcode.core.features import FeatureMap
-from streaming_gcode.core.stream_layout import StreamLayout, StreamSpec
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_spec import StreamSpec
 from streaming_gcode.ingestion.adapters import (
     make_adapter, RefusedMessage, SERIALIZED_OVERHEAD_BYTES, serialized_size_bound,
 )

@@ -1,6 +1,6 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""Bags as runs: the frames and labels of a csv2bag bag equal those of its source run."""
+"""Bags as runs: frames and labels equal those of the source run and of the node's alignment."""
 
 from __future__ import annotations
 
@@ -12,13 +12,23 @@ import pytest
 from streaming_gcode.core.errors import RecordingError
 from streaming_gcode.core.features import feature_set, FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.ingestion.alignment import align_samples
+from streaming_gcode.offline.bag_frames import prepare_bag
 from streaming_gcode.offline.labelled_windows import prepare_run
+from streaming_gcode.recordings.bag_reader import bag_samples
 from streaming_gcode.recordings.bag_runs import load_bag_run
-from streaming_gcode.recordings.bag_writer import write_run_bag
+from streaming_gcode.recordings.bag_writer import (
+    absolute_topic, BAG_FORMAT_VERSION, message_builder, qos_profile, REFERENCE_TOPIC,
+    serialize, STRING, string_message, typestore, write_run_bag,
+)
 from streaming_gcode.recordings.csv_runs import load_run
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = "damageface_004"
+MS = 1_000_000
+T0 = 1_700_000_000_000_000_000
+FRAMES = 40                     # frame clock (controller) at 10 Hz
+BATCH = 50                      # vibration: 1 kHz in batches of 50, 20 messages a second
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +70,72 @@ def test_a_path_that_is_not_a_bag_is_one_clear_error(tmp_path) -> None:
     (tmp_path / "notes.txt").write_text("not a bag")
     with pytest.raises(RecordingError, match="notes.txt"):
         load_bag_run(tmp_path / "notes.txt", layout)
+
+
+def _batched_layout() -> StreamLayout:
+    return StreamLayout.from_parameters({
+        "stream_names": ["ctrl", "vib"], "frame_clock": "ctrl", "sample_rate_hz": 10.0,
+        "streams.ctrl.topic": "cnc/ctrl", "streams.ctrl.type": "sensor_msgs/JointState",
+        "streams.ctrl.channels": ["stat", "momo", "posx"],
+        "streams.vib.topic": "cnc/vib", "streams.vib.type": "std_msgs/Float32MultiArray",
+        "streams.vib.channels": ["vx", "vy"], "streams.vib.aggregate": "rms",
+        "streams.vib.sample_rate_hz": 1000.0,
+    })
+
+
+def _write_batched_bag(path: Path, layout: StreamLayout) -> Path:
+    """Write a bag as `ros2 bag record` would: controller reports, vibration batches, lines.
+
+    Batches end at their receipt (log time), jittered; messages are in log-time order.
+    """
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    rng = np.random.default_rng(7)
+    messages = []   # (log time, stream index or None for the line, values or text)
+    for k in range(FRAMES):
+        stamp = T0 + k * 100 * MS + 3 * MS
+        messages.append((stamp, 0, np.array([5.0, 1.0, 0.5 * k])))
+        messages.append((stamp, None, f"G1 X{k // 4}"))
+    for j in range(2 * FRAMES):
+        end = T0 + (j + 1) * 50 * MS + int(rng.uniform(-0.4, 0.4) * MS)
+        messages.append((end, 1, rng.normal(0.0, 2.0, (BATCH, 2)).astype(np.float32)))
+    writer = Writer(path, version=BAG_FORMAT_VERSION, storage_plugin=StoragePlugin.MCAP)
+    writer.open()
+    store = typestore()
+    topics = [writer.add_connection(absolute_topic(s.topic), s.msg_type, typestore=store,
+                                    offered_qos_profiles=[qos_profile(s.reliable, s.depth)])
+              for s in layout.streams]
+    line = writer.add_connection(absolute_topic(REFERENCE_TOPIC), STRING, typestore=store)
+    builders = [message_builder(s) for s in layout.streams]
+    for stamp, index, payload in sorted(messages, key=lambda m: m[0]):
+        if index is None:
+            writer.write(line, stamp, serialize(string_message(payload), STRING))
+        else:
+            message = builders[index](stamp, payload)
+            writer.write(topics[index], stamp, serialize(message, layout.streams[index].msg_type))
+    writer.close()
+    return path
+
+
+def test_a_bag_with_batches_trains_on_the_frames_the_node_aligns(tmp_path) -> None:
+    layout = _batched_layout()
+    bag = _write_batched_bag(tmp_path / "batched_001", layout)
+    fmap = FeatureMap.build(layout, ["posx", "vx", "vy"])
+    run = load_bag_run(bag, layout)
+    assert run.name == "batched_001" and len(run) >= 2 * FRAMES * BATCH   # a row a sample
+    trained = prepare_run(run, layout, fmap)
+    live = align_samples(layout, fmap, bag_samples(bag, layout))
+    evaluated, _, _ = prepare_bag(bag, layout, fmap)
+    assert len(trained) == len(live) == FRAMES
+    for table in (live, evaluated.table):
+        np.testing.assert_array_equal(trained.table.stamps, table.stamps)
+        np.testing.assert_array_equal(trained.table.continuous, table.continuous)
+        np.testing.assert_array_equal(trained.table.degraded, table.degraded)
+    assert trained.labels == evaluated.labels
+    assert trained.labels[-1] is not None
+    samples = [(s, v) for i, s, v in bag_samples(bag, layout) if i == 1]
+    first_frame = live.stamps[0]
+    in_first = np.concatenate([v[end - (BATCH - 1 - np.arange(BATCH)) * MS <= first_frame]
+                               for end, v in samples])
+    np.testing.assert_allclose(live.continuous[0, 1:],
+                               np.sqrt(np.mean(np.square(in_first), axis=0)), rtol=1e-6)

@@ -15,7 +15,8 @@ import yaml
 
 from streaming_gcode.cli import main as cli_main
 from streaming_gcode.core.errors import RecordingError
-from streaming_gcode.core.stream_layout import NS_PER_S, StreamLayout
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_spec import NS_PER_S
 from streaming_gcode.recordings.bag_reader import (
     bag_reference,
     bag_samples,

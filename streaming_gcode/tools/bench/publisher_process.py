@@ -24,12 +24,8 @@ import numpy as np
 import rclpy
 from sensor_msgs.msg import JointState
 
-from streaming_gcode.core.stream_layout import (
-    JOINT_STATE,
-    normalise_message_type,
-    StreamLayout,
-    StreamSpec,
-)
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_spec import JOINT_STATE, normalise_message_type, StreamSpec
 from streaming_gcode.node.conversions import message_class, stream_qos
 
 MATCH_TIMEOUT_S = 60.0

@@ -22,9 +22,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from std_msgs.msg import String
 
 from streaming_gcode.core.errors import ConfigError
-from streaming_gcode.core.stream_layout import (
-    FLOAT32_ARRAY, FLOAT64_ARRAY, IMU, JOINT_STATE, normalise_message_type, NS_PER_S,
-    StreamLayout, StreamSpec,
+from streaming_gcode.core.stream_layout import StreamLayout
+from streaming_gcode.core.stream_spec import (
+    FLOAT32_ARRAY, FLOAT64_ARRAY, IMU, JOINT_STATE, normalise_message_type, NS_PER_S, StreamSpec,
 )
 from streaming_gcode.node.conversions import message_class, stream_qos
 from streaming_gcode.tools.harness.source_frames import EXECUTED_TOPIC, SourceFrame
