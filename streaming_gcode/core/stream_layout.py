@@ -255,12 +255,14 @@ def _parse_layout(params: Mapping[str, Any], where: str) -> StreamLayout:
 def aggregate_history_depth(spec: StreamSpec, alignment: AlignmentSettings) -> int:
     """Return how many samples an aggregated stream keeps: one frame to the next's end.
 
-    Sized from `sample_rate_hz` when given (a frame period plus the alignment
-    timeout plus a margin); one-sample-a-message streams keep a fixed number.
+    Sized from `sample_rate_hz` when given (a frame's reach back, the longer of
+    the frame period and `max_staleness`, plus the alignment timeout plus a
+    margin); one-sample-a-message streams keep a fixed number.
     """
     if spec.sample_rate_hz <= 0:
         return DEFAULT_AGGREGATE_HISTORY
-    span_s = (alignment.frame_period_ns + alignment.alignment_timeout_ns) / NS_PER_S
+    reach_ns = max(alignment.frame_period_ns, alignment.max_staleness_ns)
+    span_s = (reach_ns + alignment.alignment_timeout_ns) / NS_PER_S
     return int(math.ceil(spec.sample_rate_hz * (span_s + AGGREGATE_HISTORY_MARGIN_S)))
 
 

@@ -50,9 +50,19 @@ def aggregate_samples(kind: str, samples: np.ndarray) -> np.ndarray:
     return np.clip(function(samples), -FLOAT32_MAX, FLOAT32_MAX)
 
 
-def batch_stamps(end_ns: int, count: int, period_ns: int) -> np.ndarray:
-    """Stamps of a batch of `count` samples `period_ns` apart, the last at `end_ns`."""
-    return end_ns - period_ns * np.arange(count - 1, -1, -1, dtype=np.int64)
+def batch_stamps(end_ns: int, count: int, period_ns: int,
+                 after_ns: int | None = None) -> np.ndarray:
+    """Stamps of a batch of `count` samples `period_ns` apart, the last at `end_ns`.
+
+    Receipt jitter can make a batch reach back to or before the stream's previous
+    sample (`after_ns`): those samples move up just after it, 1 ns apart, so the
+    stamps stay strictly increasing and no sample shares a stamp (none is lost
+    where samples are keyed by stamp, as in a recorded run).
+    """
+    stamps = end_ns - period_ns * np.arange(count - 1, -1, -1, dtype=np.int64)
+    if after_ns is not None:
+        np.maximum(stamps, after_ns + 1 + np.arange(count, dtype=np.int64), out=stamps)
+    return stamps
 
 
 class StreamAggregator:

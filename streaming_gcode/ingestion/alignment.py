@@ -178,9 +178,7 @@ class FrameAligner:
         if newest is not None and end_ns < newest:
             self.counters.out_of_order[stream_index] += 1
             return SampleVerdict.OUT_OF_ORDER
-        stamps = batch_stamps(end_ns, len(values), period)
-        if newest is not None:
-            np.maximum(stamps, newest, out=stamps)
+        stamps = batch_stamps(end_ns, len(values), period, newest)
         if self._watermark is not None:
             keep = stamps >= self._watermark
             stamps, values = stamps[keep], values[keep]
@@ -309,12 +307,16 @@ class FrameAligner:
                 degraded = True
                 if self._policy == "zero_fill":
                     slot = None
+            if slot is not None and aggregator is not None and held is None:
+                # nothing aggregated yet (the only sample sits at the watermark or is
+                # stale): the fill value, never one raw sample passed off as a statistic
+                degraded, slot = True, None
             if slot is None:
                 dst = gather.continuous_dst
                 self._continuous[dst] = fmap.continuous_fill[dst]
                 self._categorical[gather.categorical_dst] = 0
                 continue
-            values = history.values[slot] if aggregator is None or held is None else held
+            values = history.values[slot] if aggregator is None else held
             self._continuous[gather.continuous_dst] = values[gather.continuous_src]
             for src, dst in zip(gather.categorical_src, gather.categorical_dst):
                 self._categorical[dst] = fmap.category_index(int(dst), float(values[src]))

@@ -13,10 +13,10 @@ from typing import Any, Mapping, Union
 
 from streaming_gcode.core.errors import ModelConfigError
 from streaming_gcode.model.program_library import LIBRARY_FORMAT, ProgramLibrary
-from streaming_gcode.model.progress_library import PROGRESS_FORMAT, ProgressLibrary
+from streaming_gcode.model.progress_library import PROGRESS_FORMATS, ProgressLibrary
 
 Library = Union[ProgramLibrary, ProgressLibrary]
-_READERS = {LIBRARY_FORMAT: ProgramLibrary, PROGRESS_FORMAT: ProgressLibrary}
+_READERS = {LIBRARY_FORMAT: ProgramLibrary, **{f: ProgressLibrary for f in PROGRESS_FORMATS}}
 
 
 def library_from_dict(data: Mapping[str, Any], where: str = "program library") -> Library:

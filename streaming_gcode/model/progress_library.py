@@ -21,8 +21,10 @@ damaged-tool runs are operations of their own), so the same evidence tells
 Evidence channels are chosen from the recordings (`select_channels`): those whose
 template explains a good share of their variance in most operations (the bed
 boards' magnetometers follow the moving bed, the vibration RMS follows the cut);
-slow, drifting channels explain little and are left out. A missing board only
-removes its channels from the distance (NaN is skipped). Channels the layout
+slow, drifting channels explain little and are left out. A board missing from
+a run gives its channels the aligner's fill value (the training mean), in the
+recorded runs and at run time alike: a few constant channels, which the median
+over channels keeps from deciding (NaN, where given, is skipped). Channels the layout
 marks `drifting` (magnetometers: their level moves between runs, their course
 within a job repeats) are compared by their change since the job start: the
 running mean since the job start is subtracted from the observation and from
@@ -43,7 +45,8 @@ from streaming_gcode.model.program_library import (
     label_from_json, label_to_json, MAX_PROGRAMS, ProgramLine, ProgramReading,
 )
 
-PROGRESS_FORMAT = "streaming_gcode.progress_library/1"
+PROGRESS_FORMAT = "streaming_gcode.progress_library/2"   # /2: `levelled` drifting channels
+PROGRESS_FORMATS: tuple[str, ...] = ("streaming_gcode.progress_library/1", PROGRESS_FORMAT)
 NS_PER_S = 1_000_000_000
 JOB_GAP_NS = 2 * NS_PER_S     # no frame for this long: the next frame starts a job
 PROGRESS_SLACK = 2            # frames of timing slack when matching a template
@@ -149,8 +152,13 @@ class ProgressLibrary:
     def from_dict(cls, data: Mapping[str, Any],
                   where: str = "progress library") -> ProgressLibrary:
         """Inverse of `to_dict`, with one clear error for bad content."""
-        if not isinstance(data, Mapping) or data.get("format") != PROGRESS_FORMAT:
-            raise ModelConfigError(f"{where}: expected a mapping with format {PROGRESS_FORMAT!r}")
+        if not isinstance(data, Mapping) or data.get("format") not in PROGRESS_FORMATS:
+            raise ModelConfigError(f"{where}: expected a mapping with a format of "
+                                   f"{list(PROGRESS_FORMATS)}")
+        levelled = data.get("levelled", [])
+        if not isinstance(levelled, list):
+            raise ModelConfigError(f"{where}: levelled must be a list of channel names, got "
+                                   f"{type(levelled).__name__}")
         try:
             operations = list(data["operations"])[:MAX_PROGRAMS + 1]
             channels = tuple(str(c) for c in data["channels"])
@@ -170,7 +178,7 @@ class ProgressLibrary:
                                   ProgramLine(label_from_json(lab, where), float(share))
                                   for lab, share in zip(o["labels"], o["shares"], strict=True))
                             for o in operations),
-                levelled=tuple(str(c) for c in data.get("levelled", ())),
+                levelled=tuple(str(c) for c in levelled),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelConfigError(f"{where}: {type(exc).__name__}: {exc}") from None
@@ -336,6 +344,7 @@ class ProgressTracker:
 
 
 __all__ = [
-    "DAMAGED", "JOB_GAP_NS", "NORMAL", "PROGRESS_FORMAT", "ProgressLibrary", "ProgressTracker",
+    "DAMAGED", "JOB_GAP_NS", "NORMAL", "PROGRESS_FORMAT", "PROGRESS_FORMATS", "ProgressLibrary",
+    "ProgressTracker",
     "TOOL_CONDITIONS", "build_progress_library", "running_mean", "select_channels",
 ]

@@ -54,9 +54,10 @@ def spread_samples(
     newest: dict[int, int] = {}
     for index, stamp, values in samples:
         if values.ndim == 2:
-            stamps = batch_stamps(stamp, len(values), layout.streams[index].sample_period_ns)
-            if index in newest:
-                np.maximum(stamps, newest[index], out=stamps)
+            if index in newest and stamp < newest[index]:
+                continue     # the aligner refuses a batch ending before its stream's newest
+            stamps = batch_stamps(stamp, len(values), layout.streams[index].sample_period_ns,
+                                  newest.get(index))
         else:
             stamps, values = np.array([stamp], dtype=np.int64), values[np.newaxis]
         newest[index] = int(stamps[-1])

@@ -202,10 +202,14 @@ def test_the_readme_example_stream_parses(tmp_path):
         "rms", 1000.0, ("vib_x", "vib_y", "vib_z"))
 
 
-def test_an_aggregated_stream_keeps_a_frame_period_plus_timeout_plus_margin_of_samples():
+def test_an_aggregated_stream_keeps_its_reach_back_plus_timeout_plus_margin_of_samples():
     layout = StreamLayout.from_parameters(_vib(aggregate="rms", sample_rate_hz=1000.0))
-    # 4 Hz frames (0.25 s) + 0.5 s timeout + 1 s margin at 1 kHz
-    assert stream_layout.aggregate_history_depth(layout.stream("vib"), layout.alignment) == 1750
+    # a frame reaches back max(0.25 s frame period, 1 s max_staleness) + 0.5 s timeout
+    # + 1 s margin, at 1 kHz
+    assert stream_layout.aggregate_history_depth(layout.stream("vib"), layout.alignment) == 2500
+    slow = StreamLayout.from_parameters({**_vib(aggregate="rms", sample_rate_hz=1000.0),
+                                         "max_staleness_s": 3.0})
+    assert stream_layout.aggregate_history_depth(slow.stream("vib"), slow.alignment) == 4500
     plain = StreamLayout.from_parameters(_vib(aggregate="mean"))
     assert stream_layout.aggregate_history_depth(plain.stream("vib"), plain.alignment) == \
         stream_layout.DEFAULT_AGGREGATE_HISTORY
@@ -223,7 +227,7 @@ def test_an_aggregated_stream_keeps_a_frame_period_plus_timeout_plus_margin_of_s
     ({"aggregate": "mean", "categorical": ["vz"]},
      r"streams.vib.aggregate mean cannot apply to the categorical channels \['vz'\]"),
     ({"aggregate": "rms", "sample_rate_hz": 700_000.0},
-     r"streams.vib.sample_rate_hz 700000 needs 1225000 samples of history per frame; at most "
+     r"streams.vib.sample_rate_hz 700000 needs 1750000 samples of history per frame; at most "
      r"1048576"),
 ])
 def test_bad_high_rate_options_are_refused_with_one_clear_error(options, message):

@@ -200,6 +200,18 @@ def test_zero_fill_replaces_a_stale_aggregate_with_the_fill_value() -> None:
     np.testing.assert_array_equal(window.continuous[0, 1:], [0.0, 0.0])
 
 
+def test_a_first_frame_with_only_stale_samples_gets_the_fill_value_not_a_raw_sample() -> None:
+    """hold_last has no aggregate to hold yet: one raw sample is not a peak_to_peak."""
+    ingest = _ingest(_layout("peak_to_peak"))
+    ingest.on_message(1, batch(_samples(BATCH) + 123.0), T0 + 50 * MS)
+    ingest.on_message(0, _joint(T0 + 700 * MS, 1.0), T0 + 700 * MS)   # 650 ms > 500 ms stale
+    ingest.advance(T0 + 5 * S)
+    window = ingest.buffer.window(1)
+    assert window.degraded[0]
+    np.testing.assert_array_equal(window.continuous[0, 1:],
+                                  ingest.aligner.feature_map.continuous_fill[1:])
+
+
 def test_a_one_sample_stream_slower_than_the_frames_holds_its_aggregate() -> None:
     """An aggregated 1-D stream (no sample rate) at 5 Hz beside a 10 Hz frame clock."""
     layout = _layout("mean", rate=0.0)

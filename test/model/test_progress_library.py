@@ -11,9 +11,10 @@ import pytest
 
 from streaming_gcode.core.errors import ModelConfigError
 from streaming_gcode.model.gcode import LineLabel
+from streaming_gcode.model.libraries import library_from_dict
 from streaming_gcode.model.progress_library import (
-    build_progress_library, DAMAGED, JOB_GAP_NS, NORMAL, ProgressLibrary, ProgressTracker,
-    running_mean, select_channels,
+    build_progress_library, DAMAGED, JOB_GAP_NS, NORMAL, PROGRESS_FORMAT, ProgressLibrary,
+    ProgressTracker, running_mean, select_channels,
 )
 
 PERIOD_NS = 250_000_000
@@ -106,9 +107,36 @@ def test_running_mean_skips_missing_values() -> None:
     assert means[:, 1].tolist() == [1.0, 2.0, 2.0]
 
 
-def test_levelled_channels_must_be_library_channels() -> None:
+def test_levelled_channels_must_be_a_list_of_library_channels() -> None:
     _, runs = _two_operations(np.random.default_rng(4), channels=2)
     data = build_progress_library(runs, ("a", "b"), levelled=("b",)).to_dict()
-    data["levelled"] = ["z"]
+    assert data["format"] == PROGRESS_FORMAT == "streaming_gcode.progress_library/2"
     with pytest.raises(ModelConfigError, match=r"levelled channels \['z'\]"):
-        ProgressLibrary.from_dict(data)
+        ProgressLibrary.from_dict({**data, "levelled": ["z"]})
+    with pytest.raises(ModelConfigError, match=r"levelled must be a list of channel names, "
+                                               r"got str"):
+        ProgressLibrary.from_dict({**data, "levelled": "b"})
+
+
+def test_a_library_of_the_first_format_reads_with_nothing_levelled() -> None:
+    _, runs = _two_operations(np.random.default_rng(5), channels=2)
+    data = build_progress_library(runs, ("a", "b")).to_dict()
+    old = {k: v for k, v in data.items() if k != "levelled"}
+    old["format"] = "streaming_gcode.progress_library/1"
+    library = library_from_dict(old)
+    assert isinstance(library, ProgressLibrary) and library.levelled == ()
+    with pytest.raises(ModelConfigError, match=r"format 'streaming_gcode.progress_library/9'"):
+        library_from_dict({**data, "format": "streaming_gcode.progress_library/9"})
+
+
+def test_a_pause_restarts_the_levelling_with_the_job() -> None:
+    courses, runs = _two_operations(np.random.default_rng(6), channels=3)
+    library = build_progress_library(runs, ("a", "b", "c"), levelled=("b", "c"))
+    tracker, observed = library.tracker(), courses["pocket"] + np.array([0.0, 6.0, 6.0])
+    for k, row in enumerate(observed[:30]):
+        tracker.observe(k * PERIOD_NS, row + 50.0)        # a first job far off in level
+    restart = 29 * PERIOD_NS + JOB_GAP_NS + 1
+    for k, row in enumerate(observed):
+        reading = tracker.observe(restart + k * PERIOD_NS, row)
+    assert tracker.restarts == 2 and reading.operation == "pocket"
+    assert reading.operation_confidence > 0.9
