@@ -4,9 +4,10 @@
 
     ros2 launch streaming_gcode stream.launch.py \
         [params_file:=...] [checkpoint:=...] [model:=full|physical] \
-        [allow_random_model:=true] [namespace:=...] [use_sim_time:=true] [log_level:=debug]
+        [allow_random_model:=true] [namespace:=...] [use_sim_time:=true] [log_level:=debug] \
+        [autostart:=false]
 
-An empty `checkpoint`, `model` or `allow_random_model` leaves the value of the
+An empty `checkpoint`, `model`, `allow_random_model` or `autostart` leaves the value of the
 params file (or the node's default) alone, so a params file stays the single
 place where a deployment is described.
 """
@@ -27,7 +28,7 @@ BOOL_CHOICES = ("true", "false")
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 # Launch arguments that override their parameter only when given a non-empty value.
 OPTIONAL_STRING_OVERRIDES = ("checkpoint", "model")
-OPTIONAL_BOOL_OVERRIDES = ("allow_random_model",)
+OPTIONAL_BOOL_OVERRIDES = ("allow_random_model", "autostart")
 
 
 def _arguments() -> list[DeclareLaunchArgument]:
@@ -48,6 +49,11 @@ def _arguments() -> list[DeclareLaunchArgument]:
             "allow_random_model", default_value="", choices=["", *BOOL_CHOICES],
             description="Run a randomly initialised model when no checkpoint is found "
                         "(testing only); empty = the params file's value."),
+        DeclareLaunchArgument(
+            "autostart", default_value="", choices=["", *BOOL_CHOICES],
+            description="Configure and activate the lifecycle node at start (false: wait "
+                        "for the lifecycle services); empty = the params file's value, "
+                        "else true."),
         DeclareLaunchArgument(
             "namespace", default_value="",
             description="Namespace of the node (relative stream topics follow it)."),

@@ -12,6 +12,7 @@ parameter service clients. Not a test module (no `test_` prefix).
 from __future__ import annotations
 
 from contextlib import contextmanager
+import copy
 import json
 import math
 import os
@@ -31,6 +32,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 import psutil  # noqa: E402
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402, I100
+from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
 from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: E402
@@ -109,16 +111,20 @@ def small_checkpoint(path: Path, d_model: int = 16, num_layers: int = 1,
     return save_checkpoint(path, backbone, line_heads, config, meta)
 
 
+# Three streams: JointState frame clock, Imu, a reliable Float32MultiArray.
+FAULT_STREAMS: dict[str, dict[str, Any]] = {
+    "joints": {"topic": "fault/joints", "type": "sensor_msgs/msg/JointState",
+               "field": "position", "channels": ["j1", "j2"]},
+    "imu": {"topic": "fault/imu", "type": "sensor_msgs/msg/Imu",
+            "channels": ["angular_velocity.z"]},
+    "arr": {"topic": "fault/arr", "type": "std_msgs/msg/Float32MultiArray",
+            "channels": ["a0", "mode"], "reliable": True, "depth": 50},
+}
+
+
 def node_params(checkpoint: Path, **overrides: Any) -> dict:
-    """Three streams: JointState frame clock, Imu, a reliable Float32MultiArray."""
-    streams = {
-        "joints": {"topic": "fault/joints", "type": "sensor_msgs/msg/JointState",
-                   "field": "position", "channels": ["j1", "j2"]},
-        "imu": {"topic": "fault/imu", "type": "sensor_msgs/msg/Imu",
-                "channels": ["angular_velocity.z"]},
-        "arr": {"topic": "fault/arr", "type": "std_msgs/msg/Float32MultiArray",
-                "channels": ["a0", "mode"], "reliable": True, "depth": 50},
-    }
+    """Return the node's parameters over `FAULT_STREAMS`, with `overrides`."""
+    streams = copy.deepcopy(FAULT_STREAMS)
     values = {
         "checkpoint": str(checkpoint), "stride": 0, "hardware_id": "fault_mill",
         "stream_names": list(streams), "streams": streams, "frame_clock": "joints",
@@ -320,6 +326,70 @@ class Graph:
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
+
+
+LIFECYCLE_PROBE_TIMEOUT_S = 2.0       # one unanswered probe of a lifecycle service
+UNKNOWN_TRANSITION = "no_such_transition"   # a change_state that changes nothing
+
+
+class LifecycleClient:
+    """Calls a node's lifecycle services (`change_state`, `get_state`) from the test graph."""
+
+    def __init__(self, graph: Graph, node_name: str = "/streaming_gcode",
+                 timeout: float = 20.0) -> None:
+        self.timeout = timeout
+        self._graph_node = graph.node
+        namespace, _, name = node_name.rpartition("/")
+        self._name = (name, namespace or "/")
+        self._change = graph.node.create_client(ChangeState, f"{node_name}/change_state")
+        self._get = graph.node.create_client(GetState, f"{node_name}/get_state")
+
+    def ready(self) -> bool:
+        """Tell whether the node and both services are seen (non-blocking: `start`'s `ready`).
+
+        The node's name as well: in a process that destroyed an in-process node of
+        the same name, the graph can show its services ready before the new ones.
+        """
+        return (self._name in self._graph_node.get_node_names_and_namespaces()
+                and self._change.service_is_ready() and self._get.service_is_ready())
+
+    def _call(self, client: Any, request: Any, timeout: float | None = None) -> Any:
+        assert client.wait_for_service(timeout_sec=self.timeout), client.srv_name
+        future = client.call_async(request)
+        end = time.monotonic() + (timeout or self.timeout)
+        while not future.done() and time.monotonic() < end:
+            time.sleep(0.002)
+        assert future.done(), f"{client.srv_name} did not answer"
+        return future.result()
+
+    def wait_answering(self, timeout: float = 60.0) -> None:
+        """Wait until both services answer, probed with requests that change nothing.
+
+        A request sent while a service is still being matched is lost, and a
+        transition must not be sent twice: get_state and a change_state with an
+        unknown transition label (refused) are asked until each answers.
+        """
+        probe = ChangeState.Request()
+        probe.transition.label = UNKNOWN_TRANSITION
+        pending = [(self._get, GetState.Request()), (self._change, probe)]
+        end = time.monotonic() + timeout
+        while pending and time.monotonic() < end:
+            try:
+                self._call(*pending[0], timeout=LIFECYCLE_PROBE_TIMEOUT_S)
+                pending.pop(0)
+            except AssertionError:
+                continue
+        assert not pending, f"{pending[0][0].srv_name} did not answer in {timeout} s"
+
+    def state(self) -> str:
+        """Return the node's lifecycle state label (`unconfigured`, `inactive`, ...)."""
+        return self._call(self._get, GetState.Request()).current_state.label
+
+    def change(self, transition: str) -> bool:
+        """Request a transition by label (`configure`, `activate`, ...); True on success."""
+        request = ChangeState.Request()
+        request.transition.label = transition
+        return bool(self._call(self._change, request).success)
 
 
 def start(tmp: Path, params: dict, graph: Graph, name: str = "node",

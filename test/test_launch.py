@@ -100,6 +100,7 @@ def stream_launch() -> launch.LaunchDescription:
                 "use_sim_time": "false",
                 "allow_random_model": "true",
                 "log_level": "info",
+                "autostart": "true",   # the lifecycle node configures and activates itself
             }.items(),
         ),
         launch_pytest.actions.ReadyToTest(),

@@ -26,6 +26,7 @@ from std_msgs.msg import Float32, String
 from streaming_gcode.core.parameters import ParamSpec
 from streaming_gcode.core.stream_layout import NS_PER_S
 from streaming_gcode.node.parameter_declaration import declare_parameters
+from streaming_gcode.node.qos_overrides import overridable, QOS_OVERRIDES
 from streaming_gcode.outputs.agreement import (
     agreement_status,
     AgreementMonitor,
@@ -77,15 +78,22 @@ def reference_text(data: str) -> str:
     return text
 
 
+def declare_agreement(node: Node) -> dict[str, Any]:
+    """Declare the agreement parameters once (a lifecycle node configures more than once)."""
+    return declare_parameters(node, AGREEMENT_PARAMETERS, "agreement parameters")
+
+
 class ReferenceAgreement:
     """Feeds the node's predictions and the cell's reference lines to an AgreementMonitor."""
 
-    def __init__(self, node: Node) -> None:
-        values = declare_parameters(node, AGREEMENT_PARAMETERS, "agreement parameters")
+    def __init__(self, node: Node, values: dict[str, Any] | None = None) -> None:
+        values = declare_agreement(node) if values is None else values
         self.topic: str = values["reference_topic"]
         self.monitor: AgreementMonitor | None = None
         self._lock = threading.Lock()
         self._node = node
+        self._subscription: Any = None
+        self._publisher: Any = None
         if not self.topic:
             return
         self.monitor = AgreementMonitor(AgreementSettings(
@@ -97,10 +105,20 @@ class ReferenceAgreement:
         ))
         # best effort hears reliable and best-effort publishers alike
         qos = QoSProfile(depth=REFERENCE_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT)
-        self._subscription = node.create_subscription(
+        self._subscription = overridable(self.topic, lambda: node.create_subscription(
             String, self.topic, self._on_reference, qos,
-            callback_group=MutuallyExclusiveCallbackGroup())
-        self._publisher = node.create_publisher(Float32, AGREEMENT_TOPIC, AGREEMENT_QOS_DEPTH)
+            callback_group=MutuallyExclusiveCallbackGroup(), qos_overriding_options=QOS_OVERRIDES))
+        self._publisher = overridable(AGREEMENT_TOPIC, lambda: node.create_publisher(
+            Float32, AGREEMENT_TOPIC, AGREEMENT_QOS_DEPTH, qos_overriding_options=QOS_OVERRIDES))
+
+    def release(self) -> None:
+        """Destroy the reference subscription and the agreement publisher (lifecycle cleanup)."""
+        if self._subscription is not None:
+            self._node.destroy_subscription(self._subscription)
+        if self._publisher is not None:
+            self._node.destroy_publisher(self._publisher)
+        self._subscription = self._publisher = None
+        self.monitor = None
 
     @property
     def enabled(self) -> bool:

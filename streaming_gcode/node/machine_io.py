@@ -16,10 +16,8 @@ import json
 from typing import Any, Callable
 
 from rclpy.event_handler import SubscriptionEventCallbacks
-from rclpy.exceptions import NameValidationException, ParameterException
+from rclpy.exceptions import NameValidationException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
-from rclpy.qos_overriding_options import InvalidQosOverridesError, QoSOverridingOptions
 from std_msgs.msg import String
 
 from streaming_gcode.core.errors import ConfigError
@@ -36,6 +34,7 @@ from streaming_gcode.node.conversions import (
     PREDICTION_QOS_DEPTH,
     stream_qos,
 )
+from streaming_gcode.node.qos_overrides import describe_profile, overridable, QOS_OVERRIDES
 from streaming_gcode.node.raw_messages import RawMessageDecoder
 from streaming_gcode.outputs.diagnostics import (
     buffer_status, machine_node, Status, stream_status, Thresholds,
@@ -47,27 +46,6 @@ DRAIN_LIMIT = 64   # rounds over the streams' queues one callback may take (then
 # ROS 2's standard `qos_overrides./<topic>.<subscription|publisher>.<policy>` parameters
 # (history, depth, reliability), read-only, on every input and output; the layout's
 # `reliable`/`depth` (inputs) and PREDICTION_QOS_DEPTH (outputs) are their defaults.
-QOS_OVERRIDES = QoSOverridingOptions.with_default_policies()
-QOS_OVERRIDE_MARK = "QoS override"   # in rclpy's RuntimeError for an unknown policy value
-
-
-def describe_profile(qos: QoSProfile) -> str:
-    """Short text of the QoS in force (overrides applied), e.g. `best_effort keep_last 10`."""
-    history = qos.history.name.lower()
-    return (f"{qos.reliability.name.lower()} {history}"
-            + (f" {qos.depth}" if history == "keep_last" else ""))
-
-
-def _overridable(what: str, create: Callable[[], Any]) -> Any:
-    """Create a publisher or subscription; a bad `qos_overrides` value is one ConfigError."""
-    try:
-        return create()
-    except (InvalidQosOverridesError, ParameterException) as exc:
-        raise ConfigError(f"qos_overrides for {what}: {exc}") from None
-    except RuntimeError as exc:
-        if QOS_OVERRIDE_MARK not in str(exc):
-            raise
-        raise ConfigError(f"qos_overrides for {what}: {exc}") from None
 
 
 class MachineIO:
@@ -96,7 +74,7 @@ class MachineIO:
         self._decoders = tuple(RawMessageDecoder(spec, settings.max_array_length)
                                for spec in self.layout.streams)
         prefix = output_prefix(machine)
-        self.gcode_pub, self.prediction_pub = (_overridable(
+        self.gcode_pub, self.prediction_pub = (overridable(
             f"output {prefix + name}", lambda name=name: node.create_publisher(
                 String, prefix + name, PREDICTION_QOS_DEPTH,
                 qos_overriding_options=QOS_OVERRIDES)) for name in ("gcode", "prediction"))
@@ -106,6 +84,16 @@ class MachineIO:
         # the streams a callback for stream i drains, starting with its own
         self._drain_orders = tuple(tuple((i + k) % count for k in range(count))
                                    for i in range(count))
+
+    def release(self, node: Node) -> dict[str, int]:
+        """Destroy this machine's subscriptions and publishers; return its message totals."""
+        self.frames_completed = None
+        for subscription in self.subscriptions:
+            node.destroy_subscription(subscription)
+        self.subscriptions = []
+        node.destroy_publisher(self.gcode_pub)
+        node.destroy_publisher(self.prediction_pub)
+        return self.ingest.summary()
 
     def label(self, stream: str) -> str:
         """Return a stream's name for logs: `<machine>/<stream>` with several machines."""
@@ -119,7 +107,7 @@ class MachineIO:
         )
         qos = stream_qos(spec)   # rclpy applies the qos_overrides parameters to it
         try:
-            subscription = _overridable(f"stream {spec.name!r}", lambda: node.create_subscription(
+            subscription = overridable(f"stream {spec.name!r}", lambda: node.create_subscription(
                 message_class(spec.msg_type), spec.topic,
                 lambda msg, info: self._on_message(index, msg, info), qos,
                 callback_group=callback_group, event_callbacks=events,
@@ -163,11 +151,11 @@ class MachineIO:
 
     def _take(self, index: int) -> tuple[Any, Any] | None:
         """Take one queued message of a stream's subscription, None when there is none."""
-        subscription = self.subscriptions[index]
         try:
+            subscription = self.subscriptions[index]   # none left after a cleanup
             with subscription.handle:
                 return subscription.handle.take_message(subscription.msg_type, subscription.raw)
-        except Exception:  # noqa: BLE001 - shutting down: the executor takes the rest
+        except Exception:  # noqa: BLE001 - shutting down or cleaned up: nothing to take
             return None
 
     def _ingest_one(self, index: int, msg: Any, info: Any) -> None:

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The `stream_node` executable: live sensor streams in, G-code predictions out.
 
-Thin glue around the pure core: parameters (core/parameters.py, declared by
+A lifecycle node (lifecycle_transitions.py: configure subscribes, activate ticks and
+publishes). Thin glue around the pure core: parameters (core/parameters.py, declared by
 parameter_declaration.py) and the stream layout, one subscription per stream and
 machine (machine_io.py: adapt, validate, align into a `StreamIngest`), the
 inference tick in its own callback group (with a multi-threaded executor,
@@ -14,81 +15,92 @@ as its deadline (tick_wakeup.py; `use_sim_time` works), and a diagnostics timer.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-import signal
 import sys
 import threading
 import time
 from typing import Any, Callable, Sequence
 
-from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import Executor, ExternalShutdownException
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from streaming_gcode.core.errors import StreamingGcodeError
 from streaming_gcode.core.machines import check_machine_names, SINGLE_MACHINE
 from streaming_gcode.core.package import NODE_NAME
-from streaming_gcode.core.parameters import NodeSettings, USE_SIM_TIME, validate_changes
+from streaming_gcode.core.parameters import (
+    DEFAULT_AUTOSTART, NodeSettings, USE_SIM_TIME, validate_changes,
+)
 from streaming_gcode.core.stats import LatencyStats, NS_PER_MS, NS_PER_S
 from streaming_gcode.inference.backends import make_runner
 from streaming_gcode.inference.engine import InferenceEngine, InferenceResult
 from streaming_gcode.model.decoding import choose_line
-from streaming_gcode.node.agreement_io import ReferenceAgreement
-from streaming_gcode.node.conversions import diagnostic_array, DIAGNOSTICS_QOS_DEPTH
-from streaming_gcode.node.executor_choice import (
-    executor_kind, freeze_startup_objects, make_executor, use_node_switch_interval,
-)
+from streaming_gcode.node.agreement_io import declare_agreement, ReferenceAgreement
+from streaming_gcode.node.conversions import diagnostic_array
+from streaming_gcode.node.lifecycle_transitions import ManagedNode, run_process, started
 from streaming_gcode.node.log_throttle import LogThrottle
 from streaming_gcode.node.machine_io import MachineIO
 from streaming_gcode.node.model_selection import load_node_model, NodeModel
 from streaming_gcode.node.parameter_declaration import declare_layout, declare_settings
-from streaming_gcode.node.tick_wakeup import TickWakeup
+from streaming_gcode.node.qos_overrides import diagnostics_publisher
+from streaming_gcode.node.tick_wakeup import TickCounters, TickWakeup
 from streaming_gcode.outputs.diagnostics import (
     inference_status, InferenceReport, model_status, Status, Thresholds,
 )
-from streaming_gcode.outputs.prediction import PREDICTION_FORMAT, prediction_record  # noqa: F401
+from streaming_gcode.outputs.prediction import prediction_record
 
-STOPPED_DURING_STARTUP = "final stats: stopped during start-up, no message processed"
-GCODE_TOPIC = "~/gcode"
-PREDICTION_TOPIC = "~/prediction"
-DIAGNOSTICS_TOPIC = "/diagnostics"
 MIN_BUFFER_MARGIN = 64        # frames kept beyond the window for incremental catch-up
 GAP_RESET_FRAMES = 4          # incremental state resets after a gap this many periods long
 
 
-@dataclass
-class TickCounters:
-    """Inference timer bookkeeping (guarded by the tick lock)."""
-
-    ticks: int = 0
-    predictions: int = 0
-    overruns: int = 0
-    skipped: int = 0
-    skipped_reported: int = 0
-    idle: int = 0
-    errors: int = 0
-    last_error: str = ""
-    skip_next: bool = False
-
-
-class StreamNode(Node):
+class StreamNode(ManagedNode):
     """Subscribes to the sensor streams, runs the model on every `stride` frames, publishes."""
 
     def __init__(self, **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        self._settings: NodeSettings = declare_settings(self)
-        self._layout = declare_layout(self)
+        self._latency = LatencyStats()         # ticks and latency: totals since start
+        self._ticks = TickCounters()
+        self._tick_lock = threading.Lock()     # a tick vs. applying new parameters, transitions
+        self._stats_lock = threading.Lock()    # tick counters and latency vs. diagnostics
+        self._throttle = LogThrottle()
+        self._fixed = {USE_SIM_TIME: self.get_parameter(USE_SIM_TIME).value}  # see below
+        self._pending_settings: NodeSettings | None = None
+        self._released: Counter = Counter()    # message totals of machines cleaned up
+        self._machines: dict[str, MachineIO] = {}
+        self._model: NodeModel | None = None           # configure builds these, cleanup drops
+        self._engine: InferenceEngine | None = None
+        self._wakeup: TickWakeup | None = None
+        self._agreement: ReferenceAgreement | None = None
+        self._diagnostics_pub = self._tick_timer = self._diagnostics_timer = None
+        self._active, self._started_ns = False, 0
+        self._ingest_group, self._tick_group, self._diagnostics_group = (
+            MutuallyExclusiveCallbackGroup() for _ in range(3))
+        self._declaration_error: StreamingGcodeError | None = None   # configure reports it
+        try:
+            self._settings: NodeSettings = declare_settings(self)
+            self._layout = declare_layout(self)
+            self._agreement_values = declare_agreement(self)
+        except StreamingGcodeError as exc:
+            self._declaration_error = exc
+            self._settings = NodeSettings(autostart=bool(self.get_parameter(
+                "autostart").value) if self.has_parameter("autostart") else DEFAULT_AUTOSTART)
+        self.autostart_requested = self._settings.autostart   # `autostart`: read-only
+        if self._declaration_error is None:
+            self.add_on_set_parameters_callback(self._validate_parameters)
+            self.add_post_set_parameters_callback(self._apply_parameters)
+
+    # -- lifecycle hooks (lifecycle_transitions.py) ---------------------------------------
+
+    def configure_pipeline(self) -> None:
+        """Load the model, build the engine, subscribe; raise StreamingGcodeError if bad."""
+        if self._declaration_error is not None:
+            raise self._declaration_error
         settings = self._settings
         logger = self.get_logger()   # debug: what `--log-level debug` shows of start-up
         logger.debug(f"settings: {settings.as_dict()}")
         logger.debug(f"alignment: {self._layout.alignment}; streams: "
                      f"{[(s.name, s.topic, s.msg_type) for s in self._layout.streams]}")
-        self._model: NodeModel = load_node_model(settings)
+        self._model = load_node_model(settings)
         logger.debug(f"model loaded: {self._model.description} (checkpoint window "
                      f"{self._model.window}, stride {self._model.stride})")
         feature_map = self._model.loaded.feature_map(self._layout)
@@ -104,39 +116,66 @@ class StreamNode(Node):
             max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),
             self._model.loaded.metadata.library, feature_map.continuous_names,
         )
-        self._latency = LatencyStats()
-        self._ticks = TickCounters()
-        self._tick_lock = threading.Lock()     # a tick vs. applying new parameters
-        self._stats_lock = threading.Lock()    # tick counters and latency vs. diagnostics
-        self._throttle = LogThrottle()
-        self._fixed = {USE_SIM_TIME: self.get_parameter(USE_SIM_TIME).value}  # see below
         self._started_ns = self._now_ns()
-        self._pending_settings: NodeSettings | None = None
-        self._ingest_group = MutuallyExclusiveCallbackGroup()
-        self._tick_group = MutuallyExclusiveCallbackGroup()
-        self._diagnostics_group = MutuallyExclusiveCallbackGroup()
-        self._machines = {m: MachineIO(self, m, self._layout, feature_map, capacity, settings,
-                                       self._ingest_group, self._now_ns, self._warn_throttled,
-                                       self._model.loaded.metadata.library is not None)
-                          for m in machines}
-        self._diagnostics_pub = self.create_publisher(
-            DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS_DEPTH
-        )
-        self._agreement = ReferenceAgreement(self)  # reference_topic: ~/agreement + status
+        for m in machines:   # one by one: a failure releases the machines already built
+            self._machines[m] = MachineIO(
+                self, m, self._layout, feature_map, capacity, settings, self._ingest_group,
+                self._now_ns, self._warn_throttled,
+                self._model.loaded.metadata.library is not None)
+        self._diagnostics_pub = diagnostics_publisher(self)
+        self._agreement = ReferenceAgreement(self, self._agreement_values)  # reference_topic
         self._wakeup = TickWakeup(self, {m: io.ingest.buffer for m, io in self._machines.items()},
                                   self._stride, self._on_tick, self._tick_group)
-        for io in self._machines.values():
-            io.frames_completed = self._wakeup.frames_completed
-        self._tick_timer = self._make_tick_timer()
         self._diagnostics_timer = self._make_diagnostics_timer()
-        self.add_on_set_parameters_callback(self._validate_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
-        self.get_logger().info(
+        logger.info(
             f"{self._model.description}; {len(self._layout.streams)} streams, window {window} "
             f"frames, stride {self._stride()} ({self._tick_period_ns() / NS_PER_MS:.1f} ms), "
             f"mode {settings.mode}, backend {settings.backend}, {settings.num_threads} "
             f"thread(s), machines {list(settings.machines) or 'one (no namespace)'}"
         )
+
+    def start_outputs(self) -> None:
+        """Tick timer and wake-up on: the buffer kept filling while inactive."""
+        with self._tick_lock:
+            self._active = True
+            for io in self._machines.values():
+                io.frames_completed = self._wakeup.frames_completed
+            self._tick_timer = self._make_tick_timer()
+
+    def stop_outputs(self) -> None:
+        """Tick timer and wake-up off (a running tick finishes first: the tick lock)."""
+        with self._tick_lock:
+            self._active = False
+            for io in self._machines.values():
+                io.frames_completed = None
+            if self._tick_timer is not None:
+                self.destroy_timer(self._tick_timer)
+                self._tick_timer = None
+
+    def release_pipeline(self) -> None:
+        """Destroy what configure created; keep the message totals for the final line."""
+        with self._tick_lock:
+            self._active = False
+            for timer in (self._tick_timer, self._diagnostics_timer):
+                if timer is not None:
+                    self.destroy_timer(timer)
+            self._tick_timer = self._diagnostics_timer = None
+            for io in self._machines.values():
+                self._released.update(io.release(self))
+            self._machines = {}
+            if self._wakeup is not None:
+                self._wakeup.release(self)
+            if self._agreement is not None:
+                self._agreement.release()
+            if self._diagnostics_pub is not None:
+                self.destroy_publisher(self._diagnostics_pub)
+            self._wakeup = self._agreement = self._diagnostics_pub = None
+            self._engine = self._model = None   # the weights go with them
+
+    def messages_received(self) -> int:
+        """Messages delivered since start, over every configuration."""
+        return self._released["received"] + sum(
+            io.ingest.summary()["received"] for io in self._machines.values())
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -181,6 +220,8 @@ class StreamNode(Node):
     def _on_tick(self) -> None:
         """Run the model on new data; an overrun makes the next tick skip (counted)."""
         with self._tick_lock:
+            if not self._active:   # a wake-up raced with deactivate: no output
+                return
             try:
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - count, report in diagnostics, go on
@@ -261,7 +302,7 @@ class StreamNode(Node):
                 self._tick_period_ns() / NS_PER_MS, t.ticks, t.predictions, t.overruns,
                 t.skipped, skipped_recent, t.idle, self._engine.state_resets, t.errors,
                 t.last_error, self._latency.recent(), self._latency.since_start(),
-                self._stride(), self._engine.window_frames,
+                self._stride(), self._engine.window_frames, self.lifecycle_report(),
             )
         out.append(inference_status(name, hw, report, thresholds))
         unknown, unknown_recent = (sum(counts) for counts in zip(
@@ -297,25 +338,25 @@ class StreamNode(Node):
         updated = self._pending_settings
         if updated is None or updated == self._settings:
             return
-        with self._tick_lock:
+        with self._tick_lock:   # unconfigured or inactive: configure and activate use them
             previous, self._settings = self._settings, updated
-            self._engine.set_mode(updated.mode)
-            self._engine.set_threads(updated.num_threads)
-            if updated.stride != previous.stride:
+            if self._engine is not None:
+                self._engine.set_mode(updated.mode)
+                self._engine.set_threads(updated.num_threads)
+            if updated.stride != previous.stride and self._tick_timer is not None:
                 self.destroy_timer(self._tick_timer)
                 self._tick_timer = self._make_tick_timer()
-            if updated.diagnostics_period_s != previous.diagnostics_period_s:
+            if (updated.diagnostics_period_s != previous.diagnostics_period_s
+                    and self._diagnostics_timer is not None):
                 self.destroy_timer(self._diagnostics_timer)
                 self._diagnostics_timer = self._make_diagnostics_timer()
-        self.get_logger().info(
-            "parameters applied: " + ", ".join(p.name for p in parameters)
-        )
+        self.get_logger().info("parameters applied: " + ", ".join(p.name for p in parameters))
 
     # -- shutdown -------------------------------------------------------------------------
 
     def final_stats(self) -> str:
         """One line summing up the run; it ends with the node's fully qualified name."""
-        totals = Counter()
+        totals = Counter(self._released)
         for io in self._machines.values():
             totals.update(io.ingest.summary())
         t = self._ticks
@@ -335,54 +376,21 @@ class StreamNode(Node):
 
 
 def create_node(parameters: dict[str, Any] | None = None, **node_kwargs: Any) -> StreamNode:
-    """Build a `StreamNode` in-process with parameter overrides (rclpy must be initialised)."""
+    """Build a `StreamNode` in-process with parameter overrides (rclpy must be initialised).
+
+    With `autostart` (default) it comes back active; a bad configuration raises.
+    """
     overrides = [Parameter(name, value=value) for name, value in (parameters or {}).items()]
-    return StreamNode(parameter_overrides=overrides, **node_kwargs)
-
-
-def _ignore_signals() -> None:
-    """Ignore further SIGINT/SIGTERM: a second Ctrl-C must not become a traceback."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_IGN)
+    return started(StreamNode(parameter_overrides=overrides, **node_kwargs))
 
 
 def main(args: Sequence[str] | None = None,
          stop_requested: Callable[[], bool] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM; exit 0 with a final stats line, 2 on bad config.
 
-    `stop_requested` tells whether a signal came before rclpy handled signals
-    (the `stream_node` entry point, node_entry.py, records them from the start).
+    `stop_requested`: a signal came before rclpy handled signals (node_entry.py).
     """
-    node: StreamNode | None = None
-    executor: Executor | None = None
-    status = 0
-    use_node_switch_interval()
-    try:
-        kind = executor_kind()   # STREAMING_GCODE_EXECUTOR, for the benchmark
-        rclpy.init(args=list(args) if args is not None else None)
-        node = StreamNode()
-        if stop_requested is not None and stop_requested():
-            return status
-        freeze_startup_objects()
-        executor = make_executor(kind)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except StreamingGcodeError as exc:
-        print(f"stream_node: error: {exc}", file=sys.stderr, flush=True)
-        status = 2
-    finally:
-        _ignore_signals()
-        if executor is not None:
-            executor.shutdown()  # let a running tick finish before the node goes away
-        if node is not None:
-            print(f"[{NODE_NAME}] {node.final_stats()}", file=sys.stderr, flush=True)
-            node.destroy_node()
-        elif status == 0:
-            print(f"[{NODE_NAME}] {STOPPED_DURING_STARTUP}", file=sys.stderr, flush=True)
-        rclpy.try_shutdown()
-    return status
+    return run_process(StreamNode, args, stop_requested)
 
 
 if __name__ == "__main__":

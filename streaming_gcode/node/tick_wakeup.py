@@ -15,11 +15,27 @@ wakes it once more afterwards: ticks never queue.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from rclpy.node import Node
 
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
+
+
+@dataclass
+class TickCounters:
+    """Inference tick bookkeeping (guarded by the node's stats lock)."""
+
+    ticks: int = 0
+    predictions: int = 0
+    overruns: int = 0
+    skipped: int = 0
+    skipped_reported: int = 0
+    idle: int = 0
+    errors: int = 0
+    last_error: str = ""
+    skip_next: bool = False
 
 
 class TickWakeup:
@@ -40,6 +56,10 @@ class TickWakeup:
         self._seen = dict.fromkeys(self._buffers, 0)        # sequences at the previous deadline
         self._ticked = False                                # a tick ran since that deadline
         self._guard = node.create_guard_condition(self._on_wake, callback_group)
+
+    def release(self, node: Node) -> None:
+        """Destroy the wake-up's guard condition (lifecycle cleanup)."""
+        node.destroy_guard_condition(self._guard)
 
     def frames_completed(self, machine: str) -> None:
         """Ingestion finalised frames of `machine`: wake the tick if it is due."""

@@ -38,6 +38,7 @@ TASK_BUFFER = "buffer"
 TASK_INFERENCE = "inference"
 TASK_MODEL = "model"
 STREAM_TASK_PREFIX = "stream "
+ACTIVE_STATE = "active"   # lifecycle state in which the node publishes predictions
 
 STREAM_KEYS: tuple[str, ...] = (
     "topic", "type", "qos", "rate_hz", "age_s", "messages", "accepted", "lost", "rmw_lost",
@@ -62,6 +63,11 @@ INFERENCE_KEYS: tuple[str, ...] = (
     "latency_count",
 ) + tuple(f"latency_recent_{f}" for f in LATENCY_FIELDS) + tuple(
     f"latency_since_start_{f}" for f in LATENCY_FIELDS
+)
+# Lifecycle keys, at the end of the inference status (the node's managed state).
+LIFECYCLE_KEYS: tuple[str, ...] = (
+    "state", "transitions", "configures", "configure_failures", "activations",
+    "deactivations", "cleanups", "messages_inactive", "subscriptions", "publishers", "timers",
 )
 MODEL_KEYS: tuple[str, ...] = (
     "checkpoint", "model", "random_weights", "continuous_features", "categorical_features",
@@ -296,6 +302,24 @@ class InferenceReport:
     since_start: LatencySummary | None
     stride: int = 0          # effective: the parameter, or the checkpoint's when it is 0
     window_frames: int = 0   # effective: the parameter, or the checkpoint's when it is 0
+    lifecycle: LifecycleReport | None = None   # the node's managed state (LIFECYCLE_KEYS)
+
+
+@dataclass(frozen=True)
+class LifecycleReport:
+    """Lifecycle state and transition counts; entities the node holds, to show no leak."""
+
+    state: str
+    transitions: int
+    configures: int
+    configure_failures: int
+    activations: int
+    deactivations: int
+    cleanups: int
+    messages_inactive: int   # delivered while inactive: counted and aligned, no output
+    subscriptions: int
+    publishers: int
+    timers: int
 
 
 def _latency_values(prefix: str, summary: LatencySummary | None) -> list[tuple[str, object]]:
@@ -329,6 +353,10 @@ def inference_status(node: str, hardware_id: str, r: InferenceReport, t: Thresho
     ]
     values += _latency_values("latency_recent_", r.recent)
     values += _latency_values("latency_since_start_", r.since_start)
+    if r.lifecycle is not None:
+        values += [(key, getattr(r.lifecycle, key)) for key in LIFECYCLE_KEYS]
+        if r.lifecycle.state != ACTIVE_STATE:
+            problems.append((Level.WARN, f"{r.lifecycle.state}: no predictions published"))
     return _status(node, TASK_INFERENCE, hardware_id, problems, ok, values)
 
 

@@ -38,12 +38,7 @@ BATCH_PERIOD_S = BATCH / SENSOR_HZ
 VIB_CHANNELS = ["vib_x", "vib_y", "vib_z"]
 VIB = fs.stream_status("vib")
 STREAMS = {
-    "joints": {"topic": "fault/joints", "type": "sensor_msgs/msg/JointState",
-               "field": "position", "channels": ["j1", "j2"]},
-    "imu": {"topic": "fault/imu", "type": "sensor_msgs/msg/Imu",
-            "channels": ["angular_velocity.z"]},
-    "arr": {"topic": "fault/arr", "type": "std_msgs/msg/Float32MultiArray",
-            "channels": ["a0", "mode"], "reliable": True, "depth": 50},
+    **fs.FAULT_STREAMS,
     "vib": {"topic": "fault/vib", "type": "std_msgs/msg/Float32MultiArray",
             "channels": VIB_CHANNELS, "reliable": True, "depth": 50,
             "aggregate": "rms", "sample_rate_hz": SENSOR_HZ},

@@ -71,6 +71,28 @@ def test_overrides_set_the_qos_on_the_wire_and_in_diagnostics(context, checkpoin
         node.destroy_node()
 
 
+def test_diagnostics_and_the_reference_line_take_overrides_too(context, checkpoint) -> None:
+    reference = "/cell/executing_line"
+    node = create_node({
+        "checkpoint": str(checkpoint), "model": "physical", "reference_topic": reference,
+        "qos_overrides./diagnostics.publisher.reliability": "best_effort",
+        f"qos_overrides.{reference}.subscription.reliability": "reliable",
+        "qos_overrides./streaming_gcode/agreement.publisher.reliability": "best_effort",
+    }, context=context)
+    peer = Node("qos_peer_outputs", context=context)
+    try:
+        name = node.get_name()
+        assert _reliability(peer, peer.get_publishers_info_by_topic, "/diagnostics",
+                            name) == ReliabilityPolicy.BEST_EFFORT
+        assert _reliability(peer, peer.get_subscriptions_info_by_topic, reference,
+                            name) == ReliabilityPolicy.RELIABLE
+        assert _reliability(peer, peer.get_publishers_info_by_topic,
+                            "/streaming_gcode/agreement", name) == ReliabilityPolicy.BEST_EFFORT
+    finally:
+        peer.destroy_node()
+        node.destroy_node()
+
+
 def test_a_bad_override_is_one_config_error(context, checkpoint) -> None:
     with pytest.raises(ConfigError, match=r"qos_overrides for stream 'controller': .*"
                                           r"reliability.*sometimes"):

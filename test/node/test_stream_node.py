@@ -11,14 +11,19 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed")
 
 from rclpy.clock_type import ClockType  # noqa: E402, I100
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
 import torch  # noqa: E402
 
-from streaming_gcode.core.errors import ConfigError, FeatureMappingError  # noqa: E402
+from streaming_gcode.core.errors import (  # noqa: E402
+    ConfigError, FeatureMappingError, StreamingGcodeError,
+)
 from streaming_gcode.model.checkpoint import save_checkpoint  # noqa: E402
 from streaming_gcode.model.random_weights import random_model  # noqa: E402
+from streaming_gcode.node.lifecycle_transitions import TransitionCounts  # noqa: E402
 from streaming_gcode.node.stream_node import create_node, StreamNode  # noqa: E402
+from streaming_gcode.outputs.diagnostics import LIFECYCLE_KEYS  # noqa: E402
 
 from model_support import continuous_checkpoint  # noqa: E402, I100
 
@@ -221,3 +226,77 @@ def test_diagnostics_period_follows_diagnostic_updater_period_and_its_alias(node
     assert result.successful and node._diagnostics_timer.timer_period_ns == 500_000_000
     (result,) = _set(node, diagnostics_period_s=0.25)   # the deprecated name still works
     assert result.successful and node._diagnostics_timer.timer_period_ns == 250_000_000
+
+
+def _entities(node: StreamNode) -> tuple[int, int, int, int]:
+    return (len(list(node.subscriptions)), len(list(node.publishers)),
+            len(list(node.timers)), len(list(node.guards)))
+
+
+def test_lifecycle_transitions_build_and_release_everything(context, checkpoint) -> None:
+    node = create_node({"checkpoint": str(checkpoint), "model": "physical",
+                        "autostart": False}, context=context)
+    try:
+        bare = _entities(node)
+        assert node._engine is None and bare[0] == 0 and bare[2] == 0   # unconfigured
+        ok = TransitionCallbackReturn.SUCCESS
+        assert node.trigger_configure() == ok and node._tick_timer is None
+        inactive = _entities(node)
+        assert inactive[0] == len(node._layout.streams) and inactive[2] == 1   # diagnostics
+        assert node.trigger_activate() == ok and node._tick_timer is not None
+        inference = [s for s in node.statuses() if s.name.endswith(": inference")][0]
+        assert [k for k, _ in inference.values][-len(LIFECYCLE_KEYS):] == list(LIFECYCLE_KEYS)
+        assert inference.value("state") == "active" and inference.value("transitions") == "2"
+        for _ in range(3):
+            assert node.trigger_deactivate() == ok and _entities(node) == inactive
+            assert node.trigger_activate() == ok
+        assert node.trigger_deactivate() == ok
+        assert node.trigger_cleanup() == ok and _entities(node) == bare
+        assert node._engine is None and node._model is None
+        assert node.trigger_configure() == ok and _entities(node) == inactive
+        report = node.lifecycle_report()
+        assert (report.configures, report.activations, report.deactivations,
+                report.cleanups, report.transitions) == (2, 4, 4, 1, 11)
+        assert node.trigger_shutdown() == ok and _entities(node) == bare
+    finally:
+        node.destroy_node()
+
+
+def test_a_failed_configure_releases_and_can_be_retried(context, tmp_path) -> None:
+    late = tmp_path / "late.pt"
+    node = create_node({"checkpoint": str(late), "model": "physical", "autostart": False},
+                       context=context)
+    try:
+        bare = _entities(node)
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert "no such checkpoint" in str(node.configure_error) and _entities(node) == bare
+        model = random_model("physical", d_model=8, num_layers=1, window=WINDOW, stride=2)
+        save_checkpoint(late, model.backbone, model.line_heads, model.config, model.metadata)
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert node.transitions.configure_failures == 1 and node.configure_error is None
+    finally:
+        node.destroy_node()
+
+
+def test_autostart_raises_the_configuration_error(context, tmp_path) -> None:
+    with pytest.raises(StreamingGcodeError, match="no such checkpoint"):
+        create_node({"checkpoint": str(tmp_path / "absent.pt")}, context=context)
+
+
+def test_messages_while_inactive_are_counted_per_period() -> None:
+    counts = TransitionCounts()
+    counts.enter("inactive", 10)
+    assert counts.messages_inactive(15) == 5
+    counts.enter("active", 20)
+    assert counts.messages_inactive(100) == 10
+    counts.enter("inactive", 100)
+    counts.enter("unconfigured", 103)
+    assert counts.messages_inactive(500) == 13
+
+
+def test_lifecycle_keys_and_autostart_are_documented() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    node_section = readme.split("## The node: parameters, topics, diagnostics", 1)[1]
+    for key in LIFECYCLE_KEYS:
+        assert f"`{key}`" in node_section, key
+    assert "### Lifecycle" in node_section and "| `autostart` | `true` |" in node_section

@@ -45,6 +45,7 @@ from streaming_gcode.outputs.diagnostics import (  # noqa: E402
     BUFFER_KEYS,
     INFERENCE_KEYS,
     Level,
+    LIFECYCLE_KEYS,
     MODEL_KEYS,
     STREAM_KEYS,
 )
@@ -265,7 +266,7 @@ def test_diagnostics_carry_documented_names_keys_and_levels(live) -> None:
     keys = {name: [kv.key for kv in status.values] for name, status in statuses.items()}
     assert keys["/streaming_gcode: stream joints"] == list(STREAM_KEYS)
     assert keys["/streaming_gcode: buffer"] == list(BUFFER_KEYS)
-    assert keys["/streaming_gcode: inference"] == list(INFERENCE_KEYS)
+    assert keys["/streaming_gcode: inference"] == list(INFERENCE_KEYS + LIFECYCLE_KEYS)
     assert keys["/streaming_gcode: model"] == list(MODEL_KEYS)
     joints = statuses["/streaming_gcode: stream joints"]
     assert joints.level == bytes([Level.OK]), joints.message
