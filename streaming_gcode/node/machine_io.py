@@ -73,26 +73,34 @@ class MachineIO:
         self._warn = warn
         self._decoders = tuple(RawMessageDecoder(spec, settings.max_array_length)
                                for spec in self.layout.streams)
-        prefix = output_prefix(machine)
-        self.gcode_pub, self.prediction_pub = (overridable(
-            f"output {prefix + name}", lambda name=name: node.create_publisher(
-                String, prefix + name, PREDICTION_QOS_DEPTH,
-                qos_overriding_options=QOS_OVERRIDES)) for name in ("gcode", "prediction"))
-        self.subscriptions = [self._subscribe(node, i, callback_group)
-                              for i in range(len(self.layout.streams))]
+        self.publishers: list[Any] = []      # gcode, prediction
+        self.subscriptions: list[Any] = []   # one per stream, in layout order
+        try:   # built one by one: a failure destroys what this machine already created
+            prefix = output_prefix(machine)
+            for name in ("gcode", "prediction"):
+                self.publishers.append(overridable(
+                    f"output {prefix + name}", lambda name=name: node.create_publisher(
+                        String, prefix + name, PREDICTION_QOS_DEPTH,
+                        qos_overriding_options=QOS_OVERRIDES)))
+            for i in range(len(self.layout.streams)):
+                self.subscriptions.append(self._subscribe(node, i, callback_group))
+        except BaseException:
+            self.release(node)
+            raise
+        self.gcode_pub, self.prediction_pub = self.publishers
         count = len(self.subscriptions)
         # the streams a callback for stream i drains, starting with its own
         self._drain_orders = tuple(tuple((i + k) % count for k in range(count))
                                    for i in range(count))
 
     def release(self, node: Node) -> dict[str, int]:
-        """Destroy this machine's subscriptions and publishers; return its message totals."""
+        """Destroy the subscriptions and publishers built so far; return the message totals."""
         self.frames_completed = None
         for subscription in self.subscriptions:
             node.destroy_subscription(subscription)
-        self.subscriptions = []
-        node.destroy_publisher(self.gcode_pub)
-        node.destroy_publisher(self.prediction_pub)
+        for publisher in self.publishers:
+            node.destroy_publisher(publisher)
+        self.subscriptions, self.publishers = [], []
         return self.ingest.summary()
 
     def label(self, stream: str) -> str:

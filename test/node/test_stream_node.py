@@ -278,6 +278,29 @@ def test_a_failed_configure_releases_and_can_be_retried(context, tmp_path) -> No
         node.destroy_node()
 
 
+def test_a_configure_failing_inside_a_machine_releases_what_it_built(context, checkpoint) -> None:
+    """The last stream's bad topic fails after the outputs and earlier subscriptions exist."""
+    node = create_node({"checkpoint": str(checkpoint), "model": "physical", "autostart": False,
+                        "streams.board_xa_motor.topic": "bad topic!"}, context=context)
+    try:
+        bare = _entities(node)
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert isinstance(node.configure_error, ConfigError)
+        assert "streams.board_xa_motor.topic 'bad topic!' is not a valid topic name" in str(
+            node.configure_error)
+        assert _entities(node) == bare and node._machines == {}
+        name = node.get_name()
+        for topic in ("/cnc/controller_state", "/cnc/motor_currents"):
+            assert not [i for i in node.get_subscriptions_info_by_topic(topic)
+                        if i.node_name == name]
+        for topic in ("/streaming_gcode/gcode", "/streaming_gcode/prediction"):
+            assert not [i for i in node.get_publishers_info_by_topic(topic)
+                        if i.node_name == name]
+        assert node.transitions.configure_failures == 1
+    finally:
+        node.destroy_node()
+
+
 def test_autostart_raises_the_configuration_error(context, tmp_path) -> None:
     with pytest.raises(StreamingGcodeError, match="no such checkpoint"):
         create_node({"checkpoint": str(tmp_path / "absent.pt")}, context=context)
