@@ -69,6 +69,7 @@ class ProgramReading:
     tool_condition: str | None = None          # normal / damaged (physics witness only)
     tool_condition_confidence: float | None = None
     progress: int | None = None                # frames since the job started (physics)
+    nearby: tuple[ProgramLine, ...] = ()       # the program's lines within its timing slack
 
 
 def label_to_json(label: LineLabel) -> list[Any]:

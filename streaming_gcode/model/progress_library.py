@@ -333,14 +333,16 @@ class ProgressTracker:
         weights /= weights.sum()
         conditions = np.array(self.library.conditions)
         condition = self.library.conditions[best]
+        lines = self.library.lines[best]
+        at = min(self._progress, len(lines) - 1)
+        nearby = tuple(t for t in lines[max(0, at - PROGRESS_SLACK):at + PROGRESS_SLACK + 1]
+                       if t is not None)
         return ProgramReading(
-            self.library.operations[best], float(weights[best]),
-            self.library.lines[best][min(self._progress, len(self.library.lines[best]) - 1)],
-            None,
+            self.library.operations[best], float(weights[best]), lines[at], None,
             operation=self.library.operations[best], operation_confidence=float(weights[best]),
             tool_condition=condition,
             tool_condition_confidence=float(weights[conditions == condition].sum()),
-            progress=self._progress)
+            progress=self._progress, nearby=nearby)
 
 
 __all__ = [

@@ -25,6 +25,8 @@ from std_msgs.msg import Float32, String
 
 from streaming_gcode.core.parameters import ParamSpec
 from streaming_gcode.core.stream_layout import NS_PER_S
+from streaming_gcode.model.program_library import ProgramReading
+from streaming_gcode.model.vocabulary import OutputVocabulary
 from streaming_gcode.node.parameter_declaration import declare_parameters
 from streaming_gcode.node.qos_overrides import overridable, QOS_OVERRIDES
 from streaming_gcode.outputs.agreement import (
@@ -34,6 +36,7 @@ from streaming_gcode.outputs.agreement import (
     CRITERIA,
     DEFAULT_AGREEMENT_CRITERION,
     DEFAULT_AGREEMENT_ERROR_BELOW,
+    DEFAULT_AGREEMENT_MIN_CONFIDENCE,
     DEFAULT_AGREEMENT_MIN_SAMPLES,
     DEFAULT_AGREEMENT_WARN_BELOW,
     DEFAULT_AGREEMENT_WINDOW_S,
@@ -62,6 +65,10 @@ AGREEMENT_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("agreement_criterion", DEFAULT_AGREEMENT_CRITERION, "What must match: command "
               "(G/M words), words (and parameter letters) or line (and values).",
               read_only=True, choices=CRITERIA),
+    ParamSpec("agreement_min_confidence", DEFAULT_AGREEMENT_MIN_CONFIDENCE, "A prediction "
+              "whose model is less sure of the running program (operation_confidence) "
+              "than this is not judged (abstained): the start of a job.", read_only=True,
+              minimum=0.0, maximum=1.0),
 )
 
 
@@ -102,6 +109,7 @@ class ReferenceAgreement:
             error_below=float(values["agreement_error_below"]),
             min_samples=int(values["agreement_min_samples"]),
             criterion=values["agreement_criterion"],
+            min_confidence=float(values["agreement_min_confidence"]),
         ))
         # best effort hears reliable and best-effort publishers alike
         qos = QoSProfile(depth=REFERENCE_QOS_DEPTH, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -130,12 +138,21 @@ class ReferenceAgreement:
         with self._lock:
             self.monitor.on_reference(now, reference_text(message.data))
 
-    def on_prediction(self, stamp_ns: int, text: str) -> None:
-        """Compare one published prediction; publish the rolling rate when there is one."""
+    def on_prediction(self, stamp_ns: int, text: str, reading: ProgramReading | None = None,
+                      vocabulary: OutputVocabulary | None = None) -> None:
+        """Compare one published prediction; publish the rolling rate when there is one.
+
+        From the library's `reading`: the other lines it accepts (the physics
+        witness's program lines within its timing slack) and its confidence in the
+        running program (see outputs/agreement.py).
+        """
         if self.monitor is None:
             return
+        also = [vocabulary.text(t.label) for t in reading.nearby] \
+            if reading is not None and vocabulary is not None else []
+        confidence = reading.operation_confidence if reading is not None else None
         with self._lock:
-            self.monitor.on_prediction(stamp_ns, text)
+            self.monitor.on_prediction(stamp_ns, text, also, confidence)
             rate = self.monitor.rate
         if rate is not None:
             self._publisher.publish(Float32(data=float(rate)))

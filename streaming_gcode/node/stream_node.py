@@ -275,7 +275,8 @@ class StreamNode(ManagedNode):
             result, decoded, latency_ns, self._engine.mode, self._engine.window_frames,
             tick_unix_ns, source), result.reading)
         if machine == SINGLE_MACHINE:
-            self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text)
+            self._agreement.on_prediction(result.prepared.newest_stamp_ns, decoded.text,
+                                          result.reading, self._model.loaded.vocabulary)
 
     # -- diagnostics ----------------------------------------------------------------------
 

@@ -13,6 +13,12 @@ Criteria, from loose to strict, compare the lines *as written*, so a modal
 continuation (`X3.2 Y0.4`) matches a predicted continuation:
 `command` (the G/M words), `words` (G/M words and the parameter letters) and
 `line` (G/M words and every parameter value).
+
+A prediction may bring the other lines its model would also accept (the
+physics witness: its program's lines within its timing slack), and how sure it
+is of the program: below `min_confidence` the pair is not judged (counted as
+abstained), so the start of a job, before the witness knows the program, does
+not read as a disagreement.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Hashable
+from typing import Hashable, Sequence
 
 from streaming_gcode.core.errors import ConfigError, VocabularyError
 from streaming_gcode.core.stream_layout import NS_PER_S
@@ -37,6 +43,8 @@ DEFAULT_AGREEMENT_WARN_BELOW = 0.8
 DEFAULT_AGREEMENT_ERROR_BELOW = 0.5
 DEFAULT_AGREEMENT_MIN_SAMPLES = 20
 DEFAULT_AGREEMENT_CRITERION = CRITERION_WORDS
+# Chosen on the tune runs (library from the train runs): no genuine run below ERROR.
+DEFAULT_AGREEMENT_MIN_CONFIDENCE = 0.9
 MAX_REFERENCES = 4096  # bound on buffered reference lines not yet passed by a prediction
 
 TASK_AGREEMENT = "agreement"
@@ -44,7 +52,7 @@ AGREEMENT_KEYS: tuple[str, ...] = (
     "reference_topic", "criterion", "window_s", "rate", "compared", "agreed",
     "rate_since_start", "compared_since_start", "agreed_since_start", "references",
     "predictions_without_reference", "resets", "warn_below", "error_below", "min_samples",
-    "last_reference", "last_prediction",
+    "last_reference", "last_prediction", "abstained", "min_confidence",
 )
 
 
@@ -73,6 +81,7 @@ class AgreementSettings:
     error_below: float = DEFAULT_AGREEMENT_ERROR_BELOW
     min_samples: int = DEFAULT_AGREEMENT_MIN_SAMPLES
     criterion: str = DEFAULT_AGREEMENT_CRITERION
+    min_confidence: float = DEFAULT_AGREEMENT_MIN_CONFIDENCE
 
     def validate(self) -> AgreementSettings:
         """Return self, or raise ConfigError saying which value is wrong."""
@@ -85,6 +94,9 @@ class AgreementSettings:
             )
         if self.min_samples < 1:
             raise ConfigError(f"agreement min_samples must be >= 1, got {self.min_samples}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ConfigError(f"agreement min_confidence must be in [0, 1], got "
+                              f"{self.min_confidence}")
         if self.criterion not in CRITERIA:
             raise ConfigError(
                 f"agreement criterion {self.criterion!r} is not one of {list(CRITERIA)}"
@@ -108,6 +120,7 @@ class AgreementReport:
     resets: int
     last_reference: str
     last_prediction: str
+    abstained: int = 0
 
 
 class AgreementMonitor:
@@ -123,6 +136,7 @@ class AgreementMonitor:
         self.agreed_total = 0
         self.references_total = 0
         self.without_reference = 0
+        self.abstained = 0
         self.resets = 0
         self.last_reference = ""
         self.last_prediction = ""
@@ -142,8 +156,13 @@ class AgreementMonitor:
             return self._references[0][1]
         return None
 
-    def on_prediction(self, stamp_ns: int, text: str) -> bool | None:
-        """Compare one prediction; True/False, or None when there is nothing to compare."""
+    def on_prediction(self, stamp_ns: int, text: str, also: Sequence[str] = (),
+                      confidence: float | None = None) -> bool | None:
+        """Compare one prediction; True/False, or None when there is nothing to compare.
+
+        `also`: other lines the model accepts for this frame (any of them agrees);
+        `confidence`: how sure it is of the program (below `min_confidence`: abstain).
+        """
         if self._newest_ns is not None and stamp_ns < self._newest_ns:
             self.reset()
         self._newest_ns = stamp_ns
@@ -154,7 +173,11 @@ class AgreementMonitor:
             self.without_reference += 1
             self._evict(stamp_ns)
             return None
-        agreed = line_key(text, self.settings.criterion) == key
+        if confidence is not None and confidence < self.settings.min_confidence:
+            self.abstained += 1
+            self._evict(stamp_ns)
+            return None
+        agreed = any(line_key(t, self.settings.criterion) == key for t in (text, *also))
         self._pairs.append((stamp_ns, agreed))
         self._agreed_in_window += agreed
         self.compared_total += 1
@@ -186,6 +209,7 @@ class AgreementMonitor:
             reference_topic, self.settings, self.rate, len(self._pairs), self._agreed_in_window,
             self.compared_total, self.agreed_total, self.references_total,
             self.without_reference, self.resets, self.last_reference, self.last_prediction,
+            self.abstained,
         )
 
 
@@ -227,7 +251,8 @@ def agreement_status(node: str, hardware_id: str, r: AgreementReport) -> Status:
         ("references", r.references), ("predictions_without_reference", r.without_reference),
         ("resets", r.resets), ("warn_below", s.warn_below), ("error_below", s.error_below),
         ("min_samples", s.min_samples), ("last_reference", r.last_reference),
-        ("last_prediction", r.last_prediction),
+        ("last_prediction", r.last_prediction), ("abstained", r.abstained),
+        ("min_confidence", s.min_confidence),
     )
     return Status(status_name(node, TASK_AGREEMENT), level, message, hardware_id,
                   tuple((key, _fmt(value)) for key, value in values))

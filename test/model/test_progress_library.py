@@ -40,6 +40,8 @@ def test_progress_library_identifies_operation_condition_and_line() -> None:
         reading = tracker.observe(k * PERIOD_NS, worn_signal[k] + np.array([0.01, np.nan]))
     assert reading.operation == "damageface" and reading.tool_condition == DAMAGED
     assert reading.progress == 29 and reading.line.label == texts[29]
+    # the lines within the 2-frame timing slack, for the agreement monitor
+    assert [t.label for t in reading.nearby] == texts[27:32]
     assert reading.tool_condition_confidence > 0.9
     # a pause longer than JOB_GAP_NS starts the next job: progress starts again
     reading = tracker.observe(29 * PERIOD_NS + JOB_GAP_NS + 1, base_signal[0])

@@ -135,10 +135,29 @@ def test_missing_reference_warns_after_min_samples():
     ({"warn_below": 1.5}, r"warn_below <= 1"),
     ({"min_samples": 0}, r"min_samples must be >= 1"),
     ({"criterion": "vibes"}, r"criterion 'vibes' is not one of"),
+    ({"min_confidence": 1.5}, r"min_confidence must be in \[0, 1\], got 1.5"),
 ])
 def test_invalid_settings(kw, message):
     with pytest.raises(ConfigError, match=message):
         AgreementMonitor(_settings(**kw))
+
+
+def test_an_unsure_prediction_abstains_and_a_nearby_line_agrees():
+    monitor = AgreementMonitor(_settings(min_confidence=0.9))
+    monitor.on_reference(0, "G1 X1 Y2")
+    # the start of a job: the witness is not sure of the program yet, so not judged
+    assert monitor.on_prediction(1 * S, "G0 Z5", confidence=0.4) is None
+    assert (monitor.abstained, monitor.compared_total) == (1, 0)
+    # sure, and the reference is one of the lines within the witness's timing slack
+    assert monitor.on_prediction(2 * S, "G0 Z5", also=["G3 X1 R2", "G1 X4 Y4"],
+                                 confidence=0.95) is True
+    assert monitor.on_prediction(3 * S, "G0 Z5", also=["G3 X1 R2"], confidence=0.95) is False
+    # no confidence (a model without a library): always judged
+    assert monitor.on_prediction(4 * S, "G1 X9 Y9") is True
+    report = monitor.report(TOPIC)
+    assert (report.abstained, report.compared_total, report.agreed_total) == (1, 3, 2)
+    values = dict(agreement_status("n", "cnc", report).values)
+    assert (values["abstained"], values["min_confidence"]) == ("1", "0.9")
 
 
 # ---------------------------------------------------------------- live, through the node
