@@ -1,10 +1,17 @@
 # Copyright 2026 streaming_gcode developers
 # SPDX-License-Identifier: Apache-2.0
-"""ament_flake8 over the whole package, with the settings in setup.cfg [flake8]."""
+"""ament_flake8 over the whole package, with the settings in setup.cfg [flake8].
+
+It runs in a fresh interpreter: flake8 forks worker processes, and forking the
+test process after live rclpy tests (DDS threads, contexts) can crash the
+workers during garbage collection and hang the pool.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 
@@ -16,13 +23,19 @@ ament_flake8 = pytest.importorskip(
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = REPO_ROOT / "setup.cfg"
+FLAKE8_TIMEOUT_S = 600
+_RUN = ("import sys; from ament_flake8.main import main_with_errors; "
+        "rc, errors = main_with_errors(argv=sys.argv[1:]); "
+        "print(*errors, sep='\\n'); sys.exit(rc)")
 
 
 @pytest.mark.flake8
 @pytest.mark.linter
-def test_flake8(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_flake8(tmp_path: Path) -> None:
     # ament_flake8 walks the whole working directory (venvs included) to find folders to
     # exclude; setup.cfg's `exclude` already names them, so give it an empty one.
-    monkeypatch.chdir(tmp_path)
-    rc, errors = ament_flake8.main_with_errors(argv=["--config", str(CONFIG), str(REPO_ROOT)])
-    assert rc == 0, f"Found {len(errors)} code style errors / warnings:\n" + "\n".join(errors)
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN, "--config", str(CONFIG), str(REPO_ROOT)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=FLAKE8_TIMEOUT_S)
+    assert result.returncode == 0, (
+        f"ament_flake8 exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
