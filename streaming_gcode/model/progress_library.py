@@ -95,7 +95,7 @@ class ProgressLibrary:
     @property
     def levelled_mask(self) -> np.ndarray:
         """Return bool [E]: which channels are compared as change since the job start."""
-        return np.isin(np.asarray(self.channels), np.asarray(self.levelled, dtype=object))
+        return _levelled_mask(self.channels, self.levelled)
 
     @property
     def input_channels(self) -> tuple[str, ...]:
@@ -219,6 +219,12 @@ def _stack(values: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _levelled_mask(channels: Sequence[str], levelled: Sequence[str]) -> np.ndarray:
+    """Return bool [E]: which of `channels` are among `levelled`."""
+    wanted = set(levelled)
+    return np.array([c in wanted for c in channels], dtype=bool)
+
+
 def running_mean(values: np.ndarray) -> np.ndarray:
     """Mean of each channel over the frames so far (NaN skipped; NaN before any value)."""
     with warnings.catch_warnings():
@@ -259,7 +265,7 @@ def build_progress_library(
         scale = np.nanmedian(np.concatenate(residuals), axis=0)
     scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
     names = tuple(sorted(grouped))
-    mask = np.isin(np.asarray(channels), np.asarray(tuple(levelled), dtype=object))
+    mask = _levelled_mask(channels, levelled)
     templates = [np.where(mask, t - running_mean(t), t) for t in templates]
     return ProgressLibrary(tuple(channels), scale, names, tuple(condition[n] for n in names),
                            tuple(templates), tuple(lines),
