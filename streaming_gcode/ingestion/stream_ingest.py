@@ -28,7 +28,11 @@ from streaming_gcode.ingestion.adapters import (
     DEFAULT_MAX_FUTURE_NS,
     make_adapter,
 )
-from streaming_gcode.ingestion.alignment import FrameAligner, SampleVerdict
+from streaming_gcode.ingestion.alignment import (
+    CLOCK_JUMP_TOLERANCE_NS,
+    FrameAligner,
+    SampleVerdict,
+)
 from streaming_gcode.ingestion.drop_accounting import (
     DropAccounting,
     MULTIPLE_PUBLISHERS_CHOICES,
@@ -39,6 +43,21 @@ from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# A receipt stamp older than this is not trusted (another clock, or a backlog so deep
+# that its samples are late anyway); it stays well inside the aligner's clock-jump
+# tolerance, so aligning at receipt never looks like the clock going back.
+RECEIPT_LAG_LIMIT_NS = CLOCK_JUMP_TOLERANCE_NS // 2
+
+
+def receipt_time(now_ns: int, received_ns: int | None) -> int:
+    """Return the time to align a message at: its receipt when plausible, else `now_ns`.
+
+    Plausible means on the node clock's scale: not after now, at most
+    `RECEIPT_LAG_LIMIT_NS` before it.
+    """
+    if received_ns is None or not 0 < now_ns - received_ns <= RECEIPT_LAG_LIMIT_NS:
+        return now_ns
+    return received_ns
 
 
 class Outcome(enum.Enum):
@@ -125,6 +144,7 @@ class StreamIngest:
         # header stamp minus node clock at receipt: newest, and largest |offset| since report
         self._offset_newest: list[int | None] = [None] * n
         self._offset_peak: list[int | None] = [None] * n
+        self._lag_ns = 0   # taken minus received, of the newest message ingested
 
     def on_message(
         self,
@@ -133,10 +153,14 @@ class StreamIngest:
         now_ns: int | None,
         publisher: Hashable | None = None,
         sequence: int | None = None,
+        received_ns: int | None = None,
     ) -> IngestResult:
         """Account, adapt, validate and align one message received at `now_ns`.
 
         With a clock, `now_ns` is ignored (pass None): the clock is read under the lock.
+        `received_ns` is when the middleware received the message, on the same clock:
+        a message taken from a backlog is then aligned at its receipt, so frames do
+        not time out while their samples wait in the queue (see `receipt_time`).
         """
         name = self.layout.streams[index].name
         with self.lock:
@@ -152,6 +176,8 @@ class StreamIngest:
                                     "a second publisher refused (multiple_publishers first)",
                                     0, lost)
             self.rates[index].tick(now_ns)
+            received_ns = receipt_time(now_ns, received_ns)
+            self._lag_ns, now_ns = now_ns - received_ns, received_ns
             try:
                 sample = self.adapters[index].adapt(msg, now_ns)
                 _check_frame_range(name, sample.values)
@@ -212,9 +238,15 @@ class StreamIngest:
         return frames
 
     def advance(self, now_ns: int | None) -> int:
-        """Finalise frames whose alignment timeout passed (called by the tick)."""
+        """Finalise frames whose alignment timeout passed (called by the deadline timer).
+
+        Timeouts are judged on the receipt scale, as in `on_message`: now less the
+        lag of the newest message ingested (its wait in the queue), so a deadline
+        that runs while ingestion drains a backlog does not finalise frames whose
+        samples are still queued; once the queue is drained the lag is back to ~0.
+        """
         with self.lock:
-            return self._advance(self._now(now_ns))
+            return self._advance(self._now(now_ns) - self._lag_ns)
 
     def _now(self, now_ns: int | None) -> int:
         if self._clock is not None:

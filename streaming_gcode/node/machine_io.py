@@ -67,6 +67,9 @@ class MachineIO:
             multiple_publishers=settings.multiple_publishers,
         )
         self._count_publishers = node.count_publishers
+        # The middleware's receipt stamps are system time: the node clock's scale
+        # unless it follows /clock (use_sim_time is read-only once configured).
+        self._receipt_on_node_clock = not node.get_parameter("use_sim_time").value
         self._logger = node.get_logger()
         self.topics = [spec.topic for spec in self.layout.streams]   # resolved on subscribing
         self.qos = [describe_qos(spec) for spec in self.layout.streams]   # overrides applied
@@ -170,10 +173,12 @@ class MachineIO:
         """Cheap: account, adapt, validate, align. Never raises."""
         try:
             msg = self._decoders[index].decode(msg)   # too large: a RefusedMessage (malformed)
-            gid = info.get("publisher_gid") if isinstance(info, dict) else None
+            info = info if isinstance(info, dict) else {}
+            gid = info.get("publisher_gid")
             result = self.ingest.on_message(  # the ingest reads the node clock itself
                 index, msg, None, gid.get("data") if gid else None,
-                info.get("publication_sequence_number") if isinstance(info, dict) else None,
+                info.get("publication_sequence_number"),
+                info.get("received_timestamp") if self._receipt_on_node_clock else None,
             )
             if result.frames and self.frames_completed is not None:
                 self.frames_completed(self.machine)

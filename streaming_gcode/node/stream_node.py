@@ -243,9 +243,6 @@ class StreamNode(ManagedNode):
         tick_unix_ns = time.time_ns()
         begin = time.perf_counter_ns()
         ingests = {m: io.ingest for m, io in self._machines.items()}
-        if started_ns > 0:  # 0: sim time before the first /clock message
-            for ingest in ingests.values():
-                ingest.advance(started_ns)
         appended = self._wakeup.appended()
         prepared = self._engine.prepare({m: i.buffer for m, i in ingests.items()},
                                         {m: i.lock for m, i in ingests.items()})

@@ -15,7 +15,7 @@ from std_msgs.msg import Float32MultiArray
 
 from streaming_gcode.core.features import FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
-from streaming_gcode.ingestion.stream_ingest import Outcome, StreamIngest
+from streaming_gcode.ingestion.stream_ingest import Outcome, receipt_time, StreamIngest
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -303,3 +303,68 @@ def test_extra_names_are_counted_and_receipt_stamps_replace_the_header() -> None
     assert (report.ignored_names, report.stamp_source, report.optional) == (1, "receipt", False)
     assert (report.topic, report.qos) == ("/plc/js", "reliable keep_last 3")
     assert report.stamp_offset_s is None   # no header stamp was read
+
+
+def _backlog(received: bool) -> StreamIngest:
+    """Frames 0-3 received 100 ms apart, all taken from the queue 400 ms after the first."""
+    layout = _layout()
+    fmap = FeatureMap.build(layout, ["x", "y", "a"], ["m"], {"m": [0, 1]})
+    ingest = StreamIngest(layout, fmap, 16, max_array_length=64, max_future_ns=S,
+                          clock=lambda: T0 + 400 * MS)
+    for k in range(4):
+        t = T0 + k * 100 * MS
+        ingest.on_message(1, Float32MultiArray(data=[float(k), 1.0]), None, GID, k,
+                          t if received else None)
+        ingest.on_message(0, _joint(t, x=float(k)), None, GID, k,
+                          t + MS if received else None)
+    return ingest
+
+
+def test_a_backlog_is_aligned_at_receipt_not_when_taken() -> None:
+    ingest = _backlog(received=True)
+    ingest.advance(None)
+    window = ingest.buffer.window(ingest.buffer.total_appended)
+    np.testing.assert_array_equal(window.stamps[:4], T0 + np.arange(4) * 100 * MS)
+    # the array stream is stamped at receipt: each value lands in its own frame
+    np.testing.assert_array_equal(window.continuous[:4, 2], np.arange(4))
+    assert ingest.drops.counters("js").late == 0 and ingest.drops.counters("arr").late == 0
+
+
+def test_without_receipt_stamps_a_backlog_lands_when_taken() -> None:
+    ingest = _backlog(received=False)
+    ingest.advance(None)
+    window = ingest.buffer.window(ingest.buffer.total_appended)
+    assert not np.array_equal(window.continuous[:4, 2], np.arange(4))
+
+
+@pytest.mark.parametrize("received, expected", [
+    (None, T0), (T0 - 10 * MS, T0 - 10 * MS), (T0 + MS, T0), (T0 - 2 * S, T0),
+])
+def test_receipt_time_is_used_only_when_plausible(received, expected) -> None:
+    assert receipt_time(T0, received) == expected
+
+
+def _deadline_in_backlog() -> StreamIngest:
+    """Frames 0-3 from a backlog, the deadline timer in the middle (clock 400 ms ahead).
+
+    Each frame's array sample is received before its frame clock sample, taken after it.
+    """
+    layout = _layout()
+    fmap = FeatureMap.build(layout, ["x", "y", "a"], ["m"], {"m": [0, 1]})
+    ingest = StreamIngest(layout, fmap, 16, max_array_length=64, max_future_ns=S,
+                          clock=lambda: T0 + 400 * MS)
+    for k in range(4):
+        t = T0 + k * 100 * MS
+        ingest.on_message(0, _joint(t, x=float(k)), None, GID, k, t + MS)
+        if k == 1:
+            ingest.advance(None)   # the deadline timer
+        ingest.on_message(1, Float32MultiArray(data=[float(k), 1.0]), None, GID, k, t - MS)
+    return ingest
+
+
+def test_a_deadline_during_a_backlog_does_not_time_out_queued_samples() -> None:
+    ingest = _deadline_in_backlog()
+    # judged when taken, frames 0-2 would have timed out and their array samples been late
+    assert ingest.drops.counters("arr").late == 0
+    window = ingest.buffer.window(ingest.buffer.total_appended)
+    np.testing.assert_array_equal(window.continuous[:, 2], [0, 1, 2])
