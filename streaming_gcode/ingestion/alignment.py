@@ -74,6 +74,7 @@ class AlignmentCounters:
     out_of_order: list[int] = field(default_factory=list)
     stale_frames: list[int] = field(default_factory=list)
     retracted: list[int] = field(default_factory=list)   # ahead samples withdrawn
+    left_out: list[int] = field(default_factory=list)    # batch samples behind the watermark
 
 
 class FrameAligner:
@@ -115,6 +116,7 @@ class FrameAligner:
         self.counters = AlignmentCounters(
             accepted=[0] * n, late=[0] * n, out_of_order=[0] * n, stale_frames=[0] * n,
             retracted=[0] * n,
+            left_out=[0] * n,
         )
 
     @property
@@ -180,7 +182,8 @@ class FrameAligner:
             return SampleVerdict.OUT_OF_ORDER
         stamps = batch_stamps(end_ns, len(values), period, newest)
         if self._watermark is not None:
-            keep = stamps >= self._watermark
+            keep = stamps > self._watermark   # at the watermark: the finalised frame's moment
+            self.counters.left_out[stream_index] += len(keep) - int(np.count_nonzero(keep))
             stamps, values = stamps[keep], values[keep]
         history.push_many(stamps, values)
         if self._started_ns is None:

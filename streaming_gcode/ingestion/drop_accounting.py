@@ -59,6 +59,8 @@ class DropCounters:
     retracted: int = 0           # accepted stamped far ahead of the clock, then withdrawn
     #                              (a part of `accepted`)
     refused_publisher: int = 0   # from a second publisher under multiple_publishers=first
+    samples_left_out: int = 0    # samples of accepted batches behind the watermark (not
+    #                              messages: not in `dropped`)
 
     @property
     def missing(self) -> int:
@@ -188,6 +190,10 @@ class DropAccounting:
         splits into accepted + refused; `dropped` counts them as not having become data.
         """
         self._state(stream).counts["retracted"] += max(0, int(count))
+
+    def on_samples_left_out(self, stream: str, count: int) -> None:
+        """Count samples of an accepted batch left out behind the alignment watermark."""
+        self._state(stream).counts["samples_left_out"] += max(0, int(count))
 
     def on_accepted(self, stream: str) -> None:
         """Count a sample the aligner took."""

@@ -140,6 +140,7 @@ class StreamIngest:
         self._unknown_reported = 0
         n = len(layout.streams)
         self._retracted_synced = [0] * n
+        self._left_out_synced = [0] * n
         self._ignored_names = [0] * n   # messages that carried names beyond the channels
         # header stamp minus node clock at receipt: newest, and largest |offset| since report
         self._offset_newest: list[int | None] = [None] * n
@@ -221,12 +222,17 @@ class StreamIngest:
             self._offset_peak[index] = offset_ns
 
     def _sync_retracted(self) -> None:
-        retracted = self.aligner.counters.retracted
-        for index, spec in enumerate(self.layout.streams):
-            change = retracted[index] - self._retracted_synced[index]
-            if change:
-                self.drops.on_retracted(spec.name, change)
-                self._retracted_synced[index] = retracted[index]
+        """Carry the aligner's retracted and left-out sample counts into the accounting."""
+        counters = self.aligner.counters
+        for counts, synced, count in ((counters.retracted, self._retracted_synced,
+                                       self.drops.on_retracted),
+                                      (counters.left_out, self._left_out_synced,
+                                       self.drops.on_samples_left_out)):
+            for index, spec in enumerate(self.layout.streams):
+                change = counts[index] - synced[index]
+                if change:
+                    count(spec.name, change)
+                    synced[index] = counts[index]
 
     def _advance(self, now_ns: int) -> int:
         resets = self.aligner.counters.resets

@@ -326,6 +326,12 @@ def test_samples_of_a_batch_behind_the_newest_frame_are_left_out_the_rest_kept()
     ingest.aligner.flush()
     newest = ingest.buffer.window(1).continuous[0, 1:]
     np.testing.assert_allclose(newest, samples[30:].max(axis=0), rtol=1e-6)
+    assert ingest.aligner.counters.left_out[1] == 30
+    result = ingest.on_message(0, _joint(T0 + 300 * MS, 3.0), T0 + 300 * MS)   # syncs counts
+    assert result.outcome is Outcome.ACCEPTED, result.reason
+    stream = ingest.layout.streams[1].name
+    assert ingest.drops.counters(stream).samples_left_out == 30
+    assert ingest.drops.counters(stream).dropped == 0   # samples, not messages
 
 
 def test_newest_streams_keep_the_plain_push_and_batched_ones_dispatch():
