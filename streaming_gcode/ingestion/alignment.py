@@ -75,6 +75,7 @@ class AlignmentCounters:
     stale_frames: list[int] = field(default_factory=list)
     retracted: list[int] = field(default_factory=list)   # ahead samples withdrawn
     left_out: list[int] = field(default_factory=list)    # batch samples behind the watermark
+    overwritten: list[int] = field(default_factory=list)  # aggregated, lost from a full ring
 
 
 class FrameAligner:
@@ -117,6 +118,7 @@ class FrameAligner:
             accepted=[0] * n, late=[0] * n, out_of_order=[0] * n, stale_frames=[0] * n,
             retracted=[0] * n,
             left_out=[0] * n,
+            overwritten=[0] * n,
         )
 
     @property
@@ -151,6 +153,9 @@ class FrameAligner:
         ):
             self.counters.out_of_order[stream_index] += 1
             return SampleVerdict.OUT_OF_ORDER
+        if self._aggregators[stream_index] is not None and history.retained == history.depth:
+            self.counters.overwritten[stream_index] += history.overwrites_after(
+                np.array([stamp_ns]), self._watermark)
         history.push(stamp_ns, values)
         if self._started_ns is None:
             self._started_ns = stamp_ns
@@ -185,6 +190,9 @@ class FrameAligner:
             keep = stamps > self._watermark   # at the watermark: the finalised frame's moment
             self.counters.left_out[stream_index] += len(keep) - int(np.count_nonzero(keep))
             stamps, values = stamps[keep], values[keep]
+        if self._aggregators[stream_index] is not None:
+            self.counters.overwritten[stream_index] += history.overwrites_after(
+                stamps, self._watermark)
         history.push_many(stamps, values)
         if self._started_ns is None:
             self._started_ns = int(stamps[0])

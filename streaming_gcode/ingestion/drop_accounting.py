@@ -61,6 +61,7 @@ class DropCounters:
     refused_publisher: int = 0   # from a second publisher under multiple_publishers=first
     samples_left_out: int = 0    # samples of accepted batches behind the watermark (not
     #                              messages: not in `dropped`)
+    samples_overwritten: int = 0  # aggregated samples lost from a full history, untaken
 
     @property
     def missing(self) -> int:
@@ -194,6 +195,10 @@ class DropAccounting:
     def on_samples_left_out(self, stream: str, count: int) -> None:
         """Count samples of an accepted batch left out behind the alignment watermark."""
         self._state(stream).counts["samples_left_out"] += max(0, int(count))
+
+    def on_samples_overwritten(self, stream: str, count: int) -> None:
+        """Count aggregated samples overwritten in a full history before a frame took them."""
+        self._state(stream).counts["samples_overwritten"] += max(0, int(count))
 
     def on_accepted(self, stream: str) -> None:
         """Count a sample the aligner took."""

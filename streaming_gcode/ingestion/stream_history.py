@@ -50,6 +50,22 @@ class StreamHistory:
         self.count += n
         self.retained = min(self.retained + n, self.depth)
 
+    def overwrites_after(self, stamps_ns: np.ndarray, after_ns: int | None) -> int:
+        """How many samples stamped after `after_ns` pushing `stamps_ns` would lose.
+
+        Those the ring would overwrite, and those of the batch beyond its depth: for an
+        aggregated stream, samples no frame has taken yet (`after_ns`: the watermark).
+        """
+        n = len(stamps_ns)
+        lost = max(0, n - self.depth)
+        beyond = stamps_ns[:lost]
+        overwritten = min(max(0, self.retained + n - self.depth), self.retained)
+        slots = (self.count - self.retained + np.arange(overwritten)) % self.depth
+        if after_ns is None:
+            return overwritten + lost
+        return int(np.count_nonzero(self.stamps[slots] > after_ns)
+                   + np.count_nonzero(beyond > after_ns))
+
     def newest_at_or_before(self, stamp_ns: int) -> int | None:
         """Slot of the newest retained sample stamped <= stamp_ns."""
         for back in range(self.retained):

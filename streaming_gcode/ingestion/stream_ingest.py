@@ -141,6 +141,7 @@ class StreamIngest:
         n = len(layout.streams)
         self._retracted_synced = [0] * n
         self._left_out_synced = [0] * n
+        self._overwritten_synced = [0] * n
         self._ignored_names = [0] * n   # messages that carried names beyond the channels
         # header stamp minus node clock at receipt: newest, and largest |offset| since report
         self._offset_newest: list[int | None] = [None] * n
@@ -222,12 +223,14 @@ class StreamIngest:
             self._offset_peak[index] = offset_ns
 
     def _sync_retracted(self) -> None:
-        """Carry the aligner's retracted and left-out sample counts into the accounting."""
+        """Carry the aligner's retracted, left-out and overwritten counts into the accounting."""
         counters = self.aligner.counters
         for counts, synced, count in ((counters.retracted, self._retracted_synced,
                                        self.drops.on_retracted),
                                       (counters.left_out, self._left_out_synced,
-                                       self.drops.on_samples_left_out)):
+                                       self.drops.on_samples_left_out),
+                                      (counters.overwritten, self._overwritten_synced,
+                                       self.drops.on_samples_overwritten)):
             for index, spec in enumerate(self.layout.streams):
                 change = counts[index] - synced[index]
                 if change:

@@ -46,7 +46,7 @@ STREAM_KEYS: tuple[str, ...] = (
     "incompatible_policy", "publishers", "sequence_resets", "untracked", "drop_ratio_recent",
     "lost_counted", "retracted", "refused_publisher", "live_publishers", "publisher_ids",
     "graph_publishers", "multiple_publishers", "stamp_offset_s", "stamp_offset_peak_s",
-    "ignored_names", "stamp_source", "optional", "samples_left_out",
+    "ignored_names", "stamp_source", "optional", "samples_left_out", "samples_overwritten",
 )
 MAX_PUBLISHER_IDS_SHOWN = 8   # gids listed in `publisher_ids` (then "+N more")
 BUFFER_KEYS: tuple[str, ...] = (
@@ -251,6 +251,7 @@ def stream_status(node: str, hardware_id: str, r: StreamReport, t: Thresholds) -
         ("stamp_offset_s", r.stamp_offset_s), ("stamp_offset_peak_s", r.stamp_offset_peak_s),
         ("ignored_names", r.ignored_names), ("stamp_source", r.stamp_source),
         ("optional", r.optional), ("samples_left_out", r.total.samples_left_out),
+        ("samples_overwritten", r.total.samples_overwritten),
     )
     return _status(node, STREAM_TASK_PREFIX + r.name, hardware_id, problems, ok, values)
 

@@ -345,3 +345,18 @@ def test_newest_streams_keep_the_plain_push_and_batched_ones_dispatch():
     batched.advance(T0 + S)
     np.testing.assert_allclose(batched.buffer.window(1).continuous[0, 1:],
                                _samples(BATCH)[-1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("aggregate, expected", [("max", True), ("newest", False)])
+def test_aggregated_samples_overwritten_before_a_frame_took_them_are_counted(
+        aggregate, expected):
+    ingest = _ingest(_layout(aggregate))
+    depth = ingest.aligner._histories[1].depth
+    batches = depth // BATCH + 3          # no frame is finalised meanwhile: the ring overflows
+    for k in range(batches):
+        result = ingest.on_message(1, batch(_samples(BATCH, seed=k)), T0 + (k + 1) * BATCH * MS)
+        assert result.outcome is Outcome.ACCEPTED
+    stream = ingest.layout.streams[1].name
+    overwritten = batches * BATCH - depth if expected else 0   # `newest` needs one sample
+    assert ingest.drops.counters(stream).samples_overwritten == overwritten
+    assert ingest.drops.counters(stream).dropped == 0

@@ -44,3 +44,13 @@ def test_between_is_after_exclusive_until_inclusive_and_gives_the_newest_slot() 
     empty, slot = history.between(40, 45)
     assert len(empty) == 0 and history.stamps[slot] == 40
     assert history.between(0, 5)[1] is None
+
+
+def test_overwrites_after_counts_what_a_push_would_lose_after_a_stamp() -> None:
+    history = StreamHistory(1, 4)
+    history.push_many(np.array([1, 2, 3]), np.zeros((3, 1)))
+    assert history.overwrites_after(np.array([4]), None) == 0        # a free slot
+    assert history.overwrites_after(np.array([4, 5, 6]), None) == 2  # samples 1 and 2
+    assert history.overwrites_after(np.array([4, 5, 6]), 1) == 1     # 1 was taken already
+    # a batch beyond the depth loses its own oldest too
+    assert history.overwrites_after(np.arange(4, 10), 0) == 3 + 2
