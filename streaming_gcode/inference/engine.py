@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import dataclass
+import math
 from typing import ContextManager, Mapping, Sequence
 
 import numpy as np
@@ -66,7 +67,7 @@ def _check_mode(mode: str) -> None:
 
 def _view(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Return the leading part of a preallocated flat buffer as a contiguous array of `shape`."""
-    return flat[: int(np.prod(shape))].reshape(shape)
+    return flat[: math.prod(shape)].reshape(shape)
 
 
 class InferenceEngine:

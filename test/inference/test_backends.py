@@ -12,8 +12,10 @@ import torch
 from streaming_gcode.core.errors import ConfigError
 from streaming_gcode.inference.backends import (
     BACKEND_ONNXRUNTIME, BACKEND_ONNXRUNTIME_INT8, BACKEND_TORCH, BACKENDS, EXACT_BACKENDS,
-    export_onnx, INT8_ATOL, make_runner, ONNX_ATOL, OnnxRunner, TorchRunner,
+    export_onnx, INT8_ATOL, make_runner, ONNX_ATOL, OnnxRunner, TORCH_NATIVE_LSTM_FRAMES,
+    TorchRunner,
 )
+from streaming_gcode.inference.onnx_export import CompactGraph, export_graph, StepGraph
 from streaming_gcode.model.network import build_model, ModelConfig
 from streaming_gcode.model.random_weights import random_model
 
@@ -153,3 +155,76 @@ def test_unknown_backend_and_bad_threads_are_config_errors():
         make_runner("tensorrt", backbone, line_heads)
     with pytest.raises(ConfigError, match=r"threads must be an integer >= 1, got 0"):
         make_runner(BACKEND_TORCH, backbone, line_heads, threads=0)
+
+
+def _code_model():
+    """Build a model with a code input (column 1) besides categorical ones, as shipped."""
+    config = ModelConfig(n_continuous=4, categorical_sizes=[3, 5], head_sizes={"a": 3, "b": 7},
+                         d_model=16, num_layers=2, dropout=0.0, code_inputs=[1], code_buckets=11,
+                         code_embedding_dim=4)
+    backbone, line_heads = build_model(config, seed=8)
+    return backbone.eval(), line_heads.eval()
+
+
+def test_compact_export_graph_is_exported_and_agrees_on_odd_inputs():
+    """NaN, infinities, negative and out-of-range codes: the compact graph computes the model."""
+    backbone, line_heads = _code_model()
+    assert isinstance(export_graph(backbone, line_heads), CompactGraph)
+    onnx_runner = OnnxRunner.from_modules(backbone, line_heads)
+    torch_runner = TorchRunner(backbone, line_heads)
+    rng = np.random.default_rng(4)
+    continuous = (5 * rng.normal(size=(3, 20, 4))).astype(np.float32)
+    continuous[0, :3, 0] = [np.nan, np.inf, -np.inf]
+    continuous[1, :4, 1] = [np.nan, -3.5, 1e12, 2.5]      # the code column
+    categorical = rng.integers(-2, 8, size=(3, 20, 2))    # below 0 and above each size
+    state = None
+    for frames in (slice(0, 12), slice(12, 20)):
+        expected = torch_runner.run(continuous[:, frames], categorical[:, frames], state)
+        _assert_close(onnx_runner.run(continuous[:, frames], categorical[:, frames], state),
+                      expected, ONNX_ATOL)
+        state = tuple(s.copy() for s in expected[1])
+
+
+def test_export_falls_back_to_the_modules_when_the_compact_graph_disagrees(monkeypatch, caplog):
+    backbone, line_heads = _model([4, 3])
+    compact_forward = CompactGraph.forward
+    monkeypatch.setattr(CompactGraph, "forward",
+                        lambda self, *args: tuple(t + 1e-3 for t in compact_forward(self, *args)))
+    assert isinstance(export_graph(backbone, line_heads), StepGraph)
+    assert "disagrees with the model" in caplog.text
+    continuous, categorical = _inputs(2, 6, 2, seed=5)
+    _assert_close(OnnxRunner.from_modules(backbone, line_heads).run(continuous, categorical, None),
+                  TorchRunner(backbone, line_heads).run(continuous, categorical, None), ONNX_ATOL)
+
+
+@pytest.mark.parametrize("frames", [1, TORCH_NATIVE_LSTM_FRAMES, TORCH_NATIVE_LSTM_FRAMES + 1])
+def test_torch_short_steps_skip_onednn_with_the_same_result_and_restore_the_flag(frames):
+    backbone, line_heads = _model([4, 3])
+    runner = TorchRunner(backbone, line_heads)
+    continuous, categorical = _inputs(2, frames, 2, seed=frames)
+    state = tuple(np.full((2, 2, 16), 0.3, np.float32) for _ in range(2))
+    got = runner.run(continuous, categorical, state)
+    assert torch.backends.mkldnn.enabled
+    with torch.inference_mode():
+        hidden, expected_state = backbone.step(torch.from_numpy(continuous),
+                                               torch.from_numpy(categorical),
+                                               tuple(torch.from_numpy(s) for s in state))
+        logits = line_heads(hidden[:, -1])
+    expected = ({h: v.numpy() for h, v in logits.items()},
+                tuple(s.numpy() for s in expected_state))
+    _assert_close(got, expected, STEP_ATOL)
+    with pytest.raises(RuntimeError):
+        runner.run(continuous[:, :, :3], categorical, state)   # wrong width: fails inside torch
+    assert torch.backends.mkldnn.enabled
+
+
+def test_onnx_results_stay_whole_when_the_caller_edits_the_returned_dict(runners):
+    _, onnx_runner, k = runners
+    continuous, categorical = _inputs(1, 3, k, seed=9)
+    first, _ = onnx_runner.run(continuous, categorical, None)
+    expected = {h: v.copy() for h, v in first.items()}
+    first.clear()
+    again, _ = onnx_runner.run(continuous, categorical, None)
+    assert set(again) == set(expected)
+    for head in expected:
+        np.testing.assert_array_equal(again[head], expected[head])
