@@ -52,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate_runs(model, args.data, resolve_layout(args.layout), args.split, args.mode,
                            args.continuous, progress=not args.quiet)
     print(offline_eval.format_table(report))
+    if report.info.get("library_note"):
+        print(f"note: {report.info['library_note']}")
+    seen = report.info.get("scored_runs_in_model_training") or []
+    if seen:
+        print(f"warning: {len(seen)} scored runs were in this model's training or library, "
+              f"so their scores are not a validation: {', '.join(seen[:6])}"
+              f"{' ...' if len(seen) > 6 else ''}")
     if args.json:
         offline_eval.write_json(report, args.json)
     if args.confusion:

@@ -16,7 +16,7 @@ HELP = "Train a streaming G-code model on recorded runs (run-level split, early 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the train subcommand (defaults are TrainingConfig's)."""
     from streaming_gcode.core.features import FEATURE_SET_DESCRIPTIONS
-    from streaming_gcode.offline.training_config import TrainingConfig
+    from streaming_gcode.offline.training_config import LIBRARY_RUNS, TrainingConfig
 
     defaults = vars(TrainingConfig(data=[]))
     sources = parser.add_argument_group("recordings (at least one of --data, --bags)")
@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{' '.join(defaults['code_features'])})")
     parser.add_argument("--eval-mode", choices=("window", "stateful"),
                         default=defaults["eval_mode"])
+    parser.add_argument("--library-runs", choices=LIBRARY_RUNS, default=defaults["library_runs"],
+                        help="runs the saved program library / physics witness holds: past "
+                        "(the train and tune runs, the default) or all (the validation runs "
+                        "too: validation is scored with the past-only library first, then the "
+                        "library is rebuilt from every run; the card and the checkpoint say so)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from streaming_gcode.offline.baselines import build_baselines
 from streaming_gcode.offline.continuous import evaluate_continuous, prepare_continuous
 from streaming_gcode.offline.evaluation import DEFAULT_MODE, evaluate_prepared, EvaluationReport
 from streaming_gcode.offline.labelled_windows import prepare_run
+from streaming_gcode.offline.library_build import validated_library_model
 from streaming_gcode.offline.splits import (
     DEFAULT_SPLIT, every_fourth_split, split_paths, training_paths, VALIDATION,
 )
@@ -28,9 +29,15 @@ from streaming_gcode.recordings.csv_runs import load_run, run_name
 
 
 def trained_on(model: LoadedModel) -> set[str]:
-    """Return the runs the model's training used (train and tune), as its checkpoint records."""
-    split = model.metadata.training.get("split", {})
-    return {str(n) for role in ("train", "tune") for n in split.get(role, [])}
+    """Return the runs the model learnt from (train, tune, its library's), as recorded.
+
+    `train --library-runs all` refits the library on the validation runs too.
+    """
+    training = model.metadata.training
+    split = training.get("split", {})
+    library = training.get("library") or {}
+    return ({str(n) for role in ("train", "tune") for n in split.get(role, [])}
+            | {str(n) for n in library.get("runs", [])})
 
 
 def evaluate_runs(
@@ -50,6 +57,8 @@ def evaluate_runs(
         tables = build_baselines(
             (load_run(p) for p in tqdm(train_files, desc="baselines", unit="run",
                                        disable=not progress)), model.vocabulary)
+    scored = [run_name(p) for p in files]
+    model, library_note = validated_library_model(model, paths, layout, scored)
     runs = [load_run(p) for p in tqdm(files, desc="load", unit="run", disable=not progress)]
     feature_map = model.feature_map(layout)
     if continuous:
@@ -59,7 +68,6 @@ def evaluate_runs(
         prepared = [prepare_run(r, layout, feature_map)
                     for r in tqdm(runs, desc="align", unit="run", disable=not progress)]
         report = evaluate_prepared(model, prepared, mode, progress, baselines=tables)
-    scored = [run_name(p) for p in files]
     report.info.update({
         "split": split,
         "continuous": continuous,
@@ -70,6 +78,8 @@ def evaluate_runs(
                                                     if every_fourth_split(n) != VALIDATION],
         "scored_runs_in_model_training": sorted(set(scored) & trained_on(model)),
     })
+    if library_note:
+        report.info["library_note"] = library_note
     if tables is None:
         where = [str(p) for p in paths]
         report.info["baselines_note"] = f"no temporal training runs next to {where}"

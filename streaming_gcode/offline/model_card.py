@@ -56,25 +56,40 @@ def _validation(meta_metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _library(library: Library | None) -> list[str]:
+def _library_source(training: dict[str, Any]) -> tuple[str, str]:
+    """Which runs the library holds, and what that means for the validation figures."""
+    info = training.get("library") or {}
+    runs, validated = info.get("runs", []), info.get("validated_with_runs", [])
+    if info.get("library_runs") != "all" or set(runs) == set(validated):
+        return "the train and tune runs", ""
+    return (f"all {len(runs)} runs (train, tune and validation: rebuilt after validation,"
+            f" `--library-runs all`)",
+            f" The validation figures below were scored with the past-only library (the"
+            f" {len(validated)} train and tune runs); the saved library also holds the"
+            f" validation runs, so scoring this checkpoint on them is not a validation.")
+
+
+def _library(library: Library | None, training: dict[str, Any]) -> list[str]:
     if library is None:
         return ["- No program library."]
+    source, note = _library_source(training)
     if isinstance(library, ProgressLibrary):
         sizes = ", ".join(f"{name} {len(t)} frames ({condition} tool)" for name, condition, t in
                           zip(library.operations, library.conditions, library.templates))
-        return [f"- Physics witness (progress library) from the train and tune runs: per"
+        return [f"- Physics witness (progress library) from {source}: per"
                 f" operation, a template of {len(library.channels)} channels the recordings"
                 f" select ({', '.join(library.channels[:6])}, ...) and the line at each frame"
                 f" since the job start: {sizes}. It answers the line where it knows the"
-                " progress, and the operation and tool condition; elsewhere the model's line."]
+                " progress, and the operation and tool condition; elsewhere the model's line."
+                + note]
     sizes = ", ".join(f"{name} {len(numbers)} lines" + (
         f" (with {', '.join(m for m in members if m != name)})" if len(members) > 1 else "")
         for name, members, numbers in zip(library.programs, library.members,
                                           library.line_numbers))
-    return [f"- Program library from the train and tune runs: {sizes}; evidence"
+    return [f"- Program library from {source}: {sizes}; evidence"
             f" {', '.join(library.evidence_channels)} against the reported"
             f" `{library.line_channel}`. Where it knows the reported line of the program it"
-            " judges running, its line is the prediction; elsewhere the model's."]
+            " judges running, its line is the prediction; elsewhere the model's." + note]
 
 
 def render_card(model: LoadedModel, checkpoint: Path) -> str:
@@ -110,7 +125,7 @@ def render_card(model: LoadedModel, checkpoint: Path) -> str:
         "- Normalisation statistics, categorical codes and the output vocabulary come from"
         " the train runs; early stopping and model selection used the tune runs only"
         " (scored without the program library).",
-        *_library(meta.library),
+        *_library(meta.library, training),
         f"- {training.get('epochs', len(history))} epochs in"
         f" {training.get('minutes', float('nan')):.1f} minutes wall-clock"
         f" ({training.get('cpu_minutes', float('nan')):.1f} CPU minutes,"
@@ -119,7 +134,8 @@ def render_card(model: LoadedModel, checkpoint: Path) -> str:
         "",
         f"## Validation ({meta.validation_metrics.get('mode', 'window')} mode"
         f"{', runs back to back' if meta.validation_metrics.get('continuous') else ''};"
-        " runs never used for any choice)",
+        " runs never used for any choice"
+        f"{'; with the past-only library' if _library_source(training)[1] else ''})",
         "",
         *_validation(meta.validation_metrics),
         "",

@@ -9,7 +9,9 @@ before it (early stopping and model selection), train everything earlier.
 
 With the program library's channels among the inputs (`program_line_channel`,
 `program_evidence`), the checkpoint also gets a program library built from the
-train and tune runs (model/program_library.py).
+train and tune runs (model/program_library.py). With `library_runs` `all`, the
+validation runs are scored with that past-only library, then the saved library
+is rebuilt from every run (validation included); the metadata says which.
 
 Everything the model needs at run time comes from the training runs only:
 normalisation statistics (mean/std of each continuous channel over the rows
@@ -29,14 +31,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from streaming_gcode.core.errors import RecordingError
+from streaming_gcode.core.errors import ConfigError, RecordingError
 from streaming_gcode.core.features import feature_set, FeatureMap
 from streaming_gcode.core.stream_layout import StreamLayout
 from streaming_gcode.model.checkpoint import LoadedModel, ModelMetadata, save_checkpoint
 from streaming_gcode.model.libraries import Library
 from streaming_gcode.model.network import build_model, ModelConfig
-from streaming_gcode.model.program_library import build_library
-from streaming_gcode.model.progress_library import build_progress_library, select_channels
 from streaming_gcode.model.vocabulary import OutputVocabulary
 from streaming_gcode.offline.baselines import build_baselines
 from streaming_gcode.offline.continuous import evaluate_continuous, prepare_continuous
@@ -49,8 +49,9 @@ from streaming_gcode.offline.labelled_windows import (
     targets,
     window_starts,
 )
-from streaming_gcode.offline.splits import tool_condition_of, training_roles
-from streaming_gcode.offline.training_config import TrainingConfig
+from streaming_gcode.offline.library_build import build_model_library
+from streaming_gcode.offline.splits import training_roles
+from streaming_gcode.offline.training_config import LIBRARY_ALL, LIBRARY_RUNS, TrainingConfig
 from streaming_gcode.recordings.bag_reader import find_bags
 from streaming_gcode.recordings.bag_runs import load_bag_run
 from streaming_gcode.recordings.csv_runs import find_runs, load_run, RecordedRun
@@ -156,34 +157,23 @@ class _Trainer:
         }
         train = [self.prepared[n] for n in self.split["train"]]
         self.vocab = OutputVocabulary.build(label for p in train for label in p.labels)
-        self.library = self._library([self.prepared[n] for n in self.split["train"]
-                                      + self.split["tune"]])
+        self.library_runs = self.split["train"] + self.split["tune"]
+        self.library = self._library([self.prepared[n] for n in self.library_runs])
+
+    def refit_library(self) -> list[str]:
+        """Rebuild the library from every run, validation included; return the runs it holds.
+
+        Called after validation, which scored the past-only library (`library_runs` all).
+        """
+        names = [n for s in SPLITS for n in self.split[s]]
+        if self.library is not None:
+            self.library = self._library([self.prepared[n] for n in names])
+            self.library_runs = names
+        return self.library_runs
 
     def _library(self, past: list[PreparedRun]) -> Library | None:
-        """Build the program library from the past runs, when its channels are inputs.
-
-        Without the controller's line among the inputs (the `physical` set), the
-        physics witness's progress library instead, on the channels it selects.
-        """
-        c, names = self.config, list(self.features.continuous)
-        channels = [c.program_line_channel, *c.program_evidence]
-        if not c.program_line_channel or any(n not in names for n in channels):
-            if not c.progress_library:
-                return None
-            chosen = select_channels([(p.family, p.table.continuous) for p in past], names)
-            if not chosen:
-                return None
-            index = [names.index(n) for n in chosen]
-            drifting = {c for s in self.layout.streams for c in s.drifting}
-            return build_progress_library(
-                ((p.family, tool_condition_of(p.family),
-                  p.table.continuous[:, index], p.labels) for p in past), chosen,
-                levelled=[n for n in chosen if n in drifting])
-        line = names.index(c.program_line_channel)
-        evidence = [names.index(n) for n in c.program_evidence]
-        return build_library(((p.family, p.table.continuous[:, line],
-                               p.table.continuous[:, evidence], p.labels) for p in past),
-                             c.program_line_channel, c.program_evidence)
+        """Build the library from the past runs (offline/library_build.py)."""
+        return build_model_library(self.config, self.layout, self.features.continuous, past)
 
     def build(self) -> None:
         c = self.config
@@ -314,6 +304,9 @@ def train(
     progress: bool = True,
 ) -> TrainingResult:
     """Train a model on `config.data`, evaluate it on the validation runs, optionally save it."""
+    if config.library_runs not in LIBRARY_RUNS:
+        raise ConfigError(f"library_runs {config.library_runs!r}: expected one of "
+                          f"{list(LIBRARY_RUNS)}")
     started, cpu_started = time.monotonic(), time.process_time()
     torch.manual_seed(config.seed)
     previous_threads = torch.get_num_threads()
@@ -329,19 +322,29 @@ def train(
         tune_runs = [trainer.prepared[n] for n in trainer.split["tune"]]
         tune = (evaluate_prepared(model, tune_runs, mode, every=config.tune_every)
                 if tune_runs else None)
+        validated_with = list(trainer.library_runs) if trainer.library is not None else []
+        if config.library_runs == LIBRARY_ALL and trainer.split["validation"]:
+            trainer.refit_library()   # after scoring: the figures stay the past-only library's
+            model = trainer.loaded()
     finally:
         torch.set_num_threads(previous_threads)
     meta = model.metadata
     meta.training_command = command
     meta.training.update({"epochs": len(history), "history": history,
                           "minutes": (time.monotonic() - started) / 60,
-                          "cpu_minutes": (time.process_time() - cpu_started) / 60})
+                          "cpu_minutes": (time.process_time() - cpu_started) / 60,
+                          "library": {"library_runs": config.library_runs,
+                                      "runs": list(trainer.library_runs)
+                                      if trainer.library is not None else [],
+                                      "validated_with_runs": validated_with}})
     if validation is not None:
         data = validation.to_json()
         meta.validation_metrics = {"mode": config.eval_mode, "overall": data["overall"],
                                    "families": data["families"], "runs": data["runs"],
                                    "majority_command": _majority_command(validation),
-                                   "continuous": True}
+                                   "continuous": True,
+                                   # the library these figures were scored with
+                                   "library_runs": validated_with}
     if out is not None:
         model.path = save_checkpoint(out, model.backbone, model.line_heads, model.config, meta)
     return TrainingResult(model, trainer.split, history, validation, tune)

@@ -16,6 +16,13 @@ DEFAULT_CODE_FEATURES: tuple[str, ...] = ("line",)
 # (TinyG/g2core status-report keys). A feature set without them has no library.
 DEFAULT_PROGRAM_LINE_CHANNEL = "line"
 DEFAULT_PROGRAM_EVIDENCE: tuple[str, ...] = ("posx", "posy", "posz", "feed")
+# Which runs the saved checkpoint's library holds. `past`: the train and tune runs (what
+# validation scores). `all`: validation is scored with that past-only library first, then
+# the library is rebuilt from every run, validation runs included (refit on all: the
+# drift is temporal and the runs the product meets are later still).
+LIBRARY_PAST = "past"
+LIBRARY_ALL = "all"
+LIBRARY_RUNS: tuple[str, ...] = (LIBRARY_PAST, LIBRARY_ALL)
 
 
 @dataclass
@@ -48,3 +55,4 @@ class TrainingConfig:
     program_line_channel: str = DEFAULT_PROGRAM_LINE_CHANNEL   # "" = no program library
     program_evidence: list[str] = field(default_factory=lambda: list(DEFAULT_PROGRAM_EVIDENCE))
     progress_library: bool = True   # without the controller's line: the physics witness
+    library_runs: str = LIBRARY_PAST   # the saved library's runs: past (train+tune) or all

@@ -37,3 +37,38 @@ def test_card_shows_split_metrics_baseline_and_command(tmp_path) -> None:
     assert "always `G1` scores 87.5 % command accuracy" in card
     assert "streaming-gcode train --data runs/ --out m.pt" in card
     assert "3 epochs in 1.5 minutes wall-clock (2.5 CPU minutes, 2 threads), seed 7" in card
+
+
+def test_card_says_when_the_library_was_refit_on_all_runs(tmp_path) -> None:
+    from decimal import Decimal
+
+    import numpy as np
+
+    from streaming_gcode.model.gcode import LineLabel
+    from streaming_gcode.model.progress_library import build_progress_library
+
+    model = random_model("physical", d_model=8, num_layers=1)
+    meta = model.metadata
+    channel = meta.continuous_features[0]
+    label = LineLabel("G1", False, (("X", Decimal("1")),))
+    library = build_progress_library(
+        [("face", "normal", np.zeros((4, 1)), [label] * 4)], [channel])
+    meta.program_library = library.to_dict()
+    meta.training = {"split": {"train": ["face_001"], "tune": ["face_002"],
+                               "validation": ["face_003"]},
+                     "library": {"library_runs": "all",
+                                 "runs": ["face_001", "face_002", "face_003"],
+                                 "validated_with_runs": ["face_001", "face_002"]},
+                     "config": {"seed": 0, "threads": 1}, "history": []}
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads,
+                                 model.config, meta)
+    card = write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
+    assert "from all 3 runs (train, tune and validation: rebuilt after validation" in card
+    assert "scored with the past-only library (the 2 train and tune runs)" in card
+    assert "runs never used for any choice; with the past-only library)" in card
+    meta.training["library"] = {"library_runs": "past", "runs": ["face_001", "face_002"],
+                                "validated_with_runs": ["face_001", "face_002"]}
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads,
+                                 model.config, meta)
+    card = write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
+    assert "from the train and tune runs" in card and "past-only" not in card

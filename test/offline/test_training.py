@@ -166,6 +166,54 @@ def test_same_seed_same_weights(data_dir) -> None:
                            first.line_heads.heads["command"].weight)
 
 
+def test_unknown_library_runs_is_a_config_error() -> None:
+    from streaming_gcode.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="library_runs 'later'"):
+        train(TrainingConfig(data=[], library_runs="later"), _layout(), progress=False)
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_library_runs_all_validates_the_past_library_then_refits_on_every_run(
+        data_dir, tmp_path) -> None:
+    """`--library-runs all`: the same validation figures as `past`, a library of all runs."""
+    torch.set_num_threads(1)
+    config = TrainingConfig(
+        data=[str(data_dir / f"{name}_aligned.csv.gz") for name in TINY_RUNS],
+        d_model=8, num_layers=1, window=16, window_stride=16, batch_size=16, max_epochs=1,
+        threads=1, tune_every=8,
+    )
+    past = train(config, _layout(), progress=False).model
+    refit = train(TrainingConfig(**{**vars(config), "library_runs": "all"}), _layout(),
+                  out=tmp_path / "all.pt", progress=False).model
+    loaded = load_checkpoint(tmp_path / "all.pt")
+    earlier = ["pocket_010", "pocket_011", "pocket_012"]
+    assert past.metadata.training["library"] == {
+        "library_runs": "past", "runs": earlier, "validated_with_runs": earlier}
+    assert loaded.metadata.training["library"] == {
+        "library_runs": "all", "runs": [*earlier, "pocket_013"], "validated_with_runs": earlier}
+    assert loaded.metadata.training["config"]["library_runs"] == "all"
+    # validation scored the past-only library: the figures are those of `past`
+    assert loaded.metadata.validation_metrics == past.metadata.validation_metrics
+    assert loaded.metadata.validation_metrics["library_runs"] == earlier
+    # the saved library counted the validation run too
+    assert loaded.metadata.program_library != past.metadata.program_library
+    assert loaded.metadata.program_library == refit.metadata.program_library
+    for a, b in zip(past.backbone.state_dict().values(), loaded.backbone.state_dict().values()):
+        assert torch.equal(a, b)
+    # evaluate rebuilds the library from the runs it was validated with: the past scores
+    from streaming_gcode.offline.evaluate_runs import evaluate_runs
+
+    runs = [config.data[-1]]   # pocket_013, the validation run
+    as_past = evaluate_runs(past, runs, _layout(), continuous=True)
+    as_refit = evaluate_runs(loaded, runs, _layout(), continuous=True)
+    assert as_refit.to_json()["overall"] == as_past.to_json()["overall"]
+    assert "rebuilt from the 3 runs it was validated with" in as_refit.info["library_note"]
+    assert as_refit.info["scored_runs_in_model_training"] == []
+    assert "library_note" not in as_past.info
+
+
 NEW_CELL_LAYOUT = """\
 /**:
   ros__parameters:
