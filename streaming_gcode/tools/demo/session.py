@@ -81,12 +81,15 @@ class ModelInfo:
     scorer: LineScorer
     window: int                              # frames the node needs before predicting
     validation_runs: tuple[str, ...] = ()    # runs held out from training
+    library_runs: tuple[str, ...] = ()       # runs the saved library holds (refit on all)
 
     def run_note(self, run: str) -> str:
         """Say whether the model was trained on `run` (when the checkpoint tells)."""
         if not self.validation_runs:
             return ""
         if run in self.validation_runs:
+            if run in self.library_runs:   # train --library-runs all
+                return "validation run of the weights, in the library since"
             return "validation run"
         return "a training run"
 
@@ -117,9 +120,10 @@ def resolve_model(checkpoint: str | None) -> ModelInfo:
         extra = (f"; on validation runs: line {float(overall['exact_line_accuracy']):.1%}, "
                  f"command {float(overall['command_accuracy']):.1%}")
     runs = tuple(str(r.get("run")) for r in validation.get("runs") or () if isinstance(r, dict))
+    library = meta.training.get("library") or {}
     return ModelInfo(path, f"{_display_path(path)} (feature set {meta.feature_set}, "
                      f"window {meta.window} frames{extra})", LineScorer(loaded.vocabulary),
-                     meta.window, runs)
+                     meta.window, runs, tuple(str(r) for r in library.get("runs", ())))
 
 
 def first_run(requested: str | None, folder: bool, model: ModelInfo,

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The demo's set-up decisions: which model, which first run, which node parameters."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,8 @@ def test_checkpoint_metadata_reaches_the_header_and_the_scorer(checkpoint):
     assert model.window == 8
     assert model.run_note("face_004") == "validation run"
     assert model.run_note("face_001") == "a training run"
+    refit = dataclasses.replace(model, library_runs=("face_001", "face_004"))   # refit on all
+    assert refit.run_note("face_004") == "validation run of the weights, in the library since"
     with pytest.raises(CheckpointError, match="--checkpoint .*missing.pt: no such file"):
         resolve_model(str(checkpoint.parent / "missing.pt"))
 
