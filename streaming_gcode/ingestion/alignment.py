@@ -76,6 +76,7 @@ class AlignmentCounters:
     retracted: list[int] = field(default_factory=list)   # ahead samples withdrawn
     left_out: list[int] = field(default_factory=list)    # batch samples behind the watermark
     overwritten: list[int] = field(default_factory=list)  # aggregated, lost from a full ring
+    sample_events: int = 0   # changes of retracted, left_out or overwritten (cheap to poll)
 
 
 class FrameAligner:
@@ -154,6 +155,7 @@ class FrameAligner:
             self.counters.out_of_order[stream_index] += 1
             return SampleVerdict.OUT_OF_ORDER
         if self._aggregators[stream_index] is not None and history.retained == history.depth:
+            self.counters.sample_events += 1
             self.counters.overwritten[stream_index] += history.overwrites_after(
                 np.array([stamp_ns]), self._watermark)
         history.push(stamp_ns, values)
@@ -189,8 +191,10 @@ class FrameAligner:
         if self._watermark is not None:
             keep = stamps > self._watermark   # at the watermark: the finalised frame's moment
             self.counters.left_out[stream_index] += len(keep) - int(np.count_nonzero(keep))
+            self.counters.sample_events += 1
             stamps, values = stamps[keep], values[keep]
         if self._aggregators[stream_index] is not None:
+            self.counters.sample_events += 1
             self.counters.overwritten[stream_index] += history.overwrites_after(
                 stamps, self._watermark)
         history.push_many(stamps, values)
@@ -213,6 +217,7 @@ class FrameAligner:
         floor = max(stamp_ns - (stream_index == self._clock), self._last_now or stamp_ns)
         retracted = history.retract_after(floor)
         self.counters.retracted[stream_index] += retracted  # still counted in `accepted`
+        self.counters.sample_events += 1
         if stream_index == self._clock:
             while self._pending and self._pending[-1] > floor:
                 self._pending.pop()

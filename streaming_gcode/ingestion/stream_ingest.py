@@ -142,6 +142,7 @@ class StreamIngest:
         self._retracted_synced = [0] * n
         self._left_out_synced = [0] * n
         self._overwritten_synced = [0] * n
+        self._events_synced = 0
         self._ignored_names = [0] * n   # messages that carried names beyond the channels
         # header stamp minus node clock at receipt: newest, and largest |offset| since report
         self._offset_newest: list[int | None] = [None] * n
@@ -225,6 +226,9 @@ class StreamIngest:
     def _sync_retracted(self) -> None:
         """Carry the aligner's retracted, left-out and overwritten counts into the accounting."""
         counters = self.aligner.counters
+        if counters.sample_events == self._events_synced:
+            return   # the common case: nothing changed
+        self._events_synced = counters.sample_events
         for counts, synced, count in ((counters.retracted, self._retracted_synced,
                                        self.drops.on_retracted),
                                       (counters.left_out, self._left_out_synced,
