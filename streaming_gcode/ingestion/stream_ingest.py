@@ -194,7 +194,7 @@ class StreamIngest:
                 self._note_offset(index, stamp - now_ns)
             frames = self._advance(now_ns)  # a clock jump resets before this sample lands
             verdict = self._push[index](index, stamp, sample.values)
-            self._sync_retracted()
+            self._sync_sample_counts()
             outcome = _VERDICT_OUTCOME[verdict]
             reason = ""
             if outcome is Outcome.ACCEPTED:
@@ -223,7 +223,7 @@ class StreamIngest:
         if peak is None or abs(offset_ns) > abs(peak):
             self._offset_peak[index] = offset_ns
 
-    def _sync_retracted(self) -> None:
+    def _sync_sample_counts(self) -> None:
         """Carry the aligner's retracted, left-out and overwritten counts into the accounting."""
         counters = self.aligner.counters
         if counters.sample_events == self._events_synced:

@@ -305,12 +305,17 @@ def test_extra_names_are_counted_and_receipt_stamps_replace_the_header() -> None
     assert report.stamp_offset_s is None   # no header stamp was read
 
 
-def _backlog(received: bool) -> StreamIngest:
-    """Frames 0-3 received 100 ms apart, all taken from the queue 400 ms after the first."""
+def _taken_late() -> StreamIngest:
+    """Return an ingest whose node clock reads 400 ms after the first frame: messages wait."""
     layout = _layout()
     fmap = FeatureMap.build(layout, ["x", "y", "a"], ["m"], {"m": [0, 1]})
-    ingest = StreamIngest(layout, fmap, 16, max_array_length=64, max_future_ns=S,
-                          clock=lambda: T0 + 400 * MS)
+    return StreamIngest(layout, fmap, 16, max_array_length=64, max_future_ns=S,
+                        clock=lambda: T0 + 400 * MS)
+
+
+def _backlog(received: bool) -> StreamIngest:
+    """Frames 0-3 received 100 ms apart, all taken from the queue 400 ms after the first."""
+    ingest = _taken_late()
     for k in range(4):
         t = T0 + k * 100 * MS
         ingest.on_message(1, Float32MultiArray(data=[float(k), 1.0]), None, GID, k,
@@ -349,10 +354,7 @@ def _deadline_in_backlog() -> StreamIngest:
 
     Each frame's array sample is received before its frame clock sample, taken after it.
     """
-    layout = _layout()
-    fmap = FeatureMap.build(layout, ["x", "y", "a"], ["m"], {"m": [0, 1]})
-    ingest = StreamIngest(layout, fmap, 16, max_array_length=64, max_future_ns=S,
-                          clock=lambda: T0 + 400 * MS)
+    ingest = _taken_late()
     for k in range(4):
         t = T0 + k * 100 * MS
         ingest.on_message(0, _joint(t, x=float(k)), None, GID, k, t + MS)

@@ -13,6 +13,13 @@ from streaming_gcode.offline.model_card import write_card
 torch.set_num_threads(1)
 
 
+def _card(model, meta, tmp_path) -> str:
+    """Save `model` with `meta`, load it back and render its card."""
+    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads,
+                                 model.config, meta)
+    return write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
+
+
 def test_card_shows_split_metrics_baseline_and_command(tmp_path) -> None:
     model = random_model("physical", d_model=8, num_layers=1)
     metrics = {"command_accuracy": 0.9, "param_letter_f1": 0.8, "value_accuracy": 0.25,
@@ -27,9 +34,7 @@ def test_card_shows_split_metrics_baseline_and_command(tmp_path) -> None:
                      "epochs": 3, "minutes": 1.5, "cpu_minutes": 2.5,
                      "config": {"seed": 7, "threads": 2}, "history": []}
     meta.training_command = "streaming-gcode train --data runs/ --out m.pt"
-    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads,
-                                 model.config, meta)
-    card = write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
+    card = _card(model, meta, tmp_path)
     assert "# `m.pt`: the `physical` feature set" in card
     assert "144 continuous inputs and 0 categorical (none)" in card
     assert "4 recorded runs (train 2, tune 1, validation 1)" in card
@@ -60,15 +65,11 @@ def test_card_says_when_the_library_was_refit_on_all_runs(tmp_path) -> None:
                                  "runs": ["face_001", "face_002", "face_003"],
                                  "validated_with_runs": ["face_001", "face_002"]},
                      "config": {"seed": 0, "threads": 1}, "history": []}
-    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads,
-                                 model.config, meta)
-    card = write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
+    card = _card(model, meta, tmp_path)
     assert "from all 3 runs (train, tune and validation: rebuilt after validation" in card
     assert "scored with the past-only library (the 2 train and tune runs)" in card
     assert "runs never used for any choice; with the past-only library)" in card
     meta.training["library"] = {"library_runs": "past", "runs": ["face_001", "face_002"],
                                 "validated_with_runs": ["face_001", "face_002"]}
-    checkpoint = save_checkpoint(tmp_path / "m.pt", model.backbone, model.line_heads,
-                                 model.config, meta)
-    card = write_card(load_checkpoint(checkpoint), checkpoint, tmp_path / "m.md").read_text()
+    card = _card(model, meta, tmp_path)
     assert "from the train and tune runs" in card and "past-only" not in card
