@@ -52,7 +52,7 @@ def _offered(joints: dict[str, str]) -> int:
 def test_slow_model_and_burst_skip_ticks_count_everything_and_recover(tmp_path) -> None:
     # Slower than the 50 ms stride with the CPU to itself: the node's single-threaded
     # executor runs the tick between ingestion callbacks, not against them.
-    slow = fs.small_checkpoint(tmp_path / "slow.pt", d_model=512, num_layers=3, window=48,
+    slow = fs.small_checkpoint(tmp_path / "slow.pt", d_model=1024, num_layers=3, window=48,
                                stride=1)
     graph = fs.Graph("overload_test")
     node = None
