@@ -142,7 +142,7 @@ class FrameAligner:
         if self._watermark is not None and (
             stamp_ns < self._watermark
             or (stream_index == self._clock and stamp_ns == self._watermark)
-        ):
+        ) and not self._revives(stream_index, stamp_ns):
             self.counters.late[stream_index] += 1
             return SampleVerdict.LATE
         newest = history.newest_stamp
@@ -167,6 +167,23 @@ class FrameAligner:
         elif self._clock is None:
             self._extend_grid(stamp_ns)
         return SampleVerdict.ACCEPTED
+
+    def _revives(self, stream_index: int, stamp_ns: int) -> bool:
+        """Tell whether a sample behind the watermark brings a dead stream back.
+
+        Frames do not wait for a stream whose newest sample is older than
+        `max_staleness` (or that sent none): after a silence, the frame clock's
+        first sample finalises its frame at once, and the resuming stream's own
+        samples of that moment then sit just behind the watermark. Dropping them
+        as late would keep the stream dead for as long as the clock stays ahead
+        (every later sample late too); taking them (never into finalised frames)
+        makes frames wait for it again. Only within `max_staleness` of the
+        watermark: an older sample could not be fresh for any frame to come.
+        """
+        if stream_index == self._clock or self._watermark - stamp_ns > self._staleness:
+            return False
+        newest = self._histories[stream_index].newest_stamp
+        return newest is None or self._watermark - newest > self._staleness
 
     def push_batch(self, stream_index: int, end_ns: int, values: np.ndarray) -> SampleVerdict:
         """Take a batch `[n, channels]`, samples `sample_rate_hz` apart, the last at `end_ns`.

@@ -2,12 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """How the node process runs its callbacks: the executor, the GIL switch interval, the heap.
 
-The executor is rclpy's `SingleThreadedExecutor`: side by side in the
-benchmark's ingestion ramp on a 2-core host (10 reliable streams, 2026-12-02),
-its highest loss-free step was 1,000-5,000 messages/s over six sessions
-(median about 4,000), the `MultiThreadedExecutor`'s (a thread ingesting while
-another runs the model, both contending for the GIL) 1,000-3,000 over five
-(median 2,400), at about the same tick-to-receipt latency. A tick runs between two ingestion
+The executor is rclpy's `SingleThreadedExecutor`: side by side on a 2-core
+host (10 reliable streams at 500 messages/s each, 5 s steps, the publishers
+and a subscriber beside the node, 2026-12-02), it took 21 of 22 steps at
+5,000 messages/s without loss (in the other, 2.6 % overflowed the queues), the `MultiThreadedExecutor` (a thread ingesting
+while another runs the model, both contending for the GIL) none of 6 (its
+reliable queues overflowed: 3-28 % lost). A tick runs between two ingestion
 callbacks; the reliable queues hold what arrives meanwhile.
 `STREAMING_GCODE_EXECUTOR=multi_threaded` selects the other, so the benchmark
 can compare them on one build. rclpy's experimental `EventsExecutor` is not

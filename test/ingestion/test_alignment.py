@@ -113,6 +113,29 @@ def test_late_and_out_of_order_samples_are_dropped_and_counted():
     assert 9.0 not in buffer.window(len(buffer)).continuous
 
 
+def test_a_stream_resuming_after_a_silence_is_taken_again_not_dropped_as_late():
+    """After a silence the clock's first sample finalises its frame before the others'.
+
+    The resuming stream's sample of that moment sits just behind the watermark:
+    taken (not late), so the next frame waits for the stream again; a sample
+    further behind than max_staleness, or the clock's own, is still late.
+    """
+    aligner, buffer = _aligner(_layout(staleness=0.05, timeout=0.5))
+    _feed(aligner, [(1, 0, [1]), (2, 0, [5]), (0, 0, [0, 0])])
+    assert _feed(aligner, [(0, 1000, [1, 1])]) == [SampleVerdict.ACCEPTED]
+    assert aligner.watermark_ns == 1000 * MS   # the other streams were dead: no wait
+    assert aligner.push(1, 999 * MS, np.array([2.0])) is SampleVerdict.ACCEPTED
+    assert aligner.push(2, 900 * MS, np.array([7.0])) is SampleVerdict.LATE   # > staleness
+    assert aligner.push(0, 1000 * MS, np.array([9.0, 9.0])) is SampleVerdict.LATE
+    _feed(aligner, [(0, 1010, [2, 2])])
+    assert aligner.pending_frames == 1   # waits for the revived stream, not for the dead one
+    _feed(aligner, [(1, 1010, [3])])
+    assert aligner.pending_frames == 0
+    window = buffer.window(len(buffer))
+    np.testing.assert_array_equal(window.continuous[:, 2], [1, 1, 3])
+    assert aligner.counters.late == [1, 0, 1]
+
+
 def _stalled_slow_stream(policy, fill=None):
     aligner, buffer = _aligner(_layout(policy=policy, staleness=0.015), fill=fill)
     events = [(1, 0, [42]), (2, 0, [5]), (0, 0, [0, 0])]
