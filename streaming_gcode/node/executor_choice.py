@@ -5,10 +5,11 @@
 The executor is rclpy's `SingleThreadedExecutor`: side by side on a 2-core
 host (10 reliable streams at 500 messages/s each, 5 s steps, the publishers
 and a subscriber beside the node, 2026-12-02), it took 21 of 22 steps at
-5,000 messages/s without loss (in the other, 2.6 % overflowed the queues), the `MultiThreadedExecutor` (a thread ingesting
-while another runs the model, both contending for the GIL) none of 6 (its
-reliable queues overflowed: 3-28 % lost). A tick runs between two ingestion
-callbacks; the reliable queues hold what arrives meanwhile.
+5,000 messages/s without loss (in the other, 2.6 % overflowed the queues),
+the `MultiThreadedExecutor` (a thread ingesting while another runs the model,
+both contending for the GIL) none of 6 (its queues overflowed: 3-28 % lost).
+A tick runs between two ingestion callbacks; the reliable queues hold what
+arrives meanwhile.
 `STREAMING_GCODE_EXECUTOR=multi_threaded` selects the other, so the benchmark
 can compare them on one build. rclpy's experimental `EventsExecutor` is not
 offered: it refuses guard conditions (which wake the tick, tick_wakeup.py) and
