@@ -168,6 +168,18 @@ class InferenceEngine:
         for reader in self.readers.values():
             reader.reset()
 
+    def warm_up(self) -> None:
+        """Run the backend on zero frames (a window, then one frame), state discarded.
+
+        A backend's first calls pay one-off costs (allocations, kernel choice, lazy
+        initialisation): paid at start-up, they do not delay the first prediction.
+        """
+        count = len(self.machines)
+        for frames in (self.window_frames, 1):
+            self.runner.run(
+                np.zeros((count, frames, self._stage_continuous.shape[2]), np.float32),
+                np.zeros((count, frames, self._stage_categorical.shape[2]), np.int64), None)
+
     def prepare(self, buffers: Mapping[str, AlignedRingBuffer],
                 locks: Mapping[str, ContextManager] | None = None) -> TickPlans | None:
         """Plan every machine and copy its frames to staging; None when no machine has new data.

@@ -122,6 +122,33 @@ def test_incremental_carries_state_across_ticks(model) -> None:
     assert engine.state_resets == 0
 
 
+class _CountingRunner:
+    """A runner that records the frame counts it is called with, then runs the real one."""
+
+    def __init__(self, runner) -> None:
+        self.runner, self.calls = runner, []
+        self.state_dims = runner.state_dims
+
+    def run(self, continuous, categorical, state):
+        self.calls.append((continuous.shape, state is None))
+        return self.runner.run(continuous, categorical, state)
+
+
+@pytest.mark.parametrize("mode", ["full_window", "incremental"])
+def test_warm_up_runs_the_backend_and_changes_no_prediction(model, mode) -> None:
+    cont, cat = _frames(20, seed=9)
+    runner = _CountingRunner(make_runner("torch", model[0], model[1], 1))
+    warmed = InferenceEngine(runner, [M], WINDOW, 32, 3, 1, mode=mode)
+    warmed.warm_up()
+    assert runner.calls == [((1, WINDOW, 3), True), ((1, 1, 3), True)]
+    cold = _engine(model, mode=mode)
+    buffers = AlignedRingBuffer(32, 3, 1), AlignedRingBuffer(32, 3, 1)
+    for end in (WINDOW, 11, 15, 20):
+        for buffer in buffers:
+            _fill(buffer, cont[len(buffer):end], cat[len(buffer):end], start=len(buffer))
+        _assert_logits(_run(warmed, buffers[0]).logits, _run(cold, buffers[1]).logits)
+
+
 def test_incremental_resets_when_frames_were_overwritten(model) -> None:
     cont, cat = _frames(60, seed=3)
     buffer = AlignedRingBuffer(12, 3, 1)
