@@ -36,6 +36,7 @@ from streaming_gcode.node.conversions import (
 )
 from streaming_gcode.node.qos_overrides import describe_profile, overridable, QOS_OVERRIDES
 from streaming_gcode.node.raw_messages import RawMessageDecoder
+from streaming_gcode.node.tick_wakeup import TickWakeup
 from streaming_gcode.outputs.diagnostics import (
     buffer_status, machine_node, Status, stream_status, Thresholds,
 )
@@ -51,7 +52,7 @@ DRAIN_LIMIT = 64   # rounds over the streams' queues one callback may take (then
 class MachineIO:
     """A machine's subscriptions, ingest, publishers and statuses."""
 
-    frames_completed: Callable[[str], None] | None = None   # the node's tick wake-up (machine)
+    wakeup: TickWakeup | None = None   # the node's tick wake-up, while active
 
     def __init__(self, node: Node, machine: str, layout: StreamLayout, feature_map: FeatureMap,
                  capacity: int, settings: NodeSettings, callback_group: Any,
@@ -98,7 +99,7 @@ class MachineIO:
 
     def release(self, node: Node) -> dict[str, int]:
         """Destroy the subscriptions and publishers built so far; return the message totals."""
-        self.frames_completed = None
+        self.wakeup = None
         for subscription in self.subscriptions:
             node.destroy_subscription(subscription)
         for publisher in self.publishers:
@@ -147,10 +148,15 @@ class MachineIO:
         one executor round each is what lets ingestion keep up with fast replays.
         Each stream's order is kept: the ingestion callback group is mutually
         exclusive, so the executor takes nothing from these subscriptions meanwhile.
+        Once a tick is due the drain stops, so the tick runs without waiting for
+        the rest of the queues (they hold it meanwhile).
         """
         self._ingest_one(index, msg, info)
         order = self._drain_orders[index] if index < len(self._drain_orders) else ()
         for _ in range(DRAIN_LIMIT):
+            wakeup = self.wakeup
+            if wakeup is not None and wakeup.is_due(self.machine):
+                return
             taken_any = False
             for stream in order:
                 taken = self._take(stream)
@@ -180,8 +186,9 @@ class MachineIO:
                 info.get("publication_sequence_number"),
                 info.get("received_timestamp") if self._receipt_on_node_clock else None,
             )
-            if result.frames and self.frames_completed is not None:
-                self.frames_completed(self.machine)
+            wakeup = self.wakeup
+            if result.frames and wakeup is not None:
+                wakeup.frames_completed(self.machine)
             if result.outcome is not Outcome.ACCEPTED:
                 self._warn(self.label(self.layout.streams[index].name), result.outcome.value,
                            result.reason)

@@ -140,7 +140,7 @@ class StreamNode(ManagedNode):
         with self._tick_lock:
             self._active = True
             for io in self._machines.values():
-                io.frames_completed = self._wakeup.frames_completed
+                io.wakeup = self._wakeup
             self._tick_timer = self._make_tick_timer()
 
     def stop_outputs(self) -> None:
@@ -148,7 +148,7 @@ class StreamNode(ManagedNode):
         with self._tick_lock:
             self._active = False
             for io in self._machines.values():
-                io.frames_completed = None
+                io.wakeup = None
             if self._tick_timer is not None:
                 self.destroy_timer(self._tick_timer)
                 self._tick_timer = None

@@ -63,8 +63,12 @@ class TickWakeup:
 
     def frames_completed(self, machine: str) -> None:
         """Ingestion finalised frames of `machine`: wake the tick if it is due."""
-        if self._buffers[machine].total_appended >= self._due[machine]:
+        if self.is_due(machine):
             self._guard.trigger()
+
+    def is_due(self, machine: str) -> bool:
+        """Tell whether `machine` completed the frame its next tick waits for."""
+        return self._buffers[machine].total_appended >= self._due[machine]
 
     def appended(self) -> dict[str, int]:
         """Return each buffer's frame sequence now (read before planning a tick)."""

@@ -182,13 +182,16 @@ def test_an_overrunning_tick_makes_the_next_one_skip(context, tmp_path) -> None:
 
 
 def test_one_ingestion_callback_takes_what_every_stream_has_queued(context, tmp_path) -> None:
-    """The drain: a frame arrives as one message per stream, one executor round takes all."""
+    """The drain: a frame arrives as one message per stream, one executor round takes all.
+
+    Unless a tick is due: then the drain stops, so the tick does not wait for it.
+    """
     from rclpy.duration import Duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     node = create_node({
         "checkpoint": str(_two_channel_checkpoint(tmp_path / "two.pt")),
-        "stream_names": ["a", "b"], "frame_clock": "a",
+        "stream_names": ["a", "b"], "frame_clock": "a", "stride": 1,
         "streams.a.topic": "drain_a", "streams.a.type": "std_msgs/Float32MultiArray",
         "streams.a.channels": ["a0"], "streams.a.reliable": True, "streams.a.depth": 50,
         "streams.b.topic": "drain_b", "streams.b.type": "std_msgs/Float32MultiArray",
@@ -210,11 +213,19 @@ def test_one_ingestion_callback_takes_what_every_stream_has_queued(context, tmp_
                 p.publish(Float32MultiArray(data=[float(k)]))
         for p in publishers:  # every message is in the node's reader queues
             assert p.wait_for_all_acked(Duration(seconds=10))
+
+        def accepted() -> list[int]:
+            return [r.total.accepted for r in io.ingest.stream_reports(node._now_ns(), 0)]
+
         first = io.subscriptions[0].handle.take_message(Float32MultiArray, False)
         assert first is not None
         io._on_message(0, *first)
-        accepted = [r.total.accepted for r in io.ingest.stream_reports(node._now_ns(), 0)]
-        assert accepted == [frames, frames]
+        # the round that completed the first frame (a1, b0) made a tick due (stride 1):
+        # the drain stopped after it
+        assert node._wakeup.is_due("") and accepted() == [2, 1]
+        io.wakeup = None   # no tick to make way for (as while inactive): one round takes all
+        io._on_message(0, *io.subscriptions[0].handle.take_message(Float32MultiArray, False))
+        assert accepted() == [frames, frames]
         assert all(io._take(i) is None for i in range(2))   # nothing left for the executor
     finally:
         sender.destroy_node()
