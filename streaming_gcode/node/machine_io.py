@@ -148,15 +148,11 @@ class MachineIO:
         one executor round each is what lets ingestion keep up with fast replays.
         Each stream's order is kept: the ingestion callback group is mutually
         exclusive, so the executor takes nothing from these subscriptions meanwhile.
-        Once a tick is due the drain stops, so the tick runs without waiting for
-        the rest of the queues (they hold it meanwhile).
+        A tick that falls due meanwhile runs at once (tick_wakeup.py).
         """
         self._ingest_one(index, msg, info)
         order = self._drain_orders[index] if index < len(self._drain_orders) else ()
         for _ in range(DRAIN_LIMIT):
-            wakeup = self.wakeup
-            if wakeup is not None and wakeup.is_due(self.machine):
-                return
             taken_any = False
             for stream in order:
                 taken = self._take(stream)

@@ -4,8 +4,12 @@
 
 Frames are completed in the ingestion callback; waiting there for a timer on
 its own phase would delay every prediction by half a tick period on average.
-`TickWakeup` instead triggers a guard condition in the tick's callback group
-when a machine has completed the frame its next tick is due at. The tick timer
+`TickWakeup` instead runs the tick when a machine has completed the frame its
+next tick is due at: under the single-threaded executor (the node's) right
+there, in the ingestion callback (a guard condition would wait for the rest of
+the callback's drain and one more executor round); under a multi-threaded one
+it triggers a guard condition in the tick's callback group, so ingestion goes
+on meanwhile. The tick timer
 stays as the deadline: it runs the tick when frames were completed outside
 ingestion (alignment timeouts), a wake-up was skipped, or a whole period went
 by without a tick while frames waited, and reports a period in which no frame
@@ -21,6 +25,7 @@ from typing import Any, Callable, Mapping
 from rclpy.node import Node
 
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
+from streaming_gcode.node.executor_choice import executor_kind, SINGLE_THREADED
 
 
 @dataclass
@@ -47,8 +52,9 @@ class TickWakeup:
 
     def __init__(self, node: Node, buffers: Mapping[str, AlignedRingBuffer],
                  stride: Callable[[], int], on_tick: Callable[[], None],
-                 callback_group: Any) -> None:
+                 callback_group: Any, inline: bool | None = None) -> None:
         self._buffers = dict(buffers)
+        self._inline = executor_kind() == SINGLE_THREADED if inline is None else inline
         self._stride = stride
         self._on_tick = on_tick
         self._due = dict.fromkeys(self._buffers, stride())  # sequence the next tick waits for
@@ -62,9 +68,12 @@ class TickWakeup:
         node.destroy_guard_condition(self._guard)
 
     def frames_completed(self, machine: str) -> None:
-        """Ingestion finalised frames of `machine`: wake the tick if it is due."""
+        """Ingestion finalised frames of `machine`: run or wake the tick if it is due."""
         if self.is_due(machine):
-            self._guard.trigger()
+            if self._inline:
+                self._on_wake()
+            else:
+                self._guard.trigger()
 
     def is_due(self, machine: str) -> bool:
         """Tell whether `machine` completed the frame its next tick waits for."""
