@@ -52,9 +52,9 @@ class TickWakeup:
 
     def __init__(self, node: Node, buffers: Mapping[str, AlignedRingBuffer],
                  stride: Callable[[], int], on_tick: Callable[[], None],
-                 callback_group: Any, inline: bool | None = None) -> None:
+                 callback_group: Any) -> None:
         self._buffers = dict(buffers)
-        self._inline = executor_kind() == SINGLE_THREADED if inline is None else inline
+        self._inline = executor_kind() == SINGLE_THREADED   # the tick runs in ingestion
         self._stride = stride
         self._on_tick = on_tick
         self._due = dict.fromkeys(self._buffers, stride())  # sequence the next tick waits for
@@ -95,7 +95,7 @@ class TickWakeup:
                 self._due[machine] = due + ((newest - due) // stride + 1) * stride
 
     def _is_due(self) -> bool:
-        return any(b.total_appended >= self._due[m] for m, b in self._buffers.items())
+        return any(self.is_due(m) for m in self._buffers)
 
     def _on_wake(self) -> None:
         if self._is_due():   # a trigger raced with the tick that took those frames: no tick
