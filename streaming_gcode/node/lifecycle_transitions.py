@@ -27,7 +27,8 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from streaming_gcode.core.errors import StreamingGcodeError
 from streaming_gcode.core.package import NODE_NAME
 from streaming_gcode.node.executor_choice import (
-    executor_kind, freeze_startup_objects, make_executor, use_node_switch_interval,
+    executor_kind, freeze_startup_objects, make_executor, SINGLE_THREADED,
+    use_node_switch_interval,
 )
 from streaming_gcode.outputs.diagnostics import ACTIVE_STATE, LifecycleReport
 
@@ -68,6 +69,9 @@ class ManagedNode(LifecycleNode):
     """A lifecycle node whose subclass says how to build, start, stop and release its work."""
 
     autostart_requested: bool = True   # configure and activate at once (a parameter)
+    # Work may run inside other callbacks (the tick in ingestion: tick_wakeup.py): set
+    # by `run_process` when it spins the single-threaded executor, off in-process.
+    inline_ticks: bool = False
 
     def __init__(self, node_name: str, **node_kwargs: Any) -> None:
         super().__init__(node_name, **node_kwargs)
@@ -215,6 +219,7 @@ def run_process(make_node: Callable[[], ManagedNode], args: Sequence[str] | None
         kind = executor_kind()   # STREAMING_GCODE_EXECUTOR, for the benchmark
         rclpy.init(args=list(args) if args is not None else None)
         node = make_node()
+        node.inline_ticks = kind == SINGLE_THREADED
         if stop_requested is not None and stop_requested():
             return status
         if node.autostart_requested:

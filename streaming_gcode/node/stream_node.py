@@ -126,7 +126,8 @@ class StreamNode(ManagedNode):
         self._diagnostics_pub = diagnostics_publisher(self)
         self._agreement = ReferenceAgreement(self, self._agreement_values)  # reference_topic
         self._wakeup = TickWakeup(self, {m: io.ingest.buffer for m, io in self._machines.items()},
-                                  self._stride, self._on_tick, self._tick_group)
+                                  self._stride, self._on_tick, self._tick_group,
+                                  self.inline_ticks)
         self._diagnostics_timer = self._make_diagnostics_timer()
         logger.info(
             f"{self._model.description}; {len(self._layout.streams)} streams, window {window} "

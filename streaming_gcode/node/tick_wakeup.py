@@ -7,9 +7,9 @@ its own phase would delay every prediction by half a tick period on average.
 `TickWakeup` instead runs the tick when a machine has completed the frame its
 next tick is due at: under the single-threaded executor (the node's) right
 there, in the ingestion callback (a guard condition would wait for the rest of
-the callback's drain and one more executor round); under a multi-threaded one
-it triggers a guard condition in the tick's callback group, so ingestion goes
-on meanwhile. The tick timer
+the callback's drain and one more executor round); under a multi-threaded one,
+and in-process where the caller spins the node, it triggers a guard condition
+in the tick's callback group, so ingestion goes on meanwhile. The tick timer
 stays as the deadline: it runs the tick when frames were completed outside
 ingestion (alignment timeouts), a wake-up was skipped, or a whole period went
 by without a tick while frames waited, and reports a period in which no frame
@@ -25,7 +25,6 @@ from typing import Any, Callable, Mapping
 from rclpy.node import Node
 
 from streaming_gcode.ingestion.ring_buffer import AlignedRingBuffer
-from streaming_gcode.node.executor_choice import executor_kind, SINGLE_THREADED
 
 
 @dataclass
@@ -52,9 +51,9 @@ class TickWakeup:
 
     def __init__(self, node: Node, buffers: Mapping[str, AlignedRingBuffer],
                  stride: Callable[[], int], on_tick: Callable[[], None],
-                 callback_group: Any) -> None:
+                 callback_group: Any, inline: bool = False) -> None:
         self._buffers = dict(buffers)
-        self._inline = executor_kind() == SINGLE_THREADED   # the tick runs in ingestion
+        self._inline = inline   # the tick runs in the ingestion callback (single-threaded)
         self._stride = stride
         self._on_tick = on_tick
         self._due = dict.fromkeys(self._buffers, stride())  # sequence the next tick waits for

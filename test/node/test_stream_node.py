@@ -181,14 +181,18 @@ def test_an_overrunning_tick_makes_the_next_one_skip(context, tmp_path) -> None:
         node.destroy_node()
 
 
-def test_one_ingestion_callback_takes_what_every_stream_has_queued(context, tmp_path) -> None:
+def test_one_ingestion_callback_takes_what_every_stream_has_queued(context, tmp_path,
+                                                                   monkeypatch) -> None:
     """The drain: a frame arrives as one message per stream, one executor round takes all.
 
-    A tick due meanwhile runs right there (single-threaded executor, the default).
+    A tick due meanwhile runs right there (the stream_node process, single-threaded).
     """
     from rclpy.duration import Duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+    from streaming_gcode.node.stream_node import StreamNode
+
+    monkeypatch.setattr(StreamNode, "inline_ticks", True)
     node = create_node({
         "checkpoint": str(_two_channel_checkpoint(tmp_path / "two.pt")),
         "stream_names": ["a", "b"], "frame_clock": "a", "stride": 1,

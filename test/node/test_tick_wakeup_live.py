@@ -26,8 +26,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 import torch  # noqa: E402
 
-from streaming_gcode.node.executor_choice import EXECUTOR_ENV, EXECUTORS  # noqa: E402
-from streaming_gcode.node.stream_node import create_node  # noqa: E402
+from streaming_gcode.node.stream_node import create_node, StreamNode  # noqa: E402
 
 from fault_support import spinning  # noqa: E402, I100
 from model_support import continuous_checkpoint  # noqa: E402
@@ -56,10 +55,10 @@ def _stamp(msg, stamp_ns: int) -> None:
     msg.sec, msg.nanosec = divmod(stamp_ns, 1_000_000_000)
 
 
-@pytest.mark.parametrize("executor", EXECUTORS)   # the tick inline, or by guard condition
+@pytest.mark.parametrize("inline", [True, False])   # in ingestion, or by guard condition
 def test_prediction_for_frame_k_arrives_before_frame_k_plus_1_is_published(
-        context, tmp_path, monkeypatch, executor) -> None:
-    monkeypatch.setenv(EXECUTOR_ENV, executor)
+        context, tmp_path, monkeypatch, inline) -> None:
+    monkeypatch.setattr(StreamNode, "inline_ticks", inline)   # as stream_node's process sets it
     node = create_node({
         "checkpoint": str(continuous_checkpoint(tmp_path / "m.pt", ["j1", "j2"], window=WINDOW)),
         "use_sim_time": True, "stride": 1, "stream_names": ["joints"],
