@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from streaming_gcode.core.errors import FeatureMappingError
-from streaming_gcode.model.libraries import Library
+from streaming_gcode.model.libraries import Library, tracker_of
 from streaming_gcode.model.program_library import ProgramReading
 
 
@@ -29,7 +29,7 @@ class ProgramReader:
         if missing:
             raise FeatureMappingError(
                 f"program library reads {missing}, which are not model inputs {names[:8]}...")
-        self.tracker = library.tracker()
+        self.tracker = tracker_of(library)
         self._inputs = np.array([names.index(c) for c in library.input_channels], np.intp)
         self._seen = 0                       # newest sequence fed to the tracker
         self._reading = ProgramReading(None, 0.0, None, None)

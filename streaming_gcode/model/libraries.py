@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Any, Mapping, Union
 
 from streaming_gcode.core.errors import ModelConfigError
-from streaming_gcode.model.program_library import LIBRARY_FORMAT, ProgramLibrary
+from streaming_gcode.model.program_library import LIBRARY_FORMAT, ProgramLibrary, ProgramTracker
 from streaming_gcode.model.progress_library import PROGRESS_FORMATS, ProgressLibrary
+from streaming_gcode.model.progress_tracker import ProgressTracker
 
 Library = Union[ProgramLibrary, ProgressLibrary]
+Tracker = Union[ProgramTracker, ProgressTracker]
 _READERS = {LIBRARY_FORMAT: ProgramLibrary, **{f: ProgressLibrary for f in PROGRESS_FORMATS}}
 
 
@@ -28,4 +30,11 @@ def library_from_dict(data: Mapping[str, Any], where: str = "program library") -
     return _READERS[kind].from_dict(data, where)
 
 
-__all__ = ["Library", "library_from_dict"]
+def tracker_of(library: Library) -> Tracker:
+    """Return a fresh tracker of `library` (the physics witness's is a module of its own)."""
+    if isinstance(library, ProgressLibrary):
+        return ProgressTracker(library)
+    return library.tracker()
+
+
+__all__ = ["Library", "Tracker", "library_from_dict", "tracker_of"]

@@ -7,16 +7,16 @@ machine is. But the runs of a program are very repeatable in time (a family's
 runs last the same number of frames to within a few), so the library keeps,
 per recorded operation (family) and per frame since the job started, the
 median of the physical evidence channels over the recorded runs (a template)
-and the line most often executing then. `ProgressTracker` detects a job start
-itself (no data for `JOB_GAP_NS`: a job change), counts frames since, and
-accumulates per operation the distance between the observed channels and the
-template near that progress (within `PROGRESS_SLACK` frames; the median over the
-channels, so a few drifting or offset channels, such as a magnetometer whose
-level moved since the recordings, cannot outvote the rest); the operation
-with the least evidence against it is the one running, and its line at that
-progress is the prediction. Operations differ in the tool's condition too (the
-damaged-tool runs are operations of their own), so the same evidence tells
-`normal` from `damaged`.
+and the line most often executing then. The tracker (model/progress_tracker.py)
+counts frames since the job start and accumulates per operation the distance
+between the observed channels and the template near that progress
+(`shifted_evidence`: within `PROGRESS_SLACK` frames, per constant shift of the
+template; the median over the channels, so a few drifting or offset channels,
+such as a magnetometer whose level moved since the recordings, cannot outvote
+the rest); the operation with the least evidence against it is the one
+running, and its line at that progress is the prediction. Operations differ in
+the tool's condition too (the damaged-tool runs are operations of their own),
+so the same evidence tells `normal` from `damaged`.
 
 Evidence channels are chosen from the recordings (`select_channels`): those whose
 template explains a good share of their variance in most operations (the bed
@@ -38,11 +38,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import warnings
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from streaming_gcode.core.errors import ModelConfigError
 from streaming_gcode.model.gcode import LineLabel
 from streaming_gcode.model.program_library import (
-    label_from_json, label_to_json, MAX_PROGRAMS, ProgramLine, ProgramReading,
+    label_from_json, label_to_json, MAX_PROGRAMS, ProgramLine,
 )
 
 PROGRESS_FORMAT = "streaming_gcode.progress_library/2"   # /2: `levelled` drifting channels
@@ -102,28 +103,34 @@ class ProgressLibrary:
         """Return the model inputs the tracker reads, in the order it reads them."""
         return self.channels
 
-    def tracker(self) -> ProgressTracker:
-        """Return a fresh tracker of this library."""
-        return ProgressTracker(self)
+    def shifted_evidence(self, progress: int, values: np.ndarray,
+                         max_shift: int = 0) -> np.ndarray:
+        """Evidence [O, 2 * max_shift + 1] against each operation, per shift of its template.
 
-    def evidence(self, progress: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Evidence [O] against each operation at `progress`, and the best-matching progress."""
-        out = np.full(len(self.operations), PROGRESS_CAP)
-        where = np.zeros(len(self.operations), np.int64)
+        Shift `s` compares the frame at `progress` with the template near
+        `progress + s` (within `PROGRESS_SLACK`): a job whose recording, or whose
+        node, started `s` frames later than the recorded runs'. Before the
+        template's start the template's first frames stand in; past its end the
+        operation would be over (`PROGRESS_CAP`).
+        """
+        width = 2 * max_shift + 1
+        out = np.full((len(self.operations), width), PROGRESS_CAP)
+        rows = np.arange(progress - max_shift - PROGRESS_SLACK,
+                         progress + max_shift + PROGRESS_SLACK + 1)
+        targets = progress + np.arange(-max_shift, max_shift + 1)
         for o, template in enumerate(self.templates):
-            where[o] = min(progress, len(template) - 1)
-            if progress >= len(template):
-                continue                     # the operation would be over by now
-            lo = max(0, progress - PROGRESS_SLACK)
-            hi = min(len(template), progress + PROGRESS_SLACK + 1)
+            length = len(template)
+            if targets[0] >= length:
+                continue                     # the operation would be over at every shift
             with warnings.catch_warnings():  # a frame with none of the channels: no evidence
                 warnings.simplefilter("ignore", RuntimeWarning)
-                distance = np.nanmedian(np.abs(template[lo:hi] - values) / self.scale, axis=1)
+                distance = np.nanmedian(
+                    np.abs(template[np.clip(rows, 0, length - 1)] - values) / self.scale, axis=1)
             distance = np.where(np.isfinite(distance), distance, 0.0)
-            best = int(np.argmin(distance))
-            out[o] = min(float(distance[best]), PROGRESS_CAP)
-            where[o] = lo + best
-        return out, where
+            distance[rows >= length] = np.inf
+            nearest = sliding_window_view(distance, 2 * PROGRESS_SLACK + 1).min(axis=1)
+            out[o] = np.where(targets < length, np.minimum(nearest, PROGRESS_CAP), PROGRESS_CAP)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-safe content for a checkpoint's metadata."""
@@ -287,72 +294,8 @@ def _progress_lines(labels: list[list[LineLabel | None]], length: int):
     return tuple(out)
 
 
-class ProgressTracker:
-    """Causal judgement of the running operation and its progress, frame by frame."""
-
-    def __init__(self, library: ProgressLibrary) -> None:
-        self.library = library
-        self.restarts = 0                  # jobs started (after a gap in the frames)
-        self._evidence = np.zeros(len(library.operations))
-        self._progress = -1
-        self._last_stamp: int | None = None
-        self._levelled = library.levelled_mask
-        self._level_sum = np.zeros(int(self._levelled.sum()))
-        self._level_count = np.zeros(int(self._levelled.sum()))
-
-    def reset(self) -> None:
-        """Forget the evidence; the next frame starts a job."""
-        self._start_job()
-        self._last_stamp = None
-
-    def _start_job(self) -> None:
-        self._evidence[:] = 0.0
-        self._progress = -1
-        self._level_sum[:] = 0.0
-        self._level_count[:] = 0.0
-
-    def _levelled_values(self, inputs: np.ndarray) -> np.ndarray:
-        """Return the inputs with the drifting channels as change since the job start."""
-        if not len(self._level_sum):
-            return inputs
-        values = np.array(inputs, dtype=np.float64)
-        drifting = values[self._levelled]
-        seen = np.isfinite(drifting)
-        self._level_sum[seen] += drifting[seen]
-        self._level_count[seen] += 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values[self._levelled] = drifting - self._level_sum / self._level_count
-        return values
-
-    def observe(self, stamp_ns: int, inputs: np.ndarray) -> ProgramReading:
-        """Add one frame (its evidence channels) and return the reading for that frame."""
-        if self._last_stamp is None or stamp_ns - self._last_stamp > JOB_GAP_NS:
-            self._start_job()
-            self.restarts += 1
-        self._last_stamp = stamp_ns
-        self._progress += 1
-        evidence, _ = self.library.evidence(self._progress, self._levelled_values(inputs))
-        self._evidence += evidence
-        mean = self._evidence / (self._progress + 1)
-        best = int(np.argmin(mean))
-        weights = np.exp(-(mean - mean[best]) * (self._progress + 1) / PROGRESS_CAP)
-        weights /= weights.sum()
-        conditions = np.array(self.library.conditions)
-        condition = self.library.conditions[best]
-        lines = self.library.lines[best]
-        at = min(self._progress, len(lines) - 1)
-        nearby = tuple(t for t in lines[max(0, at - PROGRESS_SLACK):at + PROGRESS_SLACK + 1]
-                       if t is not None)
-        return ProgramReading(
-            self.library.operations[best], float(weights[best]), lines[at], None,
-            operation=self.library.operations[best], operation_confidence=float(weights[best]),
-            tool_condition=condition,
-            tool_condition_confidence=float(weights[conditions == condition].sum()),
-            progress=self._progress, nearby=nearby)
-
-
 __all__ = [
-    "DAMAGED", "JOB_GAP_NS", "NORMAL", "PROGRESS_FORMAT", "PROGRESS_FORMATS", "ProgressLibrary",
-    "ProgressTracker",
-    "TOOL_CONDITIONS", "build_progress_library", "running_mean", "select_channels",
+    "DAMAGED", "JOB_GAP_NS", "NORMAL", "PROGRESS_CAP", "PROGRESS_FORMAT", "PROGRESS_FORMATS",
+    "PROGRESS_SLACK", "ProgressLibrary", "TOOL_CONDITIONS", "build_progress_library",
+    "running_mean", "select_channels",
 ]
