@@ -17,6 +17,7 @@ from streaming_gcode.model.checkpoint import LoadedModel
 from streaming_gcode.model.libraries import Library
 from streaming_gcode.model.network import parameter_count
 from streaming_gcode.model.progress_library import ProgressLibrary
+from streaming_gcode.model.progress_tracker import OPERATION_SHIFT
 from streaming_gcode.offline.operation_scores import OPERATION_KEYS
 
 _COLUMNS = ("command_accuracy", "param_letter_f1", "value_accuracy", "exact_line_accuracy")
@@ -79,9 +80,11 @@ def _library(library: Library | None, training: dict[str, Any]) -> list[str]:
         return [f"- Physics witness (progress library) from {source}: per"
                 f" operation, a template of {len(library.channels)} channels the recordings"
                 f" select ({', '.join(library.channels[:6])}, ...) and the line at each frame"
-                f" since the job start: {sizes}. It answers the line where it knows the"
-                " progress, and the operation and tool condition; elsewhere the model's line."
-                + note]
+                f" since the job start: {sizes}. The operation is judged at its template's"
+                f" best shift of up to {OPERATION_SHIFT} frames either way (a job seen from"
+                " another frame than the recordings' start), the line at the frames since the"
+                " start. It answers the line where it knows the progress, and the operation"
+                " and tool condition; elsewhere the model's line." + note]
     sizes = ", ".join(f"{name} {len(numbers)} lines" + (
         f" (with {', '.join(m for m in members if m != name)})" if len(members) > 1 else "")
         for name, members, numbers in zip(library.programs, library.members,
