@@ -13,9 +13,8 @@ reaches its stamp, so a sample stamped ahead of the clock (inside the adapters'
 samples. A sample more than `max_staleness` ahead is provisional: when its
 stream's next sample is stamped before it, the ahead sample (and its pending
 frame on the frame clock) is retracted (counted) instead of the good one being
-refused as out of order.
-Offline, `now` is the newest stamp seen, never behind a sample or a frame, so
-neither rule ever applies there and frames are identical to the node's.
+refused as out of order. Offline, `now` is the newest stamp seen, never behind
+a sample or a frame, so neither rule applies there: frames are the node's.
 Aggregated streams (ingestion/aggregation.py) keep every sample since the previous
 frame; a batch (`push_batch`, a 2-D array message) is stamped back from its receipt.
 """
@@ -172,13 +171,12 @@ class FrameAligner:
         """Tell whether a sample behind the watermark brings a dead stream back.
 
         Frames do not wait for a stream whose newest sample is older than
-        `max_staleness` (or that sent none): after a silence, the frame clock's
-        first sample finalises its frame at once, and the resuming stream's own
-        samples of that moment then sit just behind the watermark. Dropping them
-        as late would keep the stream dead for as long as the clock stays ahead
-        (every later sample late too); taking them (never into finalised frames)
-        makes frames wait for it again. Only within `max_staleness` of the
-        watermark: an older sample could not be fresh for any frame to come.
+        `max_staleness` (or that sent none): after a silence, the clock's first
+        sample finalises its frame at once, and the resuming stream's samples of
+        that moment sit just behind the watermark. Dropping them as late would
+        keep the stream dead while the clock stays ahead; taking them (never into
+        finalised frames) makes frames wait for it again. Only within
+        `max_staleness` of the watermark (an older sample is fresh for no frame).
         """
         if stream_index == self._clock or self._watermark - stamp_ns > self._staleness:
             return False
@@ -190,14 +188,17 @@ class FrameAligner:
 
         Receipt jitter can make a batch reach back before the stream's previous
         sample: those stamps move up to it (nothing lost). Samples behind the
-        watermark (finalised frames) are left out; late only when all of them are.
+        watermark (finalised frames) are left out; late only when all of them are,
+        unless the batch brings a dead stream back (`_revives`): then it is taken.
         """
         history = self._histories[stream_index]
         period = self._sample_periods[stream_index]
         if period is None:
             raise ValueError(f"stream {self.layout.streams[stream_index].name!r} has no "
                              "sample_rate_hz; its batches cannot be stamped")
-        if self._watermark is not None and end_ns < self._watermark:
+        behind = self._watermark is not None and end_ns <= self._watermark
+        reviving = behind and self._revives(stream_index, end_ns)
+        if behind and end_ns < self._watermark and not reviving:
             self.counters.late[stream_index] += 1
             return SampleVerdict.LATE
         newest = history.newest_stamp
@@ -205,7 +206,7 @@ class FrameAligner:
             self.counters.out_of_order[stream_index] += 1
             return SampleVerdict.OUT_OF_ORDER
         stamps = batch_stamps(end_ns, len(values), period, newest)
-        if self._watermark is not None:
+        if self._watermark is not None and not reviving:
             keep = stamps > self._watermark   # at the watermark: the finalised frame's moment
             self.counters.left_out[stream_index] += len(keep) - int(np.count_nonzero(keep))
             self.counters.sample_events += 1

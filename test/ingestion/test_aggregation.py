@@ -308,11 +308,39 @@ def test_a_batch_older_than_the_stream_is_out_of_order_and_one_behind_the_frames
     ingest.advance(T0 + 300 * MS)
     assert ingest.aligner.watermark_ns == T0 + 200 * MS
     fresh = _ingest(_layout("mean"))
-    fresh.aligner.push(0, T0 + 200 * MS, np.array([1.0]))
-    fresh.aligner.flush()
+    fresh.aligner.push(0, T0 + 800 * MS, np.array([1.0]))
+    fresh.aligner.flush()   # 650 ms after the batch's end: more than max_staleness (0.5 s)
     assert fresh.aligner.push_batch(1, T0 + 150 * MS, _samples(BATCH)).value == "late"
     counters = fresh.aligner.counters
     assert (counters.late[1], ingest.aligner.counters.out_of_order[1]) == (1, 1)
+
+
+def test_a_batched_stream_resuming_after_a_silence_is_taken_again_not_dropped_as_late():
+    """As for single samples (test_alignment.py): a batch behind the frame is taken.
+
+    The clock finalised that frame at once (the stream was dead); the next frame
+    waits for the stream again and aggregates only its own samples.
+    """
+    ingest = _ingest(_layout("max"))
+    aligner = ingest.aligner
+    aligner.push(0, T0 + 100 * MS, np.array([1.0]))
+    aligner.push_batch(1, T0 + 100 * MS, _samples(BATCH))
+    aligner.advance(T0 + 100 * MS)
+    aligner.push(0, T0 + 2000 * MS, np.array([2.0]))    # after a silence: vib is dead
+    aligner.advance(T0 + 2000 * MS)
+    assert aligner.watermark_ns == T0 + 2000 * MS       # no wait for vib
+    resumed = _samples(BATCH, seed=4)
+    assert aligner.push_batch(1, T0 + 1990 * MS, resumed).value == "accepted"
+    assert aligner.counters.late[1] == 0
+    aligner.push(0, T0 + 2100 * MS, np.array([3.0]))
+    aligner.advance(T0 + 2100 * MS)
+    assert aligner.pending_frames == 1                  # waits for the revived stream
+    following = _samples(BATCH, seed=5)
+    assert aligner.push_batch(1, T0 + 2100 * MS, following).value == "accepted"
+    aligner.advance(T0 + 2100 * MS)
+    assert aligner.pending_frames == 0 and aligner.counters.late[1] == 0
+    newest = ingest.buffer.window(1).continuous[0, 1:]   # the frame's own samples only
+    np.testing.assert_allclose(newest, following.max(axis=0), rtol=1e-6)
 
 
 def test_samples_of_a_batch_behind_the_newest_frame_are_left_out_the_rest_kept():
