@@ -91,6 +91,7 @@ class InferenceEngine:
         max_gap_ns: int | None = None,
         library: Library | None = None,
         continuous_names: Sequence[str] = (),
+        fill_values: np.ndarray | None = None,
     ) -> None:
         machines = tuple(machines)
         if not machines or len(set(machines)) != len(machines):
@@ -110,7 +111,8 @@ class InferenceEngine:
                         for m in machines}
         self._rows = {m: row for row, m in enumerate(machines)}
         self.readers = ({} if library is None else
-                        {m: ProgramReader(library, continuous_names) for m in machines})
+                        {m: ProgramReader(library, continuous_names, fill_values)
+                         for m in machines})
         count = len(machines)
         layers, width = runner.state_dims
         # Staging: each machine's frames, copied under its lock (row = machine).

@@ -6,7 +6,9 @@ The engine feeds a window (full-window mode, or incremental after a reset) or
 only the new frames; the reader skips the frames it has already seen by their
 sequence numbers, so the tracker sees every frame once and in order, whatever
 the mode and stride: the same frames, in the same order, as offline evaluation
-feeds it (`read_frames`), hence the same readings.
+feeds it (`read_frames`), hence the same readings. With the feature map's fill
+values, the physics witness's tracker takes an input at its fill value for a
+missing one (a board not reporting: libraries.tracker_of).
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from streaming_gcode.model.program_library import ProgramReading
 class ProgramReader:
     """Feeds a library's tracker the model's input frames; reads the newest frame."""
 
-    def __init__(self, library: Library, continuous_names: Sequence[str]) -> None:
+    def __init__(self, library: Library, continuous_names: Sequence[str],
+                 fill_values: np.ndarray | None = None) -> None:
         names = list(continuous_names)
         missing = [name for name in library.input_channels if name not in names]
         if missing:
             raise FeatureMappingError(
                 f"program library reads {missing}, which are not model inputs {names[:8]}...")
-        self.tracker = tracker_of(library)
         self._inputs = np.array([names.index(c) for c in library.input_channels], np.intp)
+        self.tracker = tracker_of(library, None if fill_values is None else
+                                  np.asarray(fill_values, np.float32)[self._inputs])
         self._seen = 0                       # newest sequence fed to the tracker
         self._reading = ProgramReading(None, 0.0, None, None)
 
@@ -55,9 +59,10 @@ class ProgramReader:
 
 
 def read_frames(library: Library, continuous_names: Sequence[str], stamps: np.ndarray,
-                continuous: np.ndarray) -> list[ProgramReading]:
+                continuous: np.ndarray, fill_values: np.ndarray | None = None
+                ) -> list[ProgramReading]:
     """Return the reading of every frame of a stream, fed in order from a fresh tracker."""
-    reader = ProgramReader(library, continuous_names)
+    reader = ProgramReader(library, continuous_names, fill_values)
     return [reader.observe(stamps[t:t + 1], continuous[t:t + 1], t + 1)
             for t in range(len(continuous))]
 

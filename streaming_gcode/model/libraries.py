@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Union
 
+import numpy as np
+
 from streaming_gcode.core.errors import ModelConfigError
 from streaming_gcode.model.program_library import LIBRARY_FORMAT, ProgramLibrary, ProgramTracker
 from streaming_gcode.model.progress_library import PROGRESS_FORMATS, ProgressLibrary
@@ -30,10 +32,16 @@ def library_from_dict(data: Mapping[str, Any], where: str = "program library") -
     return _READERS[kind].from_dict(data, where)
 
 
-def tracker_of(library: Library) -> Tracker:
-    """Return a fresh tracker of `library` (the physics witness's is a module of its own)."""
+def tracker_of(library: Library, fill_values: np.ndarray | None = None) -> Tracker:
+    """Return a fresh tracker of `library` (the physics witness's is a module of its own).
+
+    `fill_values` [input_channels]: what the aligner gives a stream that is not
+    reporting; the physics witness skips such inputs (a missing board says nothing
+    about the machine). The controller's library reads the frame clock's own
+    channels, which are never filled, so it takes none.
+    """
     if isinstance(library, ProgressLibrary):
-        return ProgressTracker(library)
+        return ProgressTracker(library, fill_values=fill_values)
     return library.tracker()
 
 

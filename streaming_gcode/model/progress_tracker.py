@@ -13,7 +13,9 @@ operation is judged by its best shift: a job seen from its 10th frame on is
 still recognised. The shift is used for the operation only: the line is taken
 at the frames since the start, because neighbouring shifts look alike (passes
 repeat) and choosing among them lost more lines than it placed (README, "the
-physics witness").
+physics witness"). Given the aligner's fill values, an input at its fill value is
+taken for missing (its board is not reporting) and left out of the median over
+the channels, instead of counting as a channel far from every template.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ OPERATION_SHIFT = 8
 class ProgressTracker:
     """Causal judgement of the running operation and its progress, frame by frame."""
 
-    def __init__(self, library: ProgressLibrary, max_shift: int = OPERATION_SHIFT) -> None:
+    def __init__(self, library: ProgressLibrary, max_shift: int = OPERATION_SHIFT,
+                 fill_values: np.ndarray | None = None) -> None:
         self.library = library
         self.max_shift = max_shift
+        self._fill = None if fill_values is None else np.asarray(fill_values, np.float32)
         self.restarts = 0                  # jobs started (after a gap in the frames)
         self._evidence = np.zeros((len(library.operations), 2 * max_shift + 1))
         self._progress = -1
@@ -46,6 +50,11 @@ class ProgressTracker:
         self._level_sum = np.zeros(int(self._levelled.sum()))
         self._level_count = np.zeros(int(self._levelled.sum()))
         self._conditions = np.array(library.conditions)
+
+    @property
+    def fill_values(self) -> np.ndarray | None:
+        """Return the inputs' fill values (an input at it is missing), None if not given."""
+        return self._fill
 
     def reset(self) -> None:
         """Forget the evidence; the next frame starts a job."""
@@ -78,6 +87,8 @@ class ProgressTracker:
             self.restarts += 1
         self._last_stamp = stamp_ns
         self._progress += 1
+        if self._fill is not None:   # the aligner's fill value: a board not reporting
+            inputs = np.where(np.asarray(inputs, np.float32) == self._fill, np.nan, inputs)
         frames = self._progress + 1
         self._evidence += self.library.shifted_evidence(
             self._progress, self._levelled_values(inputs), self.max_shift)

@@ -115,7 +115,7 @@ class StreamNode(ManagedNode):
             feature_map.n_categorical, settings.mode,
             max(GAP_RESET_FRAMES * period, self._layout.alignment.max_staleness_ns),
             self._model.loaded.metadata.library, feature_map.continuous_names,
-        )
+            feature_map.continuous_fill)
         self._engine.warm_up()
         self._started_ns = self._now_ns()
         for m in machines:   # one by one: a failure releases the machines already built

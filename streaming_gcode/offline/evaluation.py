@@ -97,7 +97,8 @@ def frame_readings(model: LoadedModel, table: FrameTable) -> list[ProgramReading
     """Return the program library's reading of every frame (None without a library)."""
     library = model.metadata.library
     return None if library is None else read_frames(
-        library, model.metadata.continuous_features, table.stamps, table.continuous)
+        library, model.metadata.continuous_features, table.stamps, table.continuous,
+        np.asarray(model.metadata.norm_mean, np.float32))
 
 
 def predict_lines(

@@ -86,3 +86,17 @@ def test_engine_readings_equal_offline_readings(mode: str) -> None:
 def test_library_channels_must_be_model_inputs() -> None:
     with pytest.raises(FeatureMappingError, match=r"reads \['x'\]"):
         ProgramReader(_library(), ("line", "noise"))
+
+
+def test_the_fill_values_reach_the_witness_tracker_in_its_input_order() -> None:
+    from streaming_gcode.model.progress_library import build_progress_library, NORMAL
+    from streaming_gcode.model.progress_tracker import ProgressTracker
+    rng = np.random.default_rng(2)
+    course = np.sin(np.arange(40)[:, None] / 3.0 + np.arange(2))
+    labels = [LineLabel("G1", False, (("X", Decimal(k)),)) for k in range(40)]
+    library = build_progress_library(
+        [("face", NORMAL, course + 0.02 * rng.normal(size=course.shape), labels)], ("x", "line"))
+    fill = np.array([7.0, 8.0, 9.0], np.float32)             # NAMES: line, x, noise
+    reader = ProgramReader(library, NAMES, fill)
+    assert isinstance(reader.tracker, ProgressTracker)
+    np.testing.assert_array_equal(reader.tracker.fill_values, [8.0, 7.0])   # x, line

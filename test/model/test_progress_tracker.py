@@ -73,3 +73,30 @@ def test_a_job_seen_from_a_later_frame_is_recognised_by_its_shifted_template() -
     # the line stays at the frames since the start, whatever shift judged the operation
     assert readings[OPERATION_SHIFT].progress == 49
     assert readings[OPERATION_SHIFT].line.label == texts[49]
+
+
+def _missing_board_case():
+    """Pocket and adaptive; adaptive's first three channels sit at 0.0, the fill value."""
+    rng = np.random.default_rng(9)
+    steps = np.arange(60)[:, None]
+    pocket = np.sin(steps / 3.0 + np.arange(5))
+    adaptive = np.cos(steps / 5.0 + np.arange(5))
+    adaptive[:, :3] = 0.0
+    texts = [label("G1", f"{k}.5") for k in range(60)]
+    runs = [(op, NORMAL, course + 0.02 * rng.normal(size=course.shape), texts)
+            for op, course in (("pocket", pocket), ("adaptive", adaptive)) for _ in range(2)]
+    observed = pocket.copy()
+    observed[:, :3] = 0.0        # the board of the first three channels is not reporting
+    return build_progress_library(runs, tuple("abcde")), observed
+
+
+def test_inputs_at_the_fill_value_are_a_missing_board_and_left_out() -> None:
+    library, observed = _missing_board_case()
+    fill = np.zeros(5, np.float32)
+    readings = {}
+    for given in (None, fill):
+        tracker = ProgressTracker(library, fill_values=given)
+        for k, row in enumerate(observed):
+            readings[given is None] = tracker.observe(k * PERIOD_NS, row)
+    assert readings[True].operation == "adaptive"    # the filled channels decide: misled
+    assert readings[False].operation == "pocket"     # the reporting channels decide
