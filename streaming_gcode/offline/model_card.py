@@ -83,7 +83,8 @@ def _library(library: Library | None, training: dict[str, Any]) -> list[str]:
                 f" since the job start: {sizes}. The operation is judged at its template's"
                 f" best shift of up to {OPERATION_SHIFT} frames either way (a job seen from"
                 " another frame than the recordings' start), the line at the frames since the"
-                " start. It answers the line where it knows the progress, and the operation"
+                " start; an input at its fill value (a board not reporting) is left out. It"
+                " answers the line where it knows the progress, and the operation"
                 " and tool condition; elsewhere the model's line." + note]
     sizes = ", ".join(f"{name} {len(numbers)} lines" + (
         f" (with {', '.join(m for m in members if m != name)})" if len(members) > 1 else "")
